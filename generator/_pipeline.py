@@ -1,0 +1,183 @@
+"""The whole run: bundle and validate every spec, generate, fix, format, write or compare."""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from openapi_spec_validator import validate as validate_openapi
+
+from ._build import class_name_for, generate_package
+from ._bundle import SpecError, bundle
+from ._paths import GENERATED, OPENAPI_PYTHON_CLIENT_VERSION, PACKAGE, ROOT, SPECS, api_name, spec_files
+from ._postprocess import add_banners, banner, check_ruff_version, fix_package, format_tree
+
+_DIGEST = re.compile(r'^INPUT_DIGEST = "([0-9a-f]{64})"$', re.M)
+
+
+def check_versions() -> None:
+    found = version("openapi-python-client")
+    if found != OPENAPI_PYTHON_CLIENT_VERSION:
+        raise SpecError(
+            f"openapi-python-client {OPENAPI_PYTHON_CLIENT_VERSION} is required for reproducible output, found {found}"
+        )
+    check_ruff_version()
+
+
+def input_digest(specs: Path = SPECS) -> str:
+    """A digest of everything the output depends on: specs, generator code and templates, pins."""
+    h = hashlib.sha256()
+    generator_dir = Path(__file__).resolve().parent
+    files = sorted(specs.rglob("*.yaml")) + sorted(
+        p for p in generator_dir.rglob("*") if p.suffix in (".py", ".jinja") and "__pycache__" not in p.parts
+    )
+    for path in files:
+        base = specs if path.is_relative_to(specs) else generator_dir
+        h.update(f"{base.name}/{path.relative_to(base).as_posix()}\0".encode())
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    h.update(f"opc={OPENAPI_PYTHON_CLIENT_VERSION};ruff={version('ruff')}".encode())
+    return h.hexdigest()
+
+
+def current_digest(generated: Path = GENERATED) -> str | None:
+    init = generated / PACKAGE / "__init__.py"
+    if not init.is_file():
+        return None
+    match = _DIGEST.search(init.read_text(encoding="utf-8"))
+    return match.group(1) if match else None
+
+
+def load_validated(spec: Path) -> dict[str, Any]:
+    """Bundle *spec* and validate it as OpenAPI 3.1; raise ``SpecError`` naming what is wrong."""
+    doc = bundle(spec)
+    try:
+        validate_openapi(doc)
+    except Exception as exc:  # the validator raises several unrelated exception types
+        where = "/".join(str(p) for p in getattr(exc, "absolute_path", []) or [])
+        message = getattr(exc, "message", str(exc))
+        raise SpecError(f"{spec.name}: not a valid OpenAPI 3.1 document at {where or '(root)'}: {message}") from None
+    return doc
+
+
+@dataclass
+class Built:
+    api: str
+    source: str
+    version: str
+
+
+def build(out_root: Path, specs: Path = SPECS) -> list[Built]:
+    """Generate the whole ``genesys_cx_api`` package under *out_root*."""
+    check_versions()
+    package = out_root / PACKAGE
+    package.mkdir(parents=True)
+    built = []
+    for spec in spec_files(specs):
+        api = api_name(spec)
+        source = f"specs/{spec.name}"
+        doc = load_validated(spec)
+        generate_package(api, source, doc, package)
+        fix_package(package / api, source, class_name_for(api))
+        _write_bundled(package / "_specs" / f"{api}.json", doc, source)
+        built.append(Built(api, source, str(doc.get("info", {}).get("version", ""))))
+    _write_root(package, built, input_digest(specs))
+    format_tree(package)
+    return built
+
+
+def _write_bundled(path: Path, doc: dict[str, Any], source: str) -> None:
+    path.parent.mkdir(exist_ok=True)
+    marked = {"x-generated": banner(source).strip("# \n"), **doc}
+    path.write_text(json.dumps(marked, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _write_root(package: Path, built: list[Built], digest: str) -> None:
+    specs = "\n".join(f'    "{b.api}": "{b.source}",' for b in built)
+    versions = "\n".join(f'    "{b.api}": "{b.version}",' for b in built)
+    (package / "__init__.py").write_text(
+        f'''"""Clients generated from the Genesys Multicloud CX OpenAPI specs, one subpackage per API.
+
+Each subpackage (``{PACKAGE}.messaging``, ...) has ``models``, ``api`` (one module per operation and
+the ``<Name>Api`` / ``Async<Name>Api`` classes) and ``client``. ``_specs/<api>.json`` holds the
+bundled spec each was generated from; the SDK's sandbox validates traffic against them.
+"""
+
+#: API subpackage -> the spec file it was generated from.
+API_SPECS: dict[str, str] = {{
+{specs}
+}}
+
+#: API subpackage -> ``info.version`` of its spec.
+SPEC_VERSIONS: dict[str, str] = {{
+{versions}
+}}
+
+#: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
+INPUT_DIGEST = "{digest}"
+
+__all__ = ("API_SPECS", "INPUT_DIGEST", "SPEC_VERSIONS")
+''',
+        encoding="utf-8",
+    )
+    (package / "py.typed").write_text("", encoding="utf-8")
+    # The root files come from all specs together.
+    for name in ("__init__.py", "py.typed"):
+        path = package / name
+        path.write_text(banner("specs/*.yaml") + path.read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def generate(force: bool = False) -> str:
+    """Regenerate ``generated/``; a no-op when the inputs did not change (unless *force*)."""
+    if not force and current_digest() == input_digest():
+        return "generated/ is up to date (inputs unchanged)"
+    with tempfile.TemporaryDirectory(prefix="genesys-gen-") as tmp:
+        built = build(Path(tmp))
+        target = GENERATED / PACKAGE
+        if target.exists():
+            shutil.rmtree(target)
+        GENERATED.mkdir(exist_ok=True)
+        shutil.copytree(Path(tmp) / PACKAGE, target)
+    return f"generated {len(built)} API packages into {target.relative_to(ROOT)}: " + ", ".join(b.api for b in built)
+
+
+def diff_trees(expected: Path, actual: Path) -> tuple[list[str], list[str], list[str]]:
+    """(added, removed, changed) relative paths: what *actual* has that *expected* does not, etc."""
+    def files(root: Path) -> set[str]:
+        if not root.exists():
+            return set()
+        return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+    want, have = files(expected), files(actual)
+    changed = sorted(
+        f for f in want & have if not filecmp.cmp(expected / f, actual / f, shallow=False)
+    )
+    return sorted(have - want), sorted(want - have), changed
+
+
+def check() -> tuple[bool, str]:
+    """Regenerate into a temporary folder and compare with ``generated/``."""
+    with tempfile.TemporaryDirectory(prefix="genesys-check-") as tmp:
+        build(Path(tmp))
+        added, removed, changed = diff_trees(Path(tmp) / PACKAGE, GENERATED / PACKAGE)
+    if not (added or removed or changed):
+        return True, "generated/ matches specs/ and generator/"
+    lines = ["generated/ is stale: run `python -m generator` and commit the result."]
+    for label, names in (("not generated (extra or hand-made)", added), ("missing", removed), ("changed", changed)):
+        if names:
+            lines.append(f"  {label}: {len(names)}")
+            lines.extend(f"    {PACKAGE}/{n}" for n in names[:40])
+            if len(names) > 40:
+                lines.append(f"    ... and {len(names) - 40} more")
+    return False, "\n".join(lines)
+
+
+__all__ = ["add_banners", "build", "check", "diff_trees", "generate", "input_digest", "load_validated"]
