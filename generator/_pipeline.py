@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import filecmp
 import hashlib
 import json
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -73,6 +76,15 @@ class Built:
     api: str
     source: str
     version: str
+    base_path: str
+
+
+def base_path(doc: dict[str, Any]) -> str:
+    """The path part of the first server URL (``https://{host}/nexus/v3`` -> ``/nexus/v3``)."""
+    servers = doc.get("servers") or [{"url": "/"}]
+    url = str(servers[0].get("url", "/"))
+    path = re.sub(r"^[a-z]+://[^/]*", "", url)
+    return "/" + path.strip("/") if path.strip("/") else ""
 
 
 def build(out_root: Path, specs: Path = SPECS) -> list[Built]:
@@ -88,7 +100,7 @@ def build(out_root: Path, specs: Path = SPECS) -> list[Built]:
         generate_package(api, source, doc, package)
         fix_package(package / api, source, class_name_for(api))
         _write_bundled(package / "_specs" / f"{api}.json", doc, source)
-        built.append(Built(api, source, str(doc.get("info", {}).get("version", ""))))
+        built.append(Built(api, source, str(doc.get("info", {}).get("version", "")), base_path(doc)))
     _write_root(package, built, input_digest(specs))
     format_tree(package)
     return built
@@ -103,6 +115,7 @@ def _write_bundled(path: Path, doc: dict[str, Any], source: str) -> None:
 def _write_root(package: Path, built: list[Built], digest: str) -> None:
     specs = "\n".join(f'    "{b.api}": "{b.source}",' for b in built)
     versions = "\n".join(f'    "{b.api}": "{b.version}",' for b in built)
+    paths = "\n".join(f'    "{b.api}": "{b.base_path}",' for b in built)
     (package / "__init__.py").write_text(
         f'''"""Clients generated from the Genesys Multicloud CX OpenAPI specs, one subpackage per API.
 
@@ -121,10 +134,15 @@ SPEC_VERSIONS: dict[str, str] = {{
 {versions}
 }}
 
+#: API subpackage -> the base path of its server URL (``https://{{host}}<base path>``).
+BASE_PATHS: dict[str, str] = {{
+{paths}
+}}
+
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
 INPUT_DIGEST = "{digest}"
 
-__all__ = ("API_SPECS", "INPUT_DIGEST", "SPEC_VERSIONS")
+__all__ = ("API_SPECS", "BASE_PATHS", "INPUT_DIGEST", "SPEC_VERSIONS")
 ''',
         encoding="utf-8",
     )
@@ -135,8 +153,21 @@ __all__ = ("API_SPECS", "INPUT_DIGEST", "SPEC_VERSIONS")
         path.write_text(banner("specs/*.yaml") + path.read_text(encoding="utf-8"), encoding="utf-8")
 
 
+@contextlib.contextmanager
+def _exclusive() -> Iterator[None]:
+    """One generator run at a time on this machine (two would race on generated/)."""
+    with open(Path(tempfile.gettempdir()) / "genesys-cx-generator.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def generate(force: bool = False) -> str:
     """Regenerate ``generated/``; a no-op when the inputs did not change (unless *force*)."""
+    with _exclusive():
+        return _generate(force)
+
+
+def _generate(force: bool) -> str:
     if not force and current_digest() == input_digest():
         return "generated/ is up to date (inputs unchanged)"
     with tempfile.TemporaryDirectory(prefix="genesys-gen-") as tmp:
