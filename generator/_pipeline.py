@@ -99,11 +99,38 @@ def build(out_root: Path, specs: Path = SPECS) -> list[Built]:
         doc = load_validated(spec)
         generate_package(api, source, doc, package)
         fix_package(package / api, source, class_name_for(api))
+        _write_security(package / api / "_security.py", doc, source)
         _write_bundled(package / "_specs" / f"{api}.json", doc, source)
         built.append(Built(api, source, str(doc.get("info", {}).get("version", "")), base_path(doc)))
     _write_root(package, built, input_digest(specs))
     format_tree(package)
     return built
+
+
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _write_security(path: Path, doc: dict[str, Any], source: str) -> None:
+    """Per operation, the security alternatives the spec requires (for the runtime's auth)."""
+    default = doc.get("security") or []
+    rows = []
+    for template, item in (doc.get("paths") or {}).items():
+        for method in _METHODS:
+            op = item.get(method)
+            if isinstance(op, dict):
+                alternatives = op.get("security", default)
+                schemes = tuple(tuple(sorted(alt)) for alt in alternatives)
+                rows.append(f"    ({method.upper()!r}, {template!r}, {op['operationId']!r}, {schemes!r}),")
+    path.write_text(
+        banner(source)
+        + '"""Security requirements per operation: ``(method, path template, operationId, alternatives)``.\n\n'
+        "Each alternative is a tuple of security scheme names that must all be applied (OpenAPI semantics:\n"
+        'any one alternative satisfies the operation; an empty tuple means no credentials)."""\n\n'
+        "OPERATIONS: tuple[tuple[str, str, str, tuple[tuple[str, ...], ...]], ...] = (\n"
+        + "\n".join(rows)
+        + "\n)\n",
+        encoding="utf-8",
+    )
 
 
 def _write_bundled(path: Path, doc: dict[str, Any], source: str) -> None:
@@ -185,7 +212,12 @@ def diff_trees(expected: Path, actual: Path) -> tuple[list[str], list[str], list
     def files(root: Path) -> set[str]:
         if not root.exists():
             return set()
-        return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+        # Bytecode that importing the package leaves behind is not drift.
+        return {
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        }
 
     want, have = files(expected), files(actual)
     changed = sorted(
@@ -202,6 +234,7 @@ def check() -> tuple[bool, str]:
     if not (added or removed or changed):
         return True, "generated/ matches specs/ and generator/"
     lines = ["generated/ is stale: run `python -m generator` and commit the result."]
+    lines.append("  specs concerned: " + ", ".join(_specs_of(added + removed + changed)))
     for label, names in (("not generated (extra or hand-made)", added), ("missing", removed), ("changed", changed)):
         if names:
             lines.append(f"  {label}: {len(names)}")
@@ -209,6 +242,21 @@ def check() -> tuple[bool, str]:
             if len(names) > 40:
                 lines.append(f"    ... and {len(names) - 40} more")
     return False, "\n".join(lines)
+
+
+def _specs_of(names: list[str]) -> list[str]:
+    """The spec each drifted file comes from: ``messaging/...`` and ``_specs/messaging.json`` ->
+    ``specs/messaging.yaml``; the package's root files come from all of them."""
+    found = set()
+    for name in names:
+        top, _, rest = name.partition("/")
+        if top == "_specs":
+            found.add(f"specs/{Path(rest).stem}.yaml")
+        elif rest:
+            found.add(f"specs/{top}.yaml")
+        else:
+            found.add("specs/*.yaml")
+    return sorted(found)
 
 
 __all__ = ["add_banners", "build", "check", "diff_trees", "generate", "input_digest", "load_validated"]

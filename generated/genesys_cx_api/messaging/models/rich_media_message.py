@@ -11,6 +11,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.inbound_channel import InboundChannel
+    from ..models.media_resource import MediaResource
 
 
 T = TypeVar("T", bound="RichMediaMessage")
@@ -26,10 +27,14 @@ class RichMediaMessage:
             type_ (Literal['RichMedia']): The message type, `RichMedia`.
             channel (InboundChannel | Unset): The `channel` of a content message the third-party system sends: who sent it
                 and to whom (the channel itself is the `channelId` of the path).
+            text (str | Unset): Optional text accompanying the media.
+            media (MediaResource | Unset): The `data` of an UploadResponse, describing a media resource.
     """
 
     type_: Literal["RichMedia"]
     channel: InboundChannel | Unset = UNSET
+    text: str | Unset = UNSET
+    media: MediaResource | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -38,6 +43,12 @@ class RichMediaMessage:
         channel: dict[str, Any] | Unset = UNSET
         if not isinstance(self.channel, Unset):
             channel = self.channel.to_dict()
+
+        text = self.text
+
+        media: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.media, Unset):
+            media = self.media.to_dict()
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -48,12 +59,17 @@ class RichMediaMessage:
         )
         if channel is not UNSET:
             field_dict["channel"] = channel
+        if text is not UNSET:
+            field_dict["text"] = text
+        if media is not UNSET:
+            field_dict["media"] = media
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.inbound_channel import InboundChannel  # noqa: PLC0415
+        from ..models.media_resource import MediaResource  # noqa: PLC0415
 
         d = dict(src_dict)
         type_ = cast(Literal["RichMedia"], d.pop("type"))
@@ -67,9 +83,20 @@ class RichMediaMessage:
         else:
             channel = InboundChannel.from_dict(_channel)
 
+        text = d.pop("text", UNSET)
+
+        _media = d.pop("media", UNSET)
+        media: MediaResource | Unset
+        if isinstance(_media, Unset):
+            media = UNSET
+        else:
+            media = MediaResource.from_dict(_media)
+
         _instance = cls(
             type_=type_,
             channel=channel,
+            text=text,
+            media=media,
         )
 
         _instance.additional_properties = d
