@@ -1,0 +1,261 @@
+"""Retrying transports: transient failures are retried, and a request is never sent twice by accident.
+
+``RetryTransport`` / ``AsyncRetryTransport`` wrap the connection pool's transport and retry by a
+``RetryPolicy``:
+
+* a failure to *establish* a connection (``ConnectError``, ``ConnectTimeout``, ``PoolTimeout``)
+  means the request never reached the server, so it is retried whatever the method;
+* a retryable status (429, 502, 503, 504 by default) or a failure after the request may have been
+  sent (read/write errors, read timeouts, a dropped connection) is retried only for the idempotent
+  methods (GET, HEAD, OPTIONS, PUT, DELETE). A POST that may have reached Genesys (send a message,
+  create an interaction) is retried only inside ``with retry_safe():``, where the caller vouches
+  that a duplicate is harmless. ``retry_safe`` is a context variable: it holds for the thread or
+  asyncio task that entered it (tasks it creates and ``asyncio.to_thread`` inherit it), never for
+  concurrent callers elsewhere;
+* delays grow exponentially with full jitter (``uniform(0, min(cap, base * 2**n))``); a
+  ``Retry-After`` header (seconds or an HTTP date) is honoured when it asks for no more than
+  ``retry_after_cap`` seconds. A server asking for longer gets its answer returned at once, as a
+  ``RateLimited`` with ``retry_after``, instead of a thread blocked for minutes.
+
+Each retry is logged at INFO (method, path, attempt, reason, delay), never with a header or a body.
+
+Why hand-written: httpx-retries (0.6) decides once per request whether its method may be retried at
+all, so it cannot retry a POST refused at connect time while refusing to repeat a POST whose read
+failed, has no per-call opt-in and sleeps with ``time.sleep`` only; stamina and tenacity retry
+whole callables, and the decision here needs the method, the failure phase and the response of
+each attempt, which only a transport sees. The loop that remains is short, so the SDK keeps one
+dependency fewer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import datetime
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterator
+from dataclasses import dataclass, field
+
+import httpx
+
+from ._tracing import get_logger
+
+__all__ = ["AsyncRetryTransport", "RetryPolicy", "RetryTransport", "parse_retry_after", "retry_safe"]
+
+logger = get_logger()
+
+_safe: contextvars.ContextVar[bool] = contextvars.ContextVar("genesys_cx_retry_safe", default=False)
+
+#: Failures that prove the request never reached the server.
+_NOT_SENT: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: Failures after which the server may or may not have acted on the request.
+_MAYBE_SENT: tuple[type[httpx.TransportError], ...] = (
+    httpx.ReadError, httpx.ReadTimeout, httpx.WriteError, httpx.WriteTimeout, httpx.RemoteProtocolError,
+)
+
+
+@contextlib.contextmanager
+def retry_safe(safe: bool = True) -> Iterator[None]:
+    """Within this block, requests of any method (POST too) are retried like idempotent ones.
+
+    Use it around a call whose repetition is harmless (for example a send the receiver
+    de-duplicates by message id). ``retry_safe(False)`` switches it off again in a nested block.
+    """
+    token = _safe.set(safe)
+    try:
+        yield
+    finally:
+        _safe.reset(token)
+
+
+def parse_retry_after(value: str | None, now: datetime.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date); None if absent or invalid."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    now = now or datetime.datetime.now(datetime.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _methods(values: Collection[str]) -> frozenset[str]:
+    return frozenset(value.upper() for value in values)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times and when to retry. ``RetryPolicy()`` retries twice more; ``RetryPolicy.off()`` never.
+
+    Attributes:
+        attempts: total tries, the first one included (1 = no retry).
+        backoff_base: the first retry waits up to this many seconds; each further one doubles it.
+        backoff_cap: no backoff delay exceeds this.
+        jitter: full jitter (a uniform draw below the exponential delay); False waits the full delay.
+        statuses: HTTP statuses worth retrying (stored as a frozenset).
+        methods: methods retried after a retryable status or a failure once the request was sent
+            (stored as a frozenset of upper-case names).
+        respect_retry_after: follow the server's ``Retry-After`` header.
+        retry_after_cap: the longest ``Retry-After`` slept; longer requests end the retries.
+    """
+
+    attempts: int = 3
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    jitter: bool = True
+    statuses: Collection[int] = field(default=frozenset({429, 502, 503, 504}))
+    methods: Collection[str] = field(default=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}))
+    respect_retry_after: bool = True
+    retry_after_cap: float = 60.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ValueError(f"attempts must be an integer >= 1 (1 disables retries), not {self.attempts!r}")
+        for name in ("backoff_base", "backoff_cap", "retry_after_cap"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, not {getattr(self, name)!r}")
+        object.__setattr__(self, "statuses", frozenset(self.statuses))
+        object.__setattr__(self, "methods", _methods(self.methods))
+
+    @classmethod
+    def off(cls) -> RetryPolicy:
+        """A policy that sends every request exactly once."""
+        return cls(attempts=1)
+
+    def backoff(self, retry: int, draw: Callable[[float, float], float] = random.uniform) -> float:
+        """The delay before retry number *retry* (1 for the first retry) when the server gives none."""
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (retry - 1))
+        return draw(0.0, ceiling) if self.jitter else ceiling
+
+    def reason_to_retry(self, request: httpx.Request, outcome: httpx.Response | Exception) -> str | None:
+        """Why *outcome* of *request* deserves another attempt (None: it does not). Attempts are not counted here."""
+        replayable = request.method.upper() in self.methods or _safe.get()
+        if isinstance(outcome, httpx.Response):
+            if outcome.status_code in self.statuses and replayable:
+                return f"status {outcome.status_code}"
+            return None
+        if isinstance(outcome, _NOT_SENT) or (isinstance(outcome, _MAYBE_SENT) and replayable):
+            return type(outcome).__name__
+        return None
+
+    def delay(self, outcome: httpx.Response | Exception, retry: int) -> float | None:
+        """Seconds to wait before retry number *retry*, or None when the server asks for too long a wait."""
+        if isinstance(outcome, httpx.Response) and self.respect_retry_after:
+            asked = parse_retry_after(outcome.headers.get("Retry-After"))
+            if asked is not None:
+                return asked if asked <= self.retry_after_cap else None
+        return self.backoff(retry)
+
+
+class _Attempts:
+    """The bookkeeping shared by both transports: decide, log, and say how long to wait."""
+
+    def __init__(self, policy: RetryPolicy, request: httpx.Request) -> None:
+        self.policy, self.request, self.tries = policy, request, 1
+
+    def wait_before_next(self, outcome: httpx.Response | Exception) -> float | None:
+        """The delay before the next attempt, or None when *outcome* is final."""
+        if self.tries >= self.policy.attempts:
+            return None
+        reason = self.policy.reason_to_retry(self.request, outcome)
+        if reason is None:
+            return None
+        delay = self.policy.delay(outcome, self.tries)
+        if delay is None:
+            logger.info(
+                "not retrying %s %s: %s asks to wait longer than %.0f s",
+                self.request.method, self.request.url.path, reason, self.policy.retry_after_cap,
+            )
+            return None
+        self.tries += 1
+        logger.info(
+            "retrying %s %s (attempt %d of %d) after %s in %.2f s",
+            self.request.method, self.request.url.path, self.tries, self.policy.attempts, reason, delay,
+        )
+        return delay
+
+
+def _discard(response: httpx.Response) -> None:
+    """Drain (so the connection goes back to the pool) and close an answer that will be retried."""
+    with contextlib.suppress(httpx.HTTPError):
+        response.read()
+    response.close()
+
+
+async def _adiscard(response: httpx.Response) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        await response.aread()
+    await response.aclose()
+
+
+class RetryTransport(httpx.BaseTransport):
+    """Retry requests through *inner* by *policy*; ``sleep`` is injectable for tests. Closing closes *inner*."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        policy: RetryPolicy | None = None,
+        *,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self._inner, self.policy, self._sleep = inner, policy or RetryPolicy(), sleep
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        attempts = _Attempts(self.policy, request)
+        while True:
+            try:
+                response = self._inner.handle_request(request)
+            except httpx.TransportError as exc:
+                delay = attempts.wait_before_next(exc)
+                if delay is None:
+                    raise
+            else:
+                delay = attempts.wait_before_next(response)
+                if delay is None:
+                    return response
+                _discard(response)
+            self._sleep(delay)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncRetryTransport(httpx.AsyncBaseTransport):
+    """The async twin of ``RetryTransport`` (``sleep`` defaults to ``asyncio.sleep``)."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        policy: RetryPolicy | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self._inner, self.policy, self._sleep = inner, policy or RetryPolicy(), sleep
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        attempts = _Attempts(self.policy, request)
+        while True:
+            try:
+                response = await self._inner.handle_async_request(request)
+            except httpx.TransportError as exc:
+                delay = attempts.wait_before_next(exc)
+                if delay is None:
+                    raise
+            else:
+                delay = attempts.wait_before_next(response)
+                if delay is None:
+                    return response
+                await _adiscard(response)
+            await self._sleep(delay)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
