@@ -19,6 +19,8 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 
 import httpx
 
+from .errors import GenesysError
+
 __all__ = ["HEADER", "PREFIX", "HubSignature", "UnknownChannel", "sign", "verify"]
 
 HEADER = "X-Hub-Signature"
@@ -56,8 +58,8 @@ def verify(secret: Secret | Sequence[Secret], body: bytes, signature: str | None
     return matched
 
 
-class UnknownChannel(LookupError):
-    """No secret is configured for the channel a request is addressed to."""
+class UnknownChannel(GenesysError, LookupError):
+    """No secret is configured for the channel a request is addressed to (nothing was sent)."""
 
     def __init__(self, channel_id: str | None) -> None:
         self.channel_id = channel_id

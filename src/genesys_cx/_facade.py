@@ -1,0 +1,347 @@
+"""``Genesys`` and ``AsyncGenesys``: the one client object an integration holds.
+
+Configured once (``Settings``, or keyword arguments, or ``from_env()``), a client owns one
+connection pool and builds, on first use of an attribute, the generated per-API client with
+everything wired in: credentials per operation as the spec requires them (``SchemeAuth``),
+``x-ccid`` from configuration, trace ids, logging with redaction, retries, and typed errors
+(``genesys_cx.errors``). Nothing of an API is imported before its attribute is first used::
+
+    with Genesys.from_env() as genesys:
+        genesys.messaging.send_message("my-channel", body=SendMessagesRequest(...))
+
+    async with AsyncGenesys(base_url=..., api_key=..., ccid=...) as genesys:
+        await genesys.open_media.get_interaction("workitem", "0001")
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cached_property
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import httpx
+
+from ._config import Settings
+from ._retry import AsyncRetryTransport, RetryTransport
+from ._schemes import Providers, SchemeAuth
+from ._tracing import AsyncTracingTransport, TracingTransport, register_secret
+from ._version import __version__
+from .auth import AsyncTokenManager, BearerToken, TokenManager
+from .errors import handle_response
+from .signing import HubSignature
+
+if TYPE_CHECKING:
+    from genesys_cx_api.auth.api import AsyncAuthApi, AuthApi
+    from genesys_cx_api.data_download.api import AsyncDataDownloadApi, DataDownloadApi
+    from genesys_cx_api.messaging.api import AsyncMessagingApi, MessagingApi
+    from genesys_cx_api.open_media.api import AsyncOpenMediaApi, OpenMediaApi
+    from genesys_cx_api.secure_email.api import AsyncSecureEmailApi, SecureEmailApi
+    from genesys_cx_api.udm.api import AsyncUdmApi, UdmApi
+
+    from ._statistics import AsyncStatisticsClient, StatisticsClient
+
+__all__ = ["AsyncGenesys", "Genesys"]
+
+#: facade attribute -> (module, sync class, async class)
+_APIS: dict[str, tuple[str, str, str]] = {
+    "messaging": ("genesys_cx_api.messaging.api", "MessagingApi", "AsyncMessagingApi"),
+    "open_media": ("genesys_cx_api.open_media.api", "OpenMediaApi", "AsyncOpenMediaApi"),
+    "statistics": ("genesys_cx._statistics", "StatisticsClient", "AsyncStatisticsClient"),
+    "secure_email": ("genesys_cx_api.secure_email.api", "SecureEmailApi", "AsyncSecureEmailApi"),
+    "auth": ("genesys_cx_api.auth.api", "AuthApi", "AsyncAuthApi"),
+    "udm": ("genesys_cx_api.udm.api", "UdmApi", "AsyncUdmApi"),
+    "data_download": ("genesys_cx_api.data_download.api", "DataDownloadApi", "AsyncDataDownloadApi"),
+}
+_TOKEN_PATH = "/auth/v3/oauth/token"
+
+
+class _NoClose(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """The shared pool as seen by each per-API httpx client: closing one client must not close it."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = self._inner.handle_request(request)
+        return response
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = await self._inner.handle_async_request(request)
+        return response
+
+    def close(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+class _Base:
+    settings: Settings
+    _async: bool
+
+    def __init__(self, settings: Settings | None = None, /, **options: Any) -> None:
+        if settings is None:
+            settings = Settings(**options)
+        elif options:
+            settings = settings.with_(**options)
+        self.settings = settings
+        for secret in self._secrets():
+            register_secret(secret)
+        self._headers = {"User-Agent": f"{settings.user_agent}/{__version__}"}
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Self:
+        """A client configured from ``GENESYS_*`` environment variables (see ``Settings``)."""
+        return cls(Settings.from_env(**overrides))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.settings.base_url!r})"
+
+    def _secrets(self) -> list[str | bytes]:
+        s = self.settings
+        found: list[str | bytes] = [v for v in (s.api_key,) if v]
+        found.extend(s.channel_secrets.values())
+        if s.oauth is not None:
+            found.extend(v for v in (s.oauth.client_secret, s.oauth.password) if v)
+        return found
+
+    def _ambient(self, kind: str) -> str | None:
+        return self.settings.ccid if kind == "ccid" else None
+
+    def _providers(self, bearer: httpx.Auth | None) -> Providers:
+        s = self.settings
+        return Providers(
+            api_key=s.api_key,
+            client_basic=(s.oauth.client_id, s.oauth.client_secret) if s.oauth is not None else None,
+            hub_signature=HubSignature(dict(s.channel_secrets)) if s.channel_secrets else None,
+            bearer=bearer,
+        )
+
+    def _scheme_auth(self, api: str) -> SchemeAuth:
+        from genesys_cx_api import BASE_PATHS
+
+        security = importlib.import_module(f"genesys_cx_api.{api}._security")
+        return SchemeAuth(BASE_PATHS[api], security.OPERATIONS, self._providers(self._bearer()))
+
+    def _bearer(self) -> httpx.Auth | None:
+        raise NotImplementedError
+
+    def _http(self, api: str) -> Any:
+        raise NotImplementedError
+
+    def _build(self, api: str) -> Any:
+        from genesys_cx_api import BASE_PATHS
+
+        module, sync_name, async_name = _APIS[api]
+        cls = getattr(importlib.import_module(module), async_name if self._async else sync_name)
+        client_module = importlib.import_module(f"genesys_cx_api.{api}.client")
+        client = client_module.Client(base_url=self.settings.base_url + BASE_PATHS[api])
+        http = self._http(api)
+        if self._async:
+            client.set_async_httpx_client(http)
+        else:
+            client.set_httpx_client(http)
+        extra = self._extra(api)
+        return cls(client, handler=handle_response, ambient=self._ambient, **extra)
+
+    def _extra(self, api: str) -> dict[str, Any]:
+        return {}
+
+
+class Genesys(_Base):
+    """Synchronous client for every Genesys Multicloud CX API (see the module docstring)."""
+
+    _async = False
+
+    def __init__(
+        self, settings: Settings | None = None, /, *, transport: httpx.BaseTransport | None = None, **options: Any
+    ) -> None:
+        super().__init__(settings, **options)
+        inner = transport or httpx.HTTPTransport(verify=self.settings.verify, retries=0)
+        self._transport = TracingTransport(RetryTransport(inner, self.settings.retry))
+        self._clients: list[httpx.Client] = []
+        self._tokens: TokenManager | None = None
+        if self.settings.oauth is not None:
+            token_http = httpx.Client(
+                base_url=self.settings.base_url,
+                transport=_NoClose(self._transport),
+                timeout=self.settings.timeout,
+                headers={**self._headers, **({"x-api-key": self.settings.api_key} if self.settings.api_key else {})},
+            )
+            self._clients.append(token_http)
+            self._tokens = TokenManager(self.settings.base_url + _TOKEN_PATH, self.settings.oauth, http=token_http)
+
+    @property
+    def tokens(self) -> TokenManager | None:
+        """The OAuth2 token manager (None when no OAuth credentials are configured)."""
+        return self._tokens
+
+    def _bearer(self) -> httpx.Auth | None:
+        return BearerToken(self._tokens) if self._tokens is not None else None
+
+    def _http(self, api: str) -> httpx.Client:
+        from genesys_cx_api import BASE_PATHS
+
+        client = httpx.Client(
+            base_url=self.settings.base_url + BASE_PATHS[api],
+            transport=_NoClose(self._transport),
+            auth=self._scheme_auth(api),
+            timeout=self.settings.timeout,
+            headers=self._headers,
+        )
+        self._clients.append(client)
+        return client
+
+    @cached_property
+    def messaging(self) -> MessagingApi:
+        """Third-Party Messaging: send messages, upload/download/delete media (signed per channel)."""
+        return self._build("messaging")  # type: ignore[no-any-return]
+
+    @cached_property
+    def open_media(self) -> OpenMediaApi:
+        """Open Media (Task Routing): workitems by interaction id or ``ext_{externalId}``."""
+        return self._build("open_media")  # type: ignore[no-any-return]
+
+    @cached_property
+    def statistics(self) -> StatisticsClient:
+        """Statistics: values, subscriptions, and ``subscribe()`` for CometD updates."""
+        return self._build("statistics")  # type: ignore[no-any-return]
+
+    @cached_property
+    def secure_email(self) -> SecureEmailApi:
+        """Secure Email."""
+        return self._build("secure_email")  # type: ignore[no-any-return]
+
+    @cached_property
+    def auth(self) -> AuthApi:
+        """The Authentication API (token, userinfo, sign-out...)."""
+        return self._build("auth")  # type: ignore[no-any-return]
+
+    @cached_property
+    def udm(self) -> UdmApi:
+        """User Data Management (v10, v4, v3)."""
+        return self._build("udm")  # type: ignore[no-any-return]
+
+    @cached_property
+    def data_download(self) -> DataDownloadApi:
+        """Cloud Data Download Service (deprecated by Genesys)."""
+        return self._build("data_download")  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Close every per-API client and the shared connection pool."""
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class AsyncGenesys(_Base):
+    """Asynchronous twin of ``Genesys``: the same attributes, every method awaitable."""
+
+    _async = True
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        /,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(settings, **options)
+        inner = transport or httpx.AsyncHTTPTransport(verify=self.settings.verify, retries=0)
+        self._transport = AsyncTracingTransport(AsyncRetryTransport(inner, self.settings.retry))
+        self._clients: list[httpx.AsyncClient] = []
+        self._tokens: AsyncTokenManager | None = None
+        if self.settings.oauth is not None:
+            token_http = httpx.AsyncClient(
+                base_url=self.settings.base_url,
+                transport=_NoClose(self._transport),
+                timeout=self.settings.timeout,
+                headers={**self._headers, **({"x-api-key": self.settings.api_key} if self.settings.api_key else {})},
+            )
+            self._clients.append(token_http)
+            self._tokens = AsyncTokenManager(
+                self.settings.base_url + _TOKEN_PATH, self.settings.oauth, http=token_http
+            )
+
+    @property
+    def tokens(self) -> AsyncTokenManager | None:
+        """The OAuth2 token manager (None when no OAuth credentials are configured)."""
+        return self._tokens
+
+    def _bearer(self) -> httpx.Auth | None:
+        return BearerToken(self._tokens) if self._tokens is not None else None
+
+    def _http(self, api: str) -> httpx.AsyncClient:
+        from genesys_cx_api import BASE_PATHS
+
+        client = httpx.AsyncClient(
+            base_url=self.settings.base_url + BASE_PATHS[api],
+            transport=_NoClose(self._transport),
+            auth=self._scheme_auth(api),
+            timeout=self.settings.timeout,
+            headers=self._headers,
+        )
+        self._clients.append(client)
+        return client
+
+    @cached_property
+    def messaging(self) -> AsyncMessagingApi:
+        """Third-Party Messaging (async)."""
+        return self._build("messaging")  # type: ignore[no-any-return]
+
+    @cached_property
+    def open_media(self) -> AsyncOpenMediaApi:
+        """Open Media (async)."""
+        return self._build("open_media")  # type: ignore[no-any-return]
+
+    @cached_property
+    def statistics(self) -> AsyncStatisticsClient:
+        """Statistics (async), with ``subscribe()`` yielding CometD updates."""
+        return self._build("statistics")  # type: ignore[no-any-return]
+
+    @cached_property
+    def secure_email(self) -> AsyncSecureEmailApi:
+        """Secure Email (async)."""
+        return self._build("secure_email")  # type: ignore[no-any-return]
+
+    @cached_property
+    def auth(self) -> AsyncAuthApi:
+        """The Authentication API (async)."""
+        return self._build("auth")  # type: ignore[no-any-return]
+
+    @cached_property
+    def udm(self) -> AsyncUdmApi:
+        """User Data Management (async)."""
+        return self._build("udm")  # type: ignore[no-any-return]
+
+    @cached_property
+    def data_download(self) -> AsyncDataDownloadApi:
+        """Cloud Data Download Service (async; deprecated by Genesys)."""
+        return self._build("data_download")  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        """Close every per-API client and the shared connection pool."""
+        for client in self._clients:
+            await client.aclose()
+        self._clients.clear()
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
