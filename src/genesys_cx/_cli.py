@@ -1,0 +1,158 @@
+"""The ``genesys-cx`` command line (also ``python -m genesys_cx``).
+
+Subcommands are ``Command`` entries (name, help, ``add_arguments(parser)``, ``run(args) -> exit
+code``) in ``COMMANDS``; another module adds one with ``register(...)`` or by appending to the
+list, and ``main`` builds the parser from it. Built in:
+
+``genesys-cx sign``
+    Print ``sha1=<hex>``, the ``X-Hub-Signature`` of a body (stdin, or ``--file PATH``).
+``genesys-cx verify --signature sha1=...``
+    Check a signature: exit 0 "signature valid ✓", 1 "signature INVALID".
+
+The channel secret is never a command-line argument (it would land in the shell history and in
+``ps``): it comes from an environment variable (``--secret-env NAME``, default
+``GENESYS_CHANNEL_SECRET``) or a file (``--secret-file PATH``; one trailing newline is ignored).
+Usage errors -- a missing secret, an unreadable file -- exit 2 with a message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import signing
+from ._version import __version__
+
+__all__ = ["COMMANDS", "Command", "UsageError", "main", "register"]
+
+DEFAULT_SECRET_ENV = "GENESYS_CHANNEL_SECRET"
+
+
+class UsageError(Exception):
+    """A problem with how the command was called; ``main`` prints it and exits 2."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: ``add_arguments`` fills its parser, ``run`` returns the exit code."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: list[Command] = []
+
+
+def register(name: str, add_arguments: Callable[[argparse.ArgumentParser], None],
+             run: Callable[[argparse.Namespace], int], *, help: str = "") -> None:
+    """Add (or replace) the subcommand *name*."""
+    COMMANDS[:] = [command for command in COMMANDS if command.name != name]
+    COMMANDS.append(Command(name, help, add_arguments, run))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genesys-cx", description="Genesys Multicloud CX SDK tools.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(sub)
+        sub.set_defaults(_run=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with *argv* (default ``sys.argv[1:]``) and return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or argparse's own usage error (already printed)
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        code: int = args._run(args)
+    except UsageError as exc:
+        print(f"genesys-cx {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+# -- sign / verify ------------------------------------------------------------------------------
+
+
+def _add_body_and_secret(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--file", metavar="PATH", help="read the body from PATH (default: standard input)")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("--secret-env", metavar="NAME", default=DEFAULT_SECRET_ENV,
+                        help=f"environment variable holding the channel secret (default: {DEFAULT_SECRET_ENV})")
+    secret.add_argument("--secret-file", metavar="PATH", help="file holding the channel secret")
+    # Only so that a secret typed on the command line is refused without being echoed back.
+    parser.add_argument("--secret", dest="secret_given", help=argparse.SUPPRESS)
+
+
+def _body(args: argparse.Namespace) -> bytes:
+    if args.file is None:
+        return sys.stdin.buffer.read()
+    try:
+        return Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the body from {args.file}: {exc.strerror or exc}") from None
+
+
+def _secret(args: argparse.Namespace) -> bytes:
+    if args.secret_given is not None:
+        raise UsageError("the channel secret is never taken from the command line (shell history, ps): "
+                         "use --secret-env NAME or --secret-file PATH")
+    if args.secret_file is not None:
+        try:
+            raw = Path(args.secret_file).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read the secret file {args.secret_file}: {exc.strerror or exc}") from None
+        secret = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+        if not secret:
+            raise UsageError(f"the secret file {args.secret_file} is empty")
+        return secret
+    value = os.environ.get(args.secret_env)
+    if not value:
+        state = "is empty" if value == "" else "is not set"
+        raise UsageError(f"no channel secret: the environment variable {args.secret_env} {state} "
+                         "(set it, or give --secret-env NAME or --secret-file PATH)")
+    return os.fsencode(value)
+
+
+def _say(text: str) -> None:
+    stream = sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    print(text.encode(encoding, errors="replace").decode(encoding), file=stream)
+
+
+def _run_sign(args: argparse.Namespace) -> int:
+    secret = _secret(args)
+    _say(signing.sign(secret, _body(args)))
+    return 0
+
+
+def _add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--signature", required=True, metavar="sha1=HEX",
+                        help="the X-Hub-Signature value to check")
+    _add_body_and_secret(parser)
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    secret = _secret(args)
+    if signing.verify(secret, _body(args), args.signature):
+        _say("signature valid ✓")
+        return 0
+    _say("signature INVALID")
+    return 1
+
+
+register("sign", _add_body_and_secret, _run_sign,
+         help="print the X-Hub-Signature (sha1=<hex HMAC-SHA1>) of a body")
+register("verify", _add_verify_arguments, _run_verify,
+         help="check an X-Hub-Signature against a body (exit 0 valid, 1 invalid)")
