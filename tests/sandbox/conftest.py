@@ -1,0 +1,71 @@
+"""Fixtures of the sandbox tests: running sandboxes (checked for spec violations) and a webhook receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from genesys_cx._serve import serve
+from genesys_cx.sandbox import DEMO_API_KEY, Sandbox, SandboxConfig
+
+from ._helpers import Receiver
+
+SandboxFactory = Callable[..., Sandbox]
+
+
+@pytest.fixture(autouse=True)
+def _sandboxes_answer_within_spec(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Sandbox]]:
+    """Every sandbox started in a test must end it with ``state.response_violations`` empty."""
+    started: list[Sandbox] = []
+    original = Sandbox.start
+
+    def start(self: Sandbox) -> Sandbox:
+        started.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Sandbox, "start", start)
+    yield started
+    for sandbox in started:
+        assert sandbox.state.response_violations == [], "the sandbox answered outside its spec"
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[SandboxFactory]:
+    """Start sandboxes for a test (stopped at its end)."""
+    started: list[Sandbox] = []
+
+    def make(config: SandboxConfig | None = None) -> Sandbox:
+        sandbox = Sandbox(config).start()
+        started.append(sandbox)
+        return sandbox
+
+    yield make
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture
+def sb(make_sandbox: SandboxFactory) -> Sandbox:
+    return make_sandbox()
+
+
+@pytest.fixture
+def api_client(sb: Sandbox) -> Iterator[httpx.Client]:
+    """A plain httpx client on the sandbox's host with the demo API key."""
+    with httpx.Client(base_url=sb.url, headers={"x-api-key": DEMO_API_KEY}, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    recv = Receiver()
+    app = Starlette(routes=[Route("/webhook", recv.endpoint, methods=["POST"])])
+    with serve(app) as server:
+        recv.url = server.url + "/webhook"
+        yield recv
+
+
