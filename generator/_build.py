@@ -135,8 +135,11 @@ def _becomes_class(schema: Any) -> bool:
     if not isinstance(schema, dict):
         return False
     kind = schema.get("type")
-    return kind == "object" or "properties" in schema or "enum" in schema or (
-        "allOf" in schema and kind in (None, "object")
+    return (
+        kind == "object"
+        or "properties" in schema
+        or "enum" in schema
+        or ("allOf" in schema and kind in (None, "object"))
     )
 
 

@@ -78,9 +78,7 @@ class _Bundler:
             return self.imported[key]
         parts = pointer.strip("/").split("/")
         if len(parts) != 3 or parts[0] != "components":
-            raise SpecError(
-                f"{self.root.name}: {where}: $ref {ref!r} must point at /components/<kind>/<name>"
-            )
+            raise SpecError(f"{self.root.name}: {where}: $ref {ref!r} must point at /components/<kind>/<name>")
         _, kind, name = parts
         if not target.is_file():
             raise SpecError(f"{self.root.name}: {where}: $ref {ref!r}: file {target.name} not found")
@@ -88,9 +86,7 @@ class _Bundler:
         try:
             value = doc["components"][kind][name]
         except (KeyError, TypeError):
-            raise SpecError(
-                f"{self.root.name}: {where}: $ref {ref!r}: {target.name} has no {pointer}"
-            ) from None
+            raise SpecError(f"{self.root.name}: {where}: $ref {ref!r}: {target.name} has no {pointer}") from None
         previous = self.origin.get((kind, name))
         if previous is not None and previous != key:
             raise SpecError(

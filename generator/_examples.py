@@ -60,7 +60,9 @@ def _schema_examples(where: str, schema: Any) -> Iterator[tuple[str, dict[str, A
             yield from _schema_examples(f"{where}/{key}/{i}", sub)
 
 
-def _media_examples(doc: dict[str, Any], where: str, holder: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], Any]]:
+def _media_examples(
+    doc: dict[str, Any], where: str, holder: dict[str, Any]
+) -> Iterator[tuple[str, dict[str, Any], Any]]:
     schema = holder.get("schema")
     if not isinstance(schema, dict):
         return

@@ -126,9 +126,7 @@ def _write_security(path: Path, doc: dict[str, Any], source: str) -> None:
         + '"""Security requirements per operation: ``(method, path template, operationId, alternatives)``.\n\n'
         "Each alternative is a tuple of security scheme names that must all be applied (OpenAPI semantics:\n"
         'any one alternative satisfies the operation; an empty tuple means no credentials)."""\n\n'
-        "OPERATIONS: tuple[tuple[str, str, str, tuple[tuple[str, ...], ...]], ...] = (\n"
-        + "\n".join(rows)
-        + "\n)\n",
+        "OPERATIONS: tuple[tuple[str, str, str, tuple[tuple[str, ...], ...]], ...] = (\n" + "\n".join(rows) + "\n)\n",
         encoding="utf-8",
     )
 
@@ -209,6 +207,7 @@ def _generate(force: bool) -> str:
 
 def diff_trees(expected: Path, actual: Path) -> tuple[list[str], list[str], list[str]]:
     """(added, removed, changed) relative paths: what *actual* has that *expected* does not, etc."""
+
     def files(root: Path) -> set[str]:
         if not root.exists():
             return set()
@@ -220,9 +219,7 @@ def diff_trees(expected: Path, actual: Path) -> tuple[list[str], list[str], list
         }
 
     want, have = files(expected), files(actual)
-    changed = sorted(
-        f for f in want & have if not filecmp.cmp(expected / f, actual / f, shallow=False)
-    )
+    changed = sorted(f for f in want & have if not filecmp.cmp(expected / f, actual / f, shallow=False))
     return sorted(have - want), sorted(want - have), changed
 
 

@@ -156,3 +156,27 @@ register("sign", _add_body_and_secret, _run_sign,
          help="print the X-Hub-Signature (sha1=<hex HMAC-SHA1>) of a body")
 register("verify", _add_verify_arguments, _run_verify,
          help="check an X-Hub-Signature against a body (exit 0 valid, 1 invalid)")
+
+
+def _add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
+    from .sandbox._cli import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox._cli import run
+
+    return run(args)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from ._demo import run
+
+    return run()
+
+
+register("sandbox", _add_sandbox_arguments, _run_sandbox,
+         help="run the local Genesys emulator on loopback until Ctrl-C (needs the sandbox extra)")
+register("demo", lambda parser: None, _run_demo,
+         help="the end-to-end demo on the embedded sandbox (or the tenant named by GENESYS_* variables)")

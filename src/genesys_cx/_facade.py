@@ -271,9 +271,7 @@ class AsyncGenesys(_Base):
                 headers={**self._headers, **({"x-api-key": self.settings.api_key} if self.settings.api_key else {})},
             )
             self._clients.append(token_http)
-            self._tokens = AsyncTokenManager(
-                self.settings.base_url + _TOKEN_PATH, self.settings.oauth, http=token_http
-            )
+            self._tokens = AsyncTokenManager(self.settings.base_url + _TOKEN_PATH, self.settings.oauth, http=token_http)
 
     @property
     def tokens(self) -> AsyncTokenManager | None:

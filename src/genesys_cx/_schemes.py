@@ -145,4 +145,3 @@ class SchemeAuth(httpx.Auth):
                 outgoing = await flow.asend(response)
             except StopAsyncIteration:
                 return
-

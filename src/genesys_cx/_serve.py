@@ -27,7 +27,12 @@ class ServerThread:
         # accepted connections, and every small answer then waits ~40 ms for a delayed ACK.
         self.host, self.port = host, port
         config = uvicorn.Config(
-            app, host=host, port=port, log_level=log_level, lifespan="on", access_log=False,
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            lifespan="on",
+            access_log=False,
             timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)

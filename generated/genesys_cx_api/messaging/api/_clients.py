@@ -76,8 +76,6 @@ class MessagingApi:
         channel_id: str,
         *,
         body: UploadMediaRequest,
-        x_ccid: str,
-        x_b3_trace_id: str | Unset = UNSET,
     ) -> UploadResponse:
         """Upload a media resource
 
@@ -90,8 +88,8 @@ class MessagingApi:
         kwargs = _upload_media._get_kwargs(
             channel_id=channel_id,
             body=body,
-            x_ccid=x_ccid,
-            x_b3_trace_id=x_b3_trace_id,
+            x_ccid=self._required_ambient("ccid", "x-ccid"),
+            x_b3_trace_id=self._optional_ambient("trace"),
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
@@ -106,9 +104,6 @@ class MessagingApi:
         self,
         channel_id: str,
         media_id: str,
-        *,
-        x_ccid: str,
-        x_b3_trace_id: str | Unset = UNSET,
     ) -> File:
         """Download a media resource
 
@@ -120,8 +115,8 @@ class MessagingApi:
         kwargs = _download_media._get_kwargs(
             channel_id=channel_id,
             media_id=media_id,
-            x_ccid=x_ccid,
-            x_b3_trace_id=x_b3_trace_id,
+            x_ccid=self._required_ambient("ccid", "x-ccid"),
+            x_b3_trace_id=self._optional_ambient("trace"),
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
@@ -136,9 +131,6 @@ class MessagingApi:
         self,
         channel_id: str,
         media_id: str,
-        *,
-        x_ccid: str,
-        x_b3_trace_id: str | Unset = UNSET,
     ) -> UploadResponse:
         """Delete a media resource
 
@@ -150,8 +142,8 @@ class MessagingApi:
         kwargs = _delete_media._get_kwargs(
             channel_id=channel_id,
             media_id=media_id,
-            x_ccid=x_ccid,
-            x_b3_trace_id=x_b3_trace_id,
+            x_ccid=self._required_ambient("ccid", "x-ccid"),
+            x_b3_trace_id=self._optional_ambient("trace"),
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
@@ -167,8 +159,6 @@ class MessagingApi:
         channel_id: str,
         *,
         body: SendMessagesRequest,
-        x_ccid: str,
-        x_b3_trace_id: str | Unset = UNSET,
     ) -> InboundMessageResponse:
         """Send a message
 
@@ -182,8 +172,8 @@ class MessagingApi:
         kwargs = _send_message._get_kwargs(
             channel_id=channel_id,
             body=body,
-            x_ccid=x_ccid,
-            x_b3_trace_id=x_b3_trace_id,
+            x_ccid=self._required_ambient("ccid", "x-ccid"),
+            x_b3_trace_id=self._optional_ambient("trace"),
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
@@ -230,8 +220,6 @@ class AsyncMessagingApi:
         channel_id: str,
         *,
         body: UploadMediaRequest,
-        x_ccid: str,
-        x_b3_trace_id: str | Unset = UNSET,
     ) -> UploadResponse:
         """Upload a media resource
 
@@ -244,8 +232,8 @@ class AsyncMessagingApi:
         kwargs = _upload_media._get_kwargs(
             channel_id=channel_id,
             body=body,
-            x_ccid=x_ccid,
-            x_b3_trace_id=x_b3_trace_id,
+            x_ccid=self._required_ambient("ccid", "x-ccid"),
+            x_b3_trace_id=self._optional_ambient("trace"),
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
@@ -260,9 +248,6 @@ class AsyncMessagingApi:
         self,
         channel_id: str,
         media_id: str,
-        *,
-        x_ccid: str,
-        x_b3_trace_id: str | Unset = UNSET,
     ) -> File:
         """Download a media resource
 
@@ -274,8 +259,8 @@ class AsyncMessagingApi:
         kwargs = _download_media._get_kwargs(
             channel_id=channel_id,
             media_id=media_id,
-            x_ccid=x_ccid,
-            x_b3_trace_id=x_b3_trace_id,
+            x_ccid=self._required_ambient("ccid", "x-ccid"),
+            x_b3_trace_id=self._optional_ambient("trace"),
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
@@ -290,9 +275,6 @@ class AsyncMessagingApi:
         self,
         channel_id: str,
         media_id: str,
-        *,
-        x_ccid: str,
-        x_b3_trace_id: str | Unset = UNSET,
     ) -> UploadResponse:
         """Delete a media resource
 
@@ -304,8 +286,8 @@ class AsyncMessagingApi:
         kwargs = _delete_media._get_kwargs(
             channel_id=channel_id,
             media_id=media_id,
-            x_ccid=x_ccid,
-            x_b3_trace_id=x_b3_trace_id,
+            x_ccid=self._required_ambient("ccid", "x-ccid"),
+            x_b3_trace_id=self._optional_ambient("trace"),
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
@@ -321,8 +303,6 @@ class AsyncMessagingApi:
         channel_id: str,
         *,
         body: SendMessagesRequest,
-        x_ccid: str,
-        x_b3_trace_id: str | Unset = UNSET,
     ) -> InboundMessageResponse:
         """Send a message
 
@@ -336,8 +316,8 @@ class AsyncMessagingApi:
         kwargs = _send_message._get_kwargs(
             channel_id=channel_id,
             body=body,
-            x_ccid=x_ccid,
-            x_b3_trace_id=x_b3_trace_id,
+            x_ccid=self._required_ambient("ccid", "x-ccid"),
+            x_b3_trace_id=self._optional_ambient("trace"),
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
