@@ -262,11 +262,15 @@ class Demo:
                 self.out.sent("statistics subscription created; CometD handshake, connect, subscribe")
                 received = 0
                 async for item in subscription:
-                    self.out.got(f"CometD update: {_short(item)}")
+                    value = getattr(item, "value", item)
+                    if received == 0:  # the subscription's answer carries the current value first
+                        self.out.got(f"current value (create_subscription): {_short(value)}")
+                    else:
+                        self.out.got(f"CometD /statistics/v3/updates: {_short(value)}")
                     received += 1
                     if received >= 2:
                         break
-            self.out.ok(f"{received} statistic values received through CometD; subscription deleted")
+            self.out.ok(f"{received - 1} update(s) received through CometD; subscription deleted")
 
 
 def _fields(message: OutgoingMessage) -> dict[str, Any]:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from genesys_cx_api.udm.api import AsyncUdmApi, UdmApi
 
     from ._statistics import AsyncStatisticsClient, StatisticsClient
+    from .notifications import CometdClient, SyncCometdClient
 
 __all__ = ["AsyncGenesys", "Genesys"]
 
@@ -162,6 +163,7 @@ class Genesys(_Base):
         inner = transport or httpx.HTTPTransport(verify=self.settings.verify, retries=0)
         self._transport = TracingTransport(RetryTransport(inner, self.settings.retry))
         self._clients: list[httpx.Client] = []
+        self._cometd: SyncCometdClient | None = None
         self._tokens: TokenManager | None = None
         if self.settings.oauth is not None:
             token_http = httpx.Client(
@@ -180,6 +182,39 @@ class Genesys(_Base):
 
     def _bearer(self) -> httpx.Auth | None:
         return BearerToken(self._tokens) if self._tokens is not None else None
+
+    def _extra(self, api: str) -> dict[str, Any]:
+        return {"notifications": self._notifications} if api == "statistics" else {}
+
+    def _notifications(self) -> SyncCometdClient:
+        """The CometD client of ``statistics.subscribe`` (its own loop thread; created on first use)."""
+        if self._cometd is None:
+            from genesys_cx_api import BASE_PATHS
+
+            from .notifications import SyncCometdClient
+
+            base = self.settings.base_url + BASE_PATHS["statistics"]
+            verify, retry, timeout, headers = (
+                self.settings.verify,
+                self.settings.retry,
+                self.settings.timeout,
+                self._headers,
+            )
+
+            def http() -> httpx.AsyncClient:  # built on the notifications thread, for its event loop
+                inner = httpx.AsyncHTTPTransport(verify=verify, retries=0)
+                transport = AsyncTracingTransport(AsyncRetryTransport(inner, retry))
+                return httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout, headers=headers)
+
+            self._cometd = SyncCometdClient(http, "/notifications", headers=self._cometd_headers)
+        return self._cometd
+
+    def _cometd_headers(self) -> dict[str, str]:
+        """Credentials for each CometD request: a fresh bearer token at every (re)connect."""
+        found = {"x-api-key": self.settings.api_key} if self.settings.api_key else {}
+        if self._tokens is not None:
+            found["Authorization"] = f"Bearer {self._tokens.token()}"
+        return found
 
     def _http(self, api: str) -> httpx.Client:
         from genesys_cx_api import BASE_PATHS
@@ -230,7 +265,10 @@ class Genesys(_Base):
         return self._build("data_download")  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Close every per-API client and the shared connection pool."""
+        """Close CometD (deleting its subscriptions), every per-API client and the shared pool."""
+        if self._cometd is not None:
+            self._cometd.close()
+            self._cometd = None
         for client in self._clients:
             client.close()
         self._clients.clear()
@@ -262,6 +300,7 @@ class AsyncGenesys(_Base):
         inner = transport or httpx.AsyncHTTPTransport(verify=self.settings.verify, retries=0)
         self._transport = AsyncTracingTransport(AsyncRetryTransport(inner, self.settings.retry))
         self._clients: list[httpx.AsyncClient] = []
+        self._cometd: CometdClient | None = None
         self._tokens: AsyncTokenManager | None = None
         if self.settings.oauth is not None:
             token_http = httpx.AsyncClient(
@@ -280,6 +319,17 @@ class AsyncGenesys(_Base):
 
     def _bearer(self) -> httpx.Auth | None:
         return BearerToken(self._tokens) if self._tokens is not None else None
+
+    def _extra(self, api: str) -> dict[str, Any]:
+        return {"notifications": self._notifications} if api == "statistics" else {}
+
+    def _notifications(self) -> CometdClient:
+        """The CometD client of ``statistics.subscribe`` (credentials per request, as the spec says)."""
+        if self._cometd is None:
+            from .notifications import CometdClient
+
+            self._cometd = CometdClient(self._http("statistics"), "/notifications")
+        return self._cometd
 
     def _http(self, api: str) -> httpx.AsyncClient:
         from genesys_cx_api import BASE_PATHS
@@ -330,7 +380,10 @@ class AsyncGenesys(_Base):
         return self._build("data_download")  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
-        """Close every per-API client and the shared connection pool."""
+        """Close CometD (deleting its subscriptions), every per-API client and the shared pool."""
+        if self._cometd is not None:
+            await self._cometd.close()
+            self._cometd = None
         for client in self._clients:
             await client.aclose()
         self._clients.clear()
