@@ -13,6 +13,10 @@ from typing import Any
 
 import yaml
 
+#: PyYAML's LibYAML-backed safe loader when built with it (about 10x faster than the pure-Python
+#: one on these specs, same result), else the pure-Python ``SafeLoader``.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class SpecError(Exception):
     """A spec cannot be used; the message names the file, the location and the reason."""
@@ -20,7 +24,7 @@ class SpecError(Exception):
 
 def load_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)
     except yaml.YAMLError as exc:
         raise SpecError(f"{path.name}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

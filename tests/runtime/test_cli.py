@@ -110,10 +110,17 @@ def test_more_subcommands_can_be_registered(monkeypatch: pytest.MonkeyPatch,
         print(f"serving on {args.port}")
         return 3
 
-    register("sandbox", add_arguments, run, help="run the sandbox")
-    assert main(["sandbox", "--port", "9"]) == 3
+    before = [c.name for c in _cli.COMMANDS]
+    register("serve-test", add_arguments, run, help="a test command")
+    assert main(["serve-test", "--port", "9"]) == 3
     assert capsys.readouterr().out == "serving on 9\n"
-    assert [c.name for c in _cli.COMMANDS] == ["sign", "verify", "sandbox"]
+    assert [c.name for c in _cli.COMMANDS] == [*before, "serve-test"]
+    register("serve-test", add_arguments, run, help="registered again: replaced, not duplicated")
+    assert [c.name for c in _cli.COMMANDS] == [*before, "serve-test"]
+
+
+def test_the_sdk_commands_are_registered() -> None:
+    assert [c.name for c in _cli.COMMANDS] == ["sign", "verify", "sandbox", "demo"]
 
 
 def test_python_dash_m_genesys_cx_signs(tmp_path: Path) -> None:
