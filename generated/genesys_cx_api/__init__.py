@@ -20,14 +20,14 @@ API_SPECS: dict[str, str] = {
 
 #: API subpackage -> ``info.version`` of its spec.
 SPEC_VERSIONS: dict[str, str] = {
-    "auth": "3.0.0",
-    "data_download": "4.0.0",
+    "auth": "3.0.1",
+    "data_download": "4.0.1",
     "interactions": "3.0.0",
     "messaging": "3.0.0",
     "open_media": "3.0.0",
-    "secure_email": "3.0.0",
-    "statistics": "3.0.0",
-    "udm": "10.0.0",
+    "secure_email": "3.0.1",
+    "statistics": "3.0.1",
+    "udm": "10.0.1",
 }
 
 #: API subpackage -> the base path of its server URL (``https://{host}<base path>``).
@@ -43,6 +43,6 @@ BASE_PATHS: dict[str, str] = {
 }
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "e1d93cca96b5129927c46b8a4c1157a71c7008dc534315121fe3349a0e2f6d2f"
+INPUT_DIGEST = "c5cdf285299f9561e40546fe292075a86dcd9303e5176f7c284908e826d07f69"
 
 __all__ = ("API_SPECS", "BASE_PATHS", "INPUT_DIGEST", "SPEC_VERSIONS")

@@ -21,14 +21,23 @@ from genesys_cx.signing import HubSignature, sign, verify
 def messaging_api(sb: Sandbox, secret: str = DEMO_CHANNEL_SECRET, api_key: str = DEMO_API_KEY) -> MessagingApi:
     """The generated Third-Party Messaging client, signing with *secret*."""
     client = Client(
-        base_url=sb.base_url("messaging"), headers={"x-api-key": api_key},
-        httpx_args={"auth": HubSignature(secret)}, timeout=httpx.Timeout(10),
+        base_url=sb.base_url("messaging"),
+        headers={"x-api-key": api_key},
+        httpx_args={"auth": HubSignature(secret)},
+        timeout=httpx.Timeout(10),
     )
     return MessagingApi(client, ambient=lambda kind: DEMO_CCID if kind == "ccid" else None)
 
 
-def signed_post(client: httpx.Client, path: str, body: bytes, *, secret: str = DEMO_CHANNEL_SECRET,
-                ccid: str | None = DEMO_CCID, headers: dict[str, str] | None = None) -> httpx.Response:
+def signed_post(
+    client: httpx.Client,
+    path: str,
+    body: bytes,
+    *,
+    secret: str = DEMO_CHANNEL_SECRET,
+    ccid: str | None = DEMO_CCID,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     """POST *body* as JSON with a correct signature (unless headers override it)."""
     sent = {"Content-Type": "application/json", "X-Hub-Signature": sign(secret, body)}
     if ccid is not None:
@@ -65,5 +74,3 @@ class Receiver:
         if fail:
             return Response(status_code=self.status_on_failure)
         return JSONResponse({"messageId": json.loads(body)["channel"]["messageId"]})
-
-

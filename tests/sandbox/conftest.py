@@ -67,5 +67,3 @@ def receiver() -> Iterator[Receiver]:
     with serve(app) as server:
         recv.url = server.url + "/webhook"
         yield recv
-
-

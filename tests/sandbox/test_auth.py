@@ -50,10 +50,17 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def test_authorization_code_flow(sb: Sandbox, auth: httpx.Client) -> None:
-    redirect = auth.get("/oauth/authorize", params={
-        "client_id": DEMO_CLIENT_ID, "redirect_uri": DEMO_REDIRECT_URI, "response_type": "code", "state": "70db3ab2",
-        "username": DEMO_USERNAME, "password": DEMO_PASSWORD,
-    })
+    redirect = auth.get(
+        "/oauth/authorize",
+        params={
+            "client_id": DEMO_CLIENT_ID,
+            "redirect_uri": DEMO_REDIRECT_URI,
+            "response_type": "code",
+            "state": "70db3ab2",
+            "username": DEMO_USERNAME,
+            "password": DEMO_PASSWORD,
+        },
+    )
     assert redirect.status_code == 302
     location = urlsplit(redirect.headers["location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == DEMO_REDIRECT_URI
@@ -87,20 +94,34 @@ def test_authorize_refuses_unknown_clients_redirects_and_credentials(auth: httpx
 
 def test_auto_login_and_implicit_grant(make_sandbox: SandboxFactory) -> None:
     sb = make_sandbox(SandboxConfig(auto_login=DEMO_USERNAME))
-    answer = httpx.get(sb.base_url("auth") + "/oauth/authorize", headers={"x-api-key": DEMO_API_KEY}, params={
-        "client_id": DEMO_CLIENT_ID, "redirect_uri": DEMO_REDIRECT_URI, "response_type": "token", "state": "s",
-    })
+    answer = httpx.get(
+        sb.base_url("auth") + "/oauth/authorize",
+        headers={"x-api-key": DEMO_API_KEY},
+        params={
+            "client_id": DEMO_CLIENT_ID,
+            "redirect_uri": DEMO_REDIRECT_URI,
+            "response_type": "token",
+            "state": "s",
+        },
+    )
     assert answer.status_code == 302
     fragment = parse_qs(urlsplit(answer.headers["location"]).fragment)
     assert fragment["state"] == ["s"] and sb.state.is_valid_token(fragment["access_token"][0])
 
 
 def test_password_grant_with_the_generated_client(sb: Sandbox) -> None:
-    client = Client(base_url=sb.base_url("auth"), headers={"x-api-key": DEMO_API_KEY},
-                    httpx_args={"auth": CLIENT_AUTH}, timeout=httpx.Timeout(10))
+    client = Client(
+        base_url=sb.base_url("auth"),
+        headers={"x-api-key": DEMO_API_KEY},
+        httpx_args={"auth": CLIENT_AUTH},
+        timeout=httpx.Timeout(10),
+    )
     with client:
-        token = AuthApi(client).retrieve_token(body=PasswordTokenRequest.from_dict(
-            {"grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD}))
+        token = AuthApi(client).retrieve_token(
+            body=PasswordTokenRequest.from_dict(
+                {"grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD}
+            )
+        )
     assert token.token_type == "bearer" and sb.state.is_valid_token(token.access_token)
 
 
@@ -115,6 +136,19 @@ def test_bad_client_credentials_and_bad_passwords(auth: httpx.Client) -> None:
     assert invalid.status_code == 400 and "grant_type" in invalid.text and "hunter2" not in invalid.text
 
 
+def test_non_ascii_secrets_are_refused_not_a_crash(auth: httpx.Client) -> None:
+    # secrets.compare_digest raises TypeError on str with non-ASCII characters; any text may be sent
+    client = auth.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(DEMO_CLIENT_ID, "sécret"))
+    assert client.status_code == 401
+    user = _token(auth, grant_type="password", username=DEMO_USERNAME, password="pässword")
+    assert user.status_code == 400 and user.json()["error"] == "invalid_grant"
+    token = _password_token(auth)["access_token"]
+    change = auth.post(
+        "/change-password", headers=_bearer(token), json={"data": {"oldPassword": "Ⱦ", "newPassword": "n3w"}}
+    )
+    assert change.status_code == 403
+
+
 def test_client_credentials_token_has_no_refresh_token(sb: Sandbox, auth: httpx.Client) -> None:
     body = _token(auth, grant_type="client_credentials").json()
     assert "refresh_token" not in body and sb.state.is_valid_token(body["access_token"])
@@ -126,8 +160,9 @@ def test_expired_token_is_refused_and_refresh_works(sb: Sandbox, auth: httpx.Cli
     assert not sb.state.is_valid_token(first["access_token"])
     expired = auth.get("/userinfo", headers=_bearer(first["access_token"]))
     assert expired.status_code == 401
-    udm = httpx.get(sb.base_url("udm") + "/v10/export/jobs",
-                    headers={"x-api-key": DEMO_API_KEY, **_bearer(first["access_token"])})
+    udm = httpx.get(
+        sb.base_url("udm") + "/v10/export/jobs", headers={"x-api-key": DEMO_API_KEY, **_bearer(first["access_token"])}
+    )
     assert udm.status_code == 401
 
     refreshed = _token(auth, grant_type="refresh_token", refresh_token=first["refresh_token"])
@@ -160,8 +195,11 @@ def test_sign_out_revokes(sb: Sandbox, auth: httpx.Client) -> None:
     assert auth.get("/userinfo", headers=_bearer(one["access_token"])).status_code == 401
     # global=true signs the user out everywhere; GET with redirectUri redirects.
     three = _password_token(auth)
-    out = auth.get("/sign-out", params={"global": "true", "redirectUri": "https://app.example/bye"},
-                   headers=_bearer(three["access_token"]))
+    out = auth.get(
+        "/sign-out",
+        params={"global": "true", "redirectUri": "https://app.example/bye"},
+        headers=_bearer(three["access_token"]),
+    )
     assert out.status_code == 302 and out.headers["location"] == "https://app.example/bye"
     assert not sb.state.is_valid_token(two["access_token"])
     refused = _token(auth, grant_type="refresh_token", refresh_token=two["refresh_token"])
@@ -180,18 +218,21 @@ def test_user_info_variants(auth: httpx.Client) -> None:
 
 def test_change_password(auth: httpx.Client) -> None:
     token = _password_token(auth)["access_token"]
-    wrong = auth.post("/change-password", headers=_bearer(token),
-                      json={"data": {"oldPassword": "wrong", "newPassword": "n3w"}})
+    wrong = auth.post(
+        "/change-password", headers=_bearer(token), json={"data": {"oldPassword": "wrong", "newPassword": "n3w"}}
+    )
     assert wrong.status_code == 403
-    ok = auth.post("/change-password", headers=_bearer(token),
-                   json={"data": {"oldPassword": DEMO_PASSWORD, "newPassword": "n3w"}})
+    ok = auth.post(
+        "/change-password", headers=_bearer(token), json={"data": {"oldPassword": DEMO_PASSWORD, "newPassword": "n3w"}}
+    )
     assert ok.status_code == 200
     assert _token(auth, grant_type="password", username=DEMO_USERNAME, password="n3w").status_code == 200
 
 
 def test_api_key_is_required_on_auth_operations(sb: Sandbox) -> None:
-    answer = httpx.post(sb.base_url("auth") + "/oauth/token", data={"grant_type": "client_credentials"},
-                        auth=CLIENT_AUTH)
+    answer = httpx.post(
+        sb.base_url("auth") + "/oauth/token", data={"grant_type": "client_credentials"}, auth=CLIENT_AUTH
+    )
     assert answer.status_code == 403
 
 

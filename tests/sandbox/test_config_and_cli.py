@@ -25,7 +25,9 @@ from genesys_cx.sandbox import (
 from genesys_cx.sandbox._cli import add_arguments, run
 
 CONFIG = {
-    "api_keys": ["k1"], "ccid": None, "token_lifetime": 60,
+    "api_keys": ["k1"],
+    "ccid": None,
+    "token_lifetime": 60,
     "channels": [{"id": "c1", "secret": "s3cr3t-channel", "webhook_url": "http://127.0.0.1:1/hook"}],
     "clients": [{"client_id": "app", "client_secret": "s3cr3t-client", "redirect_uris": ["http://x/cb"]}],
     "users": [{"username": "u", "password": "s3cr3t-password"}],
@@ -66,8 +68,9 @@ def test_config_files(tmp_path: Path, suffix: str) -> None:
     ],
 )
 def test_bad_config_is_a_clear_value_error(data: dict[str, object], complaint: str) -> None:
-    with pytest.raises(ValueError, match=complaint.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
-                       .replace(")", r"\)")):
+    with pytest.raises(
+        ValueError, match=complaint.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)")
+    ):
         SandboxConfig.from_mapping(data)
 
 
@@ -82,10 +85,16 @@ def test_secrets_stay_out_of_logs_and_error_messages(make_sandbox, caplog: pytes
     caplog.set_level(logging.DEBUG)
     sb = make_sandbox()
     with httpx.Client(base_url=sb.base_url("auth"), headers={"x-api-key": DEMO_API_KEY}, timeout=10) as auth:
-        refused = auth.post("/oauth/token", auth=("sandbox-client", DEMO_CLIENT_SECRET),
-                            data={"grant_type": "password", "username": "agent", "password": 123456789})
-        token = auth.post("/oauth/token", auth=("sandbox-client", DEMO_CLIENT_SECRET),
-                          data={"grant_type": "password", "username": "agent", "password": DEMO_PASSWORD}).json()
+        refused = auth.post(
+            "/oauth/token",
+            auth=("sandbox-client", DEMO_CLIENT_SECRET),
+            data={"grant_type": "password", "username": "agent", "password": 123456789},
+        )
+        token = auth.post(
+            "/oauth/token",
+            auth=("sandbox-client", DEMO_CLIENT_SECRET),
+            data={"grant_type": "password", "username": "agent", "password": DEMO_PASSWORD},
+        ).json()
     assert "123456789" not in refused.text
     assert repr(sb.state.tokens.lookup(token["access_token"])).count(token["access_token"]) == 0
     for secret in (DEMO_CHANNEL_SECRET, DEMO_CLIENT_SECRET, DEMO_PASSWORD, token["access_token"], DEMO_API_KEY):
@@ -125,8 +134,9 @@ async def test_create_app_serves_without_a_sandbox_thread() -> None:
     app, state = create_app()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
-        answer = await client.post("/nexus/v3/openmedia/demo/interactions", json={},
-                                   headers={"x-api-key": DEMO_API_KEY})
+        answer = await client.post(
+            "/nexus/v3/openmedia/demo/interactions", json={}, headers={"x-api-key": DEMO_API_KEY}
+        )
     assert answer.status_code == 200 and len(state.open_media.interactions()) == 1
     assert state.response_violations == []
 

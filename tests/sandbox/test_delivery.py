@@ -32,8 +32,9 @@ FAST = DeliveryPolicy(attempts=10, backoff=0.01, multiplier=1.5, max_backoff=0.0
 
 
 def _config(url: str, policy: DeliveryPolicy = FAST, channel_type: str = "sms") -> SandboxConfig:
-    return SandboxConfig(channels=[SandboxChannel(DEMO_CHANNEL_ID, DEMO_CHANNEL_SECRET, url, type=channel_type)],
-                         delivery=policy)
+    return SandboxConfig(
+        channels=[SandboxChannel(DEMO_CHANNEL_ID, DEMO_CHANNEL_SECRET, url, type=channel_type)], delivery=policy
+    )
 
 
 def _outgoing_problems(payload: dict[str, object]) -> list[str]:
@@ -50,12 +51,21 @@ def test_agent_reply_is_delivered_signed_and_as_documented(make_sandbox: Sandbox
 
     assert delivered.status == "delivered"
     assert [(a.number, a.outcome, a.status_code, a.acknowledged_id) for a in delivered.attempts] == [
-        (1, "delivered", 200, reply.id)]
+        (1, "delivered", 200, reply.id)
+    ]
     (received,) = receiver.received
     payload = json.loads(received["body"])
-    assert payload == {"channel": {"id": DEMO_CHANNEL_ID, "type": "sms", "from": {"id": DEMO_CHANNEL_ID},
-                                   "to": {"id": "16504661149"}, "messageId": reply.id},
-                       "type": "Text", "text": "Agent message text"}
+    assert payload == {
+        "channel": {
+            "id": DEMO_CHANNEL_ID,
+            "type": "sms",
+            "from": {"id": DEMO_CHANNEL_ID},
+            "to": {"id": "16504661149"},
+            "messageId": reply.id,
+        },
+        "type": "Text",
+        "text": "Agent message text",
+    }
     assert _outgoing_problems(payload) == []
     assert receiver.bad_signatures == 0
 
@@ -64,24 +74,38 @@ def test_reply_goes_to_the_last_consumer_by_default(make_sandbox: SandboxFactory
     sb = make_sandbox(_config(receiver.url))
     with pytest.raises(ValueError, match="no consumer"):
         sb.agent_reply(DEMO_CHANNEL_ID, "hello?")
-    sms = {"messages": [{"channel": {"from": {"id": "16504661149"}, "to": {"id": DEMO_CHANNEL_ID}},
-                         "type": "Text", "text": "hi"}]}
+    sms = {
+        "messages": [
+            {"channel": {"from": {"id": "16504661149"}, "to": {"id": DEMO_CHANNEL_ID}}, "type": "Text", "text": "hi"}
+        ]
+    }
     with httpx.Client(base_url=sb.url, headers={"x-api-key": DEMO_API_KEY}, timeout=10) as client:
-        assert signed_post(client, f"/nexus/v3/channels/{DEMO_CHANNEL_ID}/messages",
-                           json.dumps(sms).encode()).status_code == 200
+        assert (
+            signed_post(client, f"/nexus/v3/channels/{DEMO_CHANNEL_ID}/messages", json.dumps(sms).encode()).status_code
+            == 200
+        )
     reply = sb.agent_reply(DEMO_CHANNEL_ID, "hello!")
     assert reply.payload["channel"]["to"] == {"id": "16504661149"}
 
 
 def test_agent_email_matches_the_outgoing_email_schema(make_sandbox: SandboxFactory, receiver: Receiver) -> None:
     sb = make_sandbox(_config(receiver.url, channel_type="email"))
-    reply = sb.agent_email(DEMO_CHANNEL_ID, "Plain text email body", subject="Subject", html="<p>Html</p>",
-                           to="recipient-1@mail.com", sender_name="Sender", reply_to="reply-to@company.com")
+    reply = sb.agent_email(
+        DEMO_CHANNEL_ID,
+        "Plain text email body",
+        subject="Subject",
+        html="<p>Html</p>",
+        to="recipient-1@mail.com",
+        sender_name="Sender",
+        reply_to="reply-to@company.com",
+    )
     sb.wait_delivered(reply.id, timeout=10)
     payload = json.loads(receiver.received[0]["body"])
     assert payload["type"] == "Email" and payload["channel"]["to"] == [{"id": "recipient-1@mail.com"}]
-    assert payload["content"] == [{"type": "text", "text": "Plain text email body"},
-                                  {"type": "html", "text": "<p>Html</p>"}]
+    assert payload["content"] == [
+        {"type": "text", "text": "Plain text email body"},
+        {"type": "html", "text": "<p>Html</p>"},
+    ]
     assert _outgoing_problems(payload) == []
 
 

@@ -77,9 +77,12 @@ def shared() -> Any:
 @pytest.mark.parametrize("op", OPERATIONS, ids=[f"{op.api}.{op.operation_id}" for op in OPERATIONS])
 def test_operation_answers_within_its_spec(shared: Any, op: Operation) -> None:
     sb, client = shared
-    token = client.post("/auth/v3/oauth/token", headers={"x-api-key": DEMO_API_KEY},
-                        auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
-                        data={"grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD})
+    token = client.post(
+        "/auth/v3/oauth/token",
+        headers={"x-api-key": DEMO_API_KEY},
+        auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+        data={"grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD},
+    )
     before = len(sb.state.response_violations)
     answer = client.send(_request(client, op, token.json()["access_token"]))
     assert answer.status_code < 500 or op.documents(answer.status_code), answer.text

@@ -19,16 +19,26 @@ from genesys_cx.sandbox import (
 
 from .conftest import SandboxFactory
 
-JOB = {"source": "UCS", "type": "interactions", "title": "Q1", "timeFrame": {"all": True},
-       "schedulerParam": {"immediately": True}, "jobParams": {"type": "email", "media": ["email"]}, "suspended": False}
+JOB = {
+    "source": "UCS",
+    "type": "interactions",
+    "title": "Q1",
+    "timeFrame": {"all": True},
+    "schedulerParam": {"immediately": True},
+    "jobParams": {"type": "email", "media": ["email"]},
+    "suspended": False,
+}
 
 
 @pytest.fixture
 def udm(make_sandbox: SandboxFactory) -> Iterator[httpx.Client]:
     sb = make_sandbox(SandboxConfig(export_job_duration=0.6))
     with httpx.Client(base_url=sb.url, headers={"x-api-key": DEMO_API_KEY}, timeout=10) as client:
-        token = client.post("/auth/v3/oauth/token", auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET), data={
-            "grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD}).json()["access_token"]
+        token = client.post(
+            "/auth/v3/oauth/token",
+            auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+            data={"grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD},
+        ).json()["access_token"]
         client.headers["Authorization"] = f"Bearer {token}"
         yield client
 
@@ -96,6 +106,15 @@ def test_udm_invalid_job_is_400(udm: httpx.Client) -> None:
     assert answer.status_code == 400 and "media" in answer.json()["status"]["message"]
 
 
+def test_an_empty_query_value_is_judged_by_the_parameter_schema(udm: httpx.Client) -> None:
+    # `?name=` is the empty string: valid for a string parameter, not for an integer or a boolean
+    assert udm.get("/udm/v10/export/jobs", params={"title": "", "type": ""}).status_code in (200, 204)
+    assert udm.get("/data-download/v3/data/types", params={"source": ""}).status_code in (200, 204)
+    for name in ("from", "descAsc"):
+        refused = udm.get("/udm/v10/export/jobs", params={name: ""})
+        assert refused.status_code == 400 and name in refused.json()["status"]["message"]
+
+
 def test_data_download_job_flow(udm: httpx.Client) -> None:
     job = udm.post("/data-download/v4/export/jobs", json={**JOB, "suspended": "false"}).json()
     done = _wait_for(udm, f"/data-download/v4/export/history/{job['id']}/progress", "COMPLETED")
@@ -107,15 +126,19 @@ def test_data_download_job_flow(udm: httpx.Client) -> None:
 def test_secure_email_mailbox(make_sandbox: SandboxFactory) -> None:
     sb = make_sandbox()
     with httpx.Client(base_url=sb.base_url("secure_email"), headers={"x-api-key": DEMO_API_KEY}, timeout=10) as c:
-        sent = c.post("/securemail", params={"securebox": "box1"}, json={
-            "operationId": "op-1", "data": {"address": "jo@mail.com", "subject": "Hi", "userData": {"k": "v"}}})
+        sent = c.post(
+            "/securemail",
+            params={"securebox": "box1"},
+            json={"operationId": "op-1", "data": {"address": "jo@mail.com", "subject": "Hi", "userData": {"k": "v"}}},
+        )
         assert sent.status_code == 200 and sent.json()["operationId"] == "op-1"
         mail_id = sent.json()["secureMailId"]
         count = c.get("/securemail/count", params={"address": "jo@mail.com", "status": "unread"}).json()
         assert count["data"] == {"count": 1}
         assert c.get(f"/securemail/{mail_id}", params={"read": "true"}).json()["secureMail"]["subject"] == "Hi"
         assert c.get("/securemail/count", params={"address": "jo@mail.com", "status": "unread"}).json()["data"] == {
-            "count": 0}
+            "count": 0
+        }
         assert c.get(f"/securemail/{mail_id}/userdata").json()["data"] == {"k": "v"}
         listed = c.get("/securemail", params={"address": "jo@mail.com"}).json()["data"]
         assert [m["id"] for m in listed] == [mail_id]

@@ -85,8 +85,12 @@ def test_faults_through_the_control_routes(sb: Sandbox, client: httpx.Client) ->
 
 
 @settings(max_examples=200, deadline=None)
-@given(rate=st.floats(0, 1), times=st.one_of(st.none(), st.integers(0, 20)), seed=st.integers(0, 2**32),
-       requests=st.integers(0, 40))
+@given(
+    rate=st.floats(0, 1),
+    times=st.one_of(st.none(), st.integers(0, 20)),
+    seed=st.integers(0, 2**32),
+    requests=st.integers(0, 40),
+)
 def test_fault_counting_rules(rate: float, times: int | None, seed: int, requests: int) -> None:
     faults = Faults([Fault(match="op", status=500, rate=rate, times=times)], seed=seed)
     hits = sum(1 for _ in range(requests) if (faults.check("GET", "/x", "op") or None) is not None)

@@ -16,8 +16,15 @@ from genesys_cx.signing import sign
 
 from ._helpers import messaging_api, signed_post
 
-SMS = {"messages": [{"channel": {"from": {"id": "16504661149"}, "to": {"id": DEMO_CHANNEL_ID}},
-                     "type": "Text", "text": "Consumer message text"}]}
+SMS = {
+    "messages": [
+        {
+            "channel": {"from": {"id": "16504661149"}, "to": {"id": DEMO_CHANNEL_ID}},
+            "type": "Text",
+            "text": "Consumer message text",
+        }
+    ]
+}
 MESSAGES = f"/nexus/v3/channels/{DEMO_CHANNEL_ID}/messages"
 
 
@@ -40,8 +47,12 @@ def test_several_messages_get_distinct_ids_in_order(sb: Sandbox, api_client: htt
 
 
 def test_inbound_email_and_rich_media_are_accepted(sb: Sandbox, api_client: httpx.Client) -> None:
-    email = {"type": "Email", "channel": {"from": {"id": "a@mail.com"}, "to": {"id": "company.com"}},
-             "subject": "Hi", "content": [{"type": "text", "text": "body"}]}
+    email = {
+        "type": "Email",
+        "channel": {"from": {"id": "a@mail.com"}, "to": {"id": "company.com"}},
+        "subject": "Hi",
+        "content": [{"type": "text", "text": "body"}],
+    }
     rich = {"type": "RichMedia", "channel": {"from": {"id": "1"}, "to": {"id": "2"}}, "url": "genesys://nexus/x"}
     answer = signed_post(api_client, MESSAGES, json.dumps({"messages": [email, rich]}).encode())
     assert answer.status_code == 200, answer.text
@@ -67,7 +78,11 @@ def test_signature_is_checked_over_the_raw_bytes(sb: Sandbox, api_client: httpx.
     ],
 )
 def test_credentials_errors_use_the_documented_envelope(
-    sb: Sandbox, api_client: httpx.Client, headers: dict[str, str], status: int, words: str,
+    sb: Sandbox,
+    api_client: httpx.Client,
+    headers: dict[str, str],
+    status: int,
+    words: str,
 ) -> None:
     answer = signed_post(api_client, MESSAGES, json.dumps(SMS).encode(), headers=headers)
     assert answer.status_code == status
@@ -77,10 +92,15 @@ def test_credentials_errors_use_the_documented_envelope(
 
 def test_missing_api_key_is_forbidden(sb: Sandbox) -> None:
     body = json.dumps(SMS).encode()
-    answer = httpx.post(sb.url + MESSAGES, content=body, headers={
-        "Content-Type": "application/json", "x-ccid": DEMO_CCID,
-        "X-Hub-Signature": sign("sandbox-channel-secret", body),
-    })
+    answer = httpx.post(
+        sb.url + MESSAGES,
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "x-ccid": DEMO_CCID,
+            "X-Hub-Signature": sign("sandbox-channel-secret", body),
+        },
+    )
     assert answer.status_code == 403
 
 
@@ -116,7 +136,10 @@ def test_foreign_contact_center_is_404(sb: Sandbox, api_client: httpx.Client) ->
     ],
 )
 def test_invalid_body_is_a_400_naming_the_problem(
-    sb: Sandbox, api_client: httpx.Client, body: dict[str, object], named: str,
+    sb: Sandbox,
+    api_client: httpx.Client,
+    body: dict[str, object],
+    named: str,
 ) -> None:
     answer = signed_post(api_client, MESSAGES, json.dumps(body).encode())
     assert answer.status_code == 400
@@ -134,9 +157,16 @@ def test_receipt_updates_the_agent_message_it_names(make_sandbox, receiver) -> N
     sb = make_sandbox(config)
     reply = sb.agent_reply(DEMO_CHANNEL_ID, "Agent message text", to="16504661149")
     sb.wait_delivered(reply.id, timeout=10)
-    receipt = {"messages": [{"channel": {"from": {"id": DEMO_CHANNEL_ID}, "to": {"id": "16504661149"},
-                                         "messageId": reply.id}, "type": "Receipt", "status": "Failed",
-                             "reasons": [{"code": 350, "message": "Message not allowed."}]}]}
+    receipt = {
+        "messages": [
+            {
+                "channel": {"from": {"id": DEMO_CHANNEL_ID}, "to": {"id": "16504661149"}, "messageId": reply.id},
+                "type": "Receipt",
+                "status": "Failed",
+                "reasons": [{"code": 350, "message": "Message not allowed."}],
+            }
+        ]
+    }
     with httpx.Client(base_url=sb.url, headers={"x-api-key": "sandbox-api-key"}) as client:
         answer = signed_post(client, MESSAGES, json.dumps(receipt).encode())
     assert answer.status_code == 200 and answer.json() == {"status": {"code": 0}}
@@ -146,8 +176,11 @@ def test_receipt_updates_the_agent_message_it_names(make_sandbox, receiver) -> N
 
 
 def test_receipt_for_an_unknown_message_is_404_and_applies_nothing(sb: Sandbox, api_client: httpx.Client) -> None:
-    receipt = {"channel": {"from": {"id": "1"}, "to": {"id": "2"}, "messageId": "1613474523265-0"},
-               "type": "Receipt", "status": "Delivered"}
+    receipt = {
+        "channel": {"from": {"id": "1"}, "to": {"id": "2"}, "messageId": "1613474523265-0"},
+        "type": "Receipt",
+        "status": "Delivered",
+    }
     body = {"messages": [SMS["messages"][0], receipt]}
     answer = signed_post(api_client, MESSAGES, json.dumps(body).encode())
     assert answer.status_code == 404 and "1613474523265-0" in answer.json()["status"]["message"]
@@ -163,7 +196,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) + b"\r\n--not-a-boundary\r\n" + b
 def test_media_upload_download_delete(sb: Sandbox) -> None:
     api = messaging_api(sb)
     upload = api.upload_media(
-        DEMO_CHANNEL_ID, body=UploadMediaRequest(file=File(io.BytesIO(PNG), "pic.png", "image/png")),
+        DEMO_CHANNEL_ID,
+        body=UploadMediaRequest(file=File(io.BytesIO(PNG), "pic.png", "image/png")),
     )
     media = upload.data
     assert upload.status.code == 0
@@ -188,7 +222,8 @@ def test_generated_client_downloads_the_exact_bytes(sb: Sandbox) -> None:
     api = messaging_api(sb)
     data = bytes(range(256)) * 4
     upload = api.upload_media(
-        DEMO_CHANNEL_ID, body=UploadMediaRequest(file=File(io.BytesIO(data), "a.jpg", "image/jpeg")),
+        DEMO_CHANNEL_ID,
+        body=UploadMediaRequest(file=File(io.BytesIO(data), "a.jpg", "image/jpeg")),
     )
     downloaded = api.download_media(DEMO_CHANNEL_ID, upload.data.media_id)
     assert downloaded.payload.read() == data
@@ -205,15 +240,25 @@ def test_unsupported_media_type_is_415(sb: Sandbox) -> None:
 
 def test_upload_that_is_not_multipart_is_415(sb: Sandbox, api_client: httpx.Client) -> None:
     body = b"raw image bytes"
-    answer = api_client.post(f"/nexus/v3/channels/{DEMO_CHANNEL_ID}/media", content=body, headers={
-        "Content-Type": "image/png", "x-ccid": DEMO_CCID, "X-Hub-Signature": sign("sandbox-channel-secret", body),
-    })
+    answer = api_client.post(
+        f"/nexus/v3/channels/{DEMO_CHANNEL_ID}/media",
+        content=body,
+        headers={
+            "Content-Type": "image/png",
+            "x-ccid": DEMO_CCID,
+            "X-Hub-Signature": sign("sandbox-channel-secret", body),
+        },
+    )
     assert answer.status_code == 415
 
 
 def test_upload_signature_covers_the_multipart_bytes(sb: Sandbox, api_client: httpx.Client) -> None:
-    request = api_client.build_request("POST", f"/nexus/v3/channels/{DEMO_CHANNEL_ID}/media",
-                                       files={"file": ("a.png", PNG, "image/png")}, headers={"x-ccid": DEMO_CCID})
+    request = api_client.build_request(
+        "POST",
+        f"/nexus/v3/channels/{DEMO_CHANNEL_ID}/media",
+        files={"file": ("a.png", PNG, "image/png")},
+        headers={"x-ccid": DEMO_CCID},
+    )
     body = request.read()
     request.headers["X-Hub-Signature"] = sign("sandbox-channel-secret", body + b"tampered")
     assert api_client.send(request).status_code == 401
@@ -222,8 +267,12 @@ def test_upload_signature_covers_the_multipart_bytes(sb: Sandbox, api_client: ht
 
 
 def test_upload_without_the_file_part_is_400(sb: Sandbox, api_client: httpx.Client) -> None:
-    request = api_client.build_request("POST", f"/nexus/v3/channels/{DEMO_CHANNEL_ID}/media",
-                                       files={"other": ("a.png", PNG, "image/png")}, headers={"x-ccid": DEMO_CCID})
+    request = api_client.build_request(
+        "POST",
+        f"/nexus/v3/channels/{DEMO_CHANNEL_ID}/media",
+        files={"other": ("a.png", PNG, "image/png")},
+        headers={"x-ccid": DEMO_CCID},
+    )
     body = request.read()
     request.headers["X-Hub-Signature"] = sign("sandbox-channel-secret", body)
     answer = api_client.send(request)

@@ -16,8 +16,7 @@ from genesys_cx.sandbox import DEMO_API_KEY, Sandbox
 
 @pytest.fixture
 def api(sb: Sandbox) -> Iterator[OpenMediaApi]:
-    client = Client(base_url=sb.base_url("open_media"), headers={"x-api-key": DEMO_API_KEY},
-                    timeout=httpx.Timeout(10))
+    client = Client(base_url=sb.base_url("open_media"), headers={"x-api-key": DEMO_API_KEY}, timeout=httpx.Timeout(10))
     with client:
         yield OpenMediaApi(client)
 
@@ -29,26 +28,51 @@ def _status_of(call: object) -> int:
 
 
 def test_lifecycle_by_external_id(api: OpenMediaApi) -> None:
-    created = api.create_interaction("demo", body=CreateInteractionData.from_dict(
-        {"data": {"externalId": "ticket-1", "userData": {"priority": 1, "topic": "billing"}}}))
+    created = api.create_interaction(
+        "demo",
+        body=CreateInteractionData.from_dict(
+            {"data": {"externalId": "ticket-1", "userData": {"priority": 1, "topic": "billing"}}}
+        ),
+    )
     assert created.status.code == 0
     interaction_id = created.data.additional_properties["interactionId"]
 
-    api.update_interaction_by_external_id("demo", "ticket-1", body=ChangePropertiesData.from_dict({"data": {
-        "changedProperties": {"priority": 5}, "addedProperties": {"lang": "en"}, "deletedProperties": ["topic"],
-    }}))
+    api.update_interaction_by_external_id(
+        "demo",
+        "ticket-1",
+        body=ChangePropertiesData.from_dict(
+            {
+                "data": {
+                    "changedProperties": {"priority": 5},
+                    "addedProperties": {"lang": "en"},
+                    "deletedProperties": ["topic"],
+                }
+            }
+        ),
+    )
     fetched = api.get_interaction("demo", interaction_id).data.additional_properties
     assert fetched["userData"] == {"priority": 5, "lang": "en"}
     assert fetched["externalId"] == "ticket-1" and fetched["state"] == "active"
 
-    api.stop_interaction_by_external_id("demo", "ticket-1", body=StopInteractionData.from_dict(
-        {"data": {"reasonSystemName": "Done", "reasonDescription": "solved"}}))
+    api.stop_interaction_by_external_id(
+        "demo",
+        "ticket-1",
+        body=StopInteractionData.from_dict({"data": {"reasonSystemName": "Done", "reasonDescription": "solved"}}),
+    )
     stopped = api.get_interaction_by_external_id("demo", "ticket-1").data.additional_properties
-    assert stopped["state"] == "stopped" and stopped["stopReason"] == {"reasonSystemName": "Done",
-                                                                        "reasonDescription": "solved"}
+    assert stopped["state"] == "stopped" and stopped["stopReason"] == {
+        "reasonSystemName": "Done",
+        "reasonDescription": "solved",
+    }
     # A stopped interaction cannot change any more.
-    assert _status_of(lambda: api.update_interaction("demo", interaction_id, body=ChangePropertiesData.from_dict(
-        {"data": {"addedProperties": {"x": 1}}}))) == 400
+    assert (
+        _status_of(
+            lambda: api.update_interaction(
+                "demo", interaction_id, body=ChangePropertiesData.from_dict({"data": {"addedProperties": {"x": 1}}})
+            )
+        )
+        == 400
+    )
     assert _status_of(lambda: api.stop_interaction("demo", interaction_id)) == 400
 
 
@@ -73,8 +97,9 @@ def test_unknown_ids_and_services_are_404(api: OpenMediaApi) -> None:
 
 def test_ext_prefixed_paths_are_external_ids(api: OpenMediaApi, sb: Sandbox) -> None:
     api.create_interaction("demo", body=CreateInteractionData.from_dict({"data": {"externalId": "42"}}))
-    answer = httpx.get(sb.base_url("open_media") + "/openmedia/demo/interactions/ext_42",
-                       headers={"x-api-key": DEMO_API_KEY})
+    answer = httpx.get(
+        sb.base_url("open_media") + "/openmedia/demo/interactions/ext_42", headers={"x-api-key": DEMO_API_KEY}
+    )
     assert answer.status_code == 200 and answer.json()["data"]["externalId"] == "42"
 
 
@@ -85,7 +110,10 @@ def test_api_key_is_required(sb: Sandbox) -> None:
 
 
 def test_invalid_body_is_400_naming_the_field(sb: Sandbox) -> None:
-    answer = httpx.post(sb.base_url("open_media") + "/openmedia/demo/interactions",
-                        json={"data": {"externalId": 7}}, headers={"x-api-key": DEMO_API_KEY})
+    answer = httpx.post(
+        sb.base_url("open_media") + "/openmedia/demo/interactions",
+        json={"data": {"externalId": 7}},
+        headers={"x-api-key": DEMO_API_KEY},
+    )
     assert answer.status_code == 400
     assert "body.data.externalId" in answer.json()["status"]["message"]

@@ -27,8 +27,10 @@ MESSAGE = st.fixed_dictionaries(
 )
 
 
-@given(data=st.binary(max_size=2048), filename=st.text(
-    st.characters(codec="ascii", exclude_characters='"\\\r\n'), min_size=1, max_size=20))
+@given(
+    data=st.binary(max_size=2048),
+    filename=st.text(st.characters(codec="ascii", exclude_characters='"\\\r\n'), min_size=1, max_size=20),
+)
 def test_multipart_parts_keep_their_exact_bytes(data: bytes, filename: str) -> None:
     request = httpx.Request("POST", "http://x/", files={"file": (filename, data, "image/png")})
     parts = parse_multipart(request.read(), request.headers["content-type"])
@@ -52,9 +54,15 @@ def running() -> Iterator[tuple[Sandbox, httpx.Client]]:
 def test_any_message_body_gets_a_documented_answer(running: tuple[Sandbox, httpx.Client], body: Any) -> None:
     sb, client = running
     raw = json.dumps(body).encode()
-    answer = client.post(f"/nexus/v3/channels/{DEMO_CHANNEL_ID}/messages", content=raw, headers={
-        "Content-Type": "application/json", "x-ccid": DEMO_CCID, "X-Hub-Signature": sign(DEMO_CHANNEL_SECRET, raw),
-    })
+    answer = client.post(
+        f"/nexus/v3/channels/{DEMO_CHANNEL_ID}/messages",
+        content=raw,
+        headers={
+            "Content-Type": "application/json",
+            "x-ccid": DEMO_CCID,
+            "X-Hub-Signature": sign(DEMO_CHANNEL_SECRET, raw),
+        },
+    )
     assert answer.status_code in (200, 400, 404), answer.text
     assert answer.json()["status"]["code"] in (0, 400, 404)
     assert sb.state.response_violations == []

@@ -97,10 +97,17 @@ def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 def test_rest_operations_answer_documented_bodies(server: Server) -> None:
     with server.client() as http:
-        peek = http.post("/operations/get-statistic-ex", json={"data": {"statistics": [
-            {"name": "CurrentAgentState", "objectId": "agent1", "objectType": "Agent"},
-            {"name": "TimeInCurrentState", "objectId": "agent1", "objectType": "Agent"},
-        ]}})
+        peek = http.post(
+            "/operations/get-statistic-ex",
+            json={
+                "data": {
+                    "statistics": [
+                        {"name": "CurrentAgentState", "objectId": "agent1", "objectType": "Agent"},
+                        {"name": "TimeInCurrentState", "objectId": "agent1", "objectType": "Agent"},
+                    ]
+                }
+            },
+        )
         assert_documented("/operations/get-statistic-ex", "post", peek)
         assert peek.status_code == 200
         assert [s["name"] for s in peek.json()["data"]["statistics"]] == ["CurrentAgentState", "TimeInCurrentState"]
@@ -153,9 +160,22 @@ def test_values_change_over_time() -> None:
         ("get", "/statistic-values/X", {"params": {"objectId": "a"}}),
         ("post", "/subscriptions", {"json": {"data": {"statistics": [{"statisticId": "s", "objectId": "a"}]}}}),
         ("post", "/subscriptions", {"json": {"data": {"statistics": [STATS[0], STATS[0]]}}}),
-        ("post", "/subscriptions", {"json": {"data": {"statistics": [
-            {"statisticId": "s", "objectId": "a", "objectType": "Agent"}]}}}),
+        (
+            "post",
+            "/subscriptions",
+            {"json": {"data": {"statistics": [{"statisticId": "s", "objectId": "a", "objectType": "Agent"}]}}},
+        ),
         ("post", "/subscriptions", {"params": {"verbose": "LOUD"}, "json": {"data": {"statistics": STATS}}}),
+        # a body the spec does not allow, though the handler could read it
+        (
+            "post",
+            "/subscriptions",
+            {
+                "json": {
+                    "data": {"statistics": [{**STATS[0], "definition": {"dynamicTimeProfile": ["not", "a", "string"]}}]}
+                }
+            },
+        ),
     ],
 )
 def test_bad_requests_get_a_documented_400(server: Server, method: str, path: str, kwargs: dict[str, Any]) -> None:
@@ -169,8 +189,11 @@ def test_bad_requests_get_a_documented_400(server: Server, method: str, path: st
 
 @pytest.mark.parametrize("path", ["/subscriptions", "/notifications/handshake"])
 def test_every_call_needs_a_key_and_a_valid_token(server: Server, path: str) -> None:
-    body = {"data": {"statistics": STATS}} if path == "/subscriptions" else [
-        {"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}]
+    body = (
+        {"data": {"statistics": STATS}}
+        if path == "/subscriptions"
+        else [{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}]
+    )
     url = server.url + "/statistics/v3" + path
     no_key = httpx.post(url, json=body, headers={"Authorization": "Bearer good-token"})
     no_token = httpx.post(url, json=body, headers={"x-api-key": API_KEY})
@@ -218,18 +241,24 @@ class Bayeux:
         return body
 
     def handshake(self) -> dict[str, Any]:
-        (reply,) = self.post("handshake", {"channel": "/meta/handshake", "version": "1.0", "id": "1",
-                                          "supportedConnectionTypes": ["long-polling"]})
+        (reply,) = self.post(
+            "handshake",
+            {"channel": "/meta/handshake", "version": "1.0", "id": "1", "supportedConnectionTypes": ["long-polling"]},
+        )
         self.client_id = reply.get("clientId", "")
         return reply
 
     def subscribe(self, *channels: str) -> list[dict[str, Any]]:
-        return self.post("subscribe", *[{"channel": "/meta/subscribe", "clientId": self.client_id,
-                                         "subscription": c, "id": c} for c in channels])
+        return self.post(
+            "subscribe",
+            *[{"channel": "/meta/subscribe", "clientId": self.client_id, "subscription": c, "id": c} for c in channels],
+        )
 
     def connect(self) -> list[dict[str, Any]]:
-        return self.post("connect", {"channel": "/meta/connect", "clientId": self.client_id, "id": "c",
-                                     "connectionType": "long-polling"})
+        return self.post(
+            "connect",
+            {"channel": "/meta/connect", "clientId": self.client_id, "id": "c", "connectionType": "long-polling"},
+        )
 
 
 @pytest.fixture
@@ -271,8 +300,11 @@ def test_connect_is_held_until_a_message_is_queued(server: Server, bayeux: Bayeu
         asyncio.run(scenario())
     (messages,) = result
     assert [m["channel"] for m in messages] == [SERVICE_CHANNEL, "/meta/connect"]
-    assert messages[0]["data"] == {"name": "ServiceStateChange", "topic": SERVICE_CHANNEL,
-                                   "data": {"serviceState": "UNAVAILABLE"}}
+    assert messages[0]["data"] == {
+        "name": "ServiceStateChange",
+        "topic": SERVICE_CHANNEL,
+        "data": {"serviceState": "UNAVAILABLE"},
+    }
     assert messages[1]["successful"] is True
 
 
@@ -295,8 +327,9 @@ def test_updates_reach_subscribers_only(server: Server, bayeux: Bayeux) -> None:
     assert update["channel"] == UPDATES_CHANNEL
     assert {v["statisticId"] for v in update["data"]["data"]["statistics"]} == {"s1", "s2"}
     assert schema_errors("StatisticUpdate", update["data"]) == []
-    (ack,) = bayeux.post("unsubscribe", {"channel": "/meta/unsubscribe", "clientId": bayeux.client_id,
-                                         "subscription": UPDATES_CHANNEL})
+    (ack,) = bayeux.post(
+        "unsubscribe", {"channel": "/meta/unsubscribe", "clientId": bayeux.client_id, "subscription": UPDATES_CHANNEL}
+    )
     assert ack["successful"] is True
     server.emulator.publish_now()
     assert [m["channel"] for m in bayeux.connect()] == ["/meta/connect"]
@@ -337,11 +370,11 @@ def test_a_dropped_connect_breaks_the_connection_and_keeps_the_queue(server: Ser
 def test_the_generic_endpoint_takes_batches(bayeux: Bayeux) -> None:
     bayeux.handshake()
     replies = bayeux.post(
-        "", {"channel": "/meta/subscribe", "clientId": bayeux.client_id, "subscription": [UPDATES_CHANNEL]},
+        "",
+        {"channel": "/meta/subscribe", "clientId": bayeux.client_id, "subscription": [UPDATES_CHANNEL]},
         {"channel": "/statistics/v3/updates", "clientId": bayeux.client_id, "data": {}},
     )
-    assert [(r["channel"], r["successful"]) for r in replies] == [
-        ("/meta/subscribe", True), (UPDATES_CHANNEL, False)]
+    assert [(r["channel"], r["successful"]) for r in replies] == [("/meta/subscribe", True), (UPDATES_CHANNEL, False)]
 
 
 json_values = st.recursive(
@@ -351,13 +384,40 @@ json_values = st.recursive(
 )
 bayeux_like = st.lists(
     st.fixed_dictionaries(
-        {"channel": st.sampled_from(["/meta/handshake", "/meta/connect", "/meta/subscribe", "/meta/unsubscribe",
-                                     "/meta/disconnect", UPDATES_CHANNEL, "/x"]) | st.integers()},
-        optional={"clientId": st.text(max_size=5) | st.integers(), "subscription": json_values,
-                  "supportedConnectionTypes": json_values, "id": json_values, "data": json_values},
+        {
+            "channel": st.sampled_from(
+                [
+                    "/meta/handshake",
+                    "/meta/connect",
+                    "/meta/subscribe",
+                    "/meta/unsubscribe",
+                    "/meta/disconnect",
+                    UPDATES_CHANNEL,
+                    "/x",
+                ]
+            )
+            | st.integers()
+        },
+        optional={
+            "clientId": st.text(max_size=5) | st.integers(),
+            "subscription": json_values,
+            "supportedConnectionTypes": json_values,
+            "id": json_values,
+            "data": json_values,
+        },
     ),
     max_size=4,
 )
+
+
+@pytest.mark.parametrize("body", [[], [{"clientId": "x"}], {"channel": "/meta/handshake"}, [{"channel": 5}]])
+def test_a_body_that_is_not_a_bayeux_request_is_a_bayeux_400(server: Server, body: Any) -> None:
+    response = httpx.post(
+        server.url + "/statistics/v3/notifications/handshake", json=body, headers=server.headers, timeout=10
+    )
+    assert response.status_code == 400
+    assert response.json()[0]["successful"] is False and response.json()[0]["error"].startswith("400::")
+    assert schema_errors("BayeuxResponse", response.json()) == []
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -57,7 +57,8 @@ def create_app(config: SandboxConfig | None = None) -> tuple[Any, SandboxState]:
     state = SandboxState(config or SandboxConfig())
     routes: list[BaseRoute] = [
         # Starlette reads ``{name}`` templates as the specs write them, also inside a segment (``ext_{externalId}``).
-        Route(op.path, _Endpoint(op, state), methods=[op.method]) for op in state.specs.operations
+        Route(op.path, _Endpoint(op, state), methods=[op.method])
+        for op in state.specs.operations
     ]
     if state.statistics is not None:
         routes.append(Mount("/statistics/v3", routes=state.statistics.routes))
@@ -151,7 +152,10 @@ class _Endpoint:
         except ApiError as error:
             return self._refusal(request, body, error)
         problems = self.state.specs.parameter_problems(
-            self.op, request.url.path, request.url.query, request.headers,
+            self.op,
+            request.url.path,
+            request.url.query,
+            request.headers,
         )
         try:
             parsed = self._parse_body(request, body, problems)
@@ -166,9 +170,15 @@ class _Endpoint:
             response = error.response()
         except Exception as exc:
             logger.exception("sandbox handler %s failed", self.op.operation_id)
-            self.state.record_violation(Violation(
-                self.op.operation_id, self.op.method, request.url.path, 500, (f"handler raised {type(exc).__name__}",),
-            ))
+            self.state.record_violation(
+                Violation(
+                    self.op.operation_id,
+                    self.op.method,
+                    request.url.path,
+                    500,
+                    (f"handler raised {type(exc).__name__}",),
+                )
+            )
             return JSONResponse(envelope(500, "sandbox error: the handler failed"), status_code=500)
         return self._checked(request, body, response)
 
@@ -198,7 +208,11 @@ class _Endpoint:
         return token
 
     def _failure(
-        self, requirement: frozenset[str], request: Request, body: bytes, token: Token | None,
+        self,
+        requirement: frozenset[str],
+        request: Request,
+        body: bytes,
+        token: Token | None,
     ) -> ApiError | None:
         config = self.state.config
         headers = request.headers
@@ -215,8 +229,11 @@ class _Endpoint:
             status = 403 if self.op.documents(403) and not self.op.documents(401) else 401
             return ApiError(status, "Unauthorized: the access token is missing, expired or invalid")
         if "clientBasic" in requirement and client_from_basic(config, headers.get("authorization")) is None:
-            return ApiError(401, "Bad client credentials",
-                            body={"error": "unauthorized", "error_description": "Bad client credentials"})
+            return ApiError(
+                401,
+                "Bad client credentials",
+                body={"error": "unauthorized", "error_description": "Bad client credentials"},
+            )
         return None
 
     # -- request body ------------------------------------------------------------------------
@@ -233,8 +250,9 @@ class _Endpoint:
             return None
         if media_type not in media_types:
             status = 415 if self.op.documents(415) else 400
-            raise ApiError(status, f"Unsupported Media Type: {media_type or 'none'} "
-                                   f"(documented: {', '.join(media_types)})")
+            raise ApiError(
+                status, f"Unsupported Media Type: {media_type or 'none'} (documented: {', '.join(media_types)})"
+            )
         parsed: Any
         instance: Any
         try:
@@ -264,16 +282,29 @@ class _Endpoint:
             return response
         payload = bytes(response.body) if hasattr(response, "body") else b""
         problems = self.state.specs.response_problems(
-            self.op, request.url.path, request.url.query, request.headers, body,
-            response.status_code, Headers(raw=response.raw_headers), payload,
+            self.op,
+            request.url.path,
+            request.url.query,
+            request.headers,
+            body,
+            response.status_code,
+            Headers(raw=response.raw_headers),
+            payload,
         )
         if not problems:
             return response
-        self.state.record_violation(Violation(
-            self.op.operation_id, self.op.method, request.url.path, response.status_code, tuple(problems),
-        ))
-        return JSONResponse(envelope(500, "sandbox produced an invalid response: " + "; ".join(problems)),
-                            status_code=500)
+        self.state.record_violation(
+            Violation(
+                self.op.operation_id,
+                self.op.method,
+                request.url.path,
+                response.status_code,
+                tuple(problems),
+            )
+        )
+        return JSONResponse(
+            envelope(500, "sandbox produced an invalid response: " + "; ".join(problems)), status_code=500
+        )
 
 
 def _part_text(data: bytes, filename: str | None) -> str:

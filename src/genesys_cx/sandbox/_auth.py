@@ -73,8 +73,12 @@ class TokenStore:
 
     def issue(self, client_id: str, username: str | None, scope: str, *, refresh: bool = True) -> Token:
         token = Token(
-            access_token=secrets.token_urlsafe(24), refresh_token=secrets.token_urlsafe(24) if refresh else None,
-            client_id=client_id, username=username, scope=scope, expires_at=time.time() + self.lifetime,
+            access_token=secrets.token_urlsafe(24),
+            refresh_token=secrets.token_urlsafe(24) if refresh else None,
+            client_id=client_id,
+            username=username,
+            scope=scope,
+            expires_at=time.time() + self.lifetime,
         )
         with self._lock:
             self._access[token.access_token] = token
@@ -97,8 +101,12 @@ class TokenStore:
                 return None
             old.revoked = True
             token = Token(
-                access_token=secrets.token_urlsafe(24), refresh_token=refresh_token, client_id=client_id,
-                username=old.username, scope=old.scope, expires_at=time.time() + self.lifetime,
+                access_token=secrets.token_urlsafe(24),
+                refresh_token=refresh_token,
+                client_id=client_id,
+                username=old.username,
+                scope=old.scope,
+                expires_at=time.time() + self.lifetime,
             )
             self._access[token.access_token] = token
             self._refresh[refresh_token] = token
@@ -109,8 +117,11 @@ class TokenStore:
             victims = [token]
             if everything_of_user:  # every token of the same user (or, without a user, of the client)
                 owner = (token.username, token.client_id if token.username is None else None)
-                victims += [t for t in self._access.values()
-                            if (t.username, t.client_id if t.username is None else None) == owner]
+                victims += [
+                    t
+                    for t in self._access.values()
+                    if (t.username, t.client_id if t.username is None else None) == owner
+                ]
             for victim in victims:
                 victim.revoked = True
                 if victim.refresh_token:
@@ -136,6 +147,11 @@ class TokenStore:
         return grant if grant is not None and grant.expires_at > time.time() else None
 
 
+def _same_secret(expected: str, given: str) -> bool:
+    # compare_digest refuses str with non-ASCII characters (TypeError); any text may be sent.
+    return secrets.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
 def client_from_basic(config: SandboxConfig, authorization: str | None) -> OAuthClient | None:
     """The configured client whose ``Basic`` credentials *authorization* carries, else None."""
     if not authorization or not authorization.lower().startswith("basic "):
@@ -146,7 +162,7 @@ def client_from_basic(config: SandboxConfig, authorization: str | None) -> OAuth
         return None
     client_id, _, client_secret = decoded.partition(":")
     for client in config.clients:
-        if client.client_id == client_id and secrets.compare_digest(client.client_secret, client_secret):
+        if client.client_id == client_id and _same_secret(client.client_secret, client_secret):
             return client
     return None
 
@@ -164,9 +180,14 @@ class AuthApi:
 
     def handlers(self) -> dict[str, Callable[[Call], Awaitable[Response]]]:
         return {
-            "authorize": self.authorize, "retrieve_token": self.retrieve_token, "get_user_info": self.user_info,
-            "get_openid_user_info": self.openid_user_info, "get_jwt_user_info": self.jwt_user_info,
-            "ping": self.ping, "sign_out": self.sign_out, "sign_out_get": self.sign_out,
+            "authorize": self.authorize,
+            "retrieve_token": self.retrieve_token,
+            "get_user_info": self.user_info,
+            "get_openid_user_info": self.openid_user_info,
+            "get_jwt_user_info": self.jwt_user_info,
+            "ping": self.ping,
+            "sign_out": self.sign_out,
+            "sign_out_get": self.sign_out,
             "change_password": self.change_password,
         }
 
@@ -175,14 +196,16 @@ class AuthApi:
 
     def _check_password(self, username: str | None, password: str | None) -> SandboxUser | None:
         user = self._user(username)
-        if user is None or password is None or not secrets.compare_digest(user.password, password):
+        if user is None or password is None or not _same_secret(user.password, password):
             return None
         return user
 
     def _token_body(self, token: Token) -> dict[str, object]:
         body: dict[str, object] = {
-            "access_token": token.access_token, "token_type": "bearer",
-            "expires_in": max(0, int(token.expires_at - time.time())), "scope": token.scope,
+            "access_token": token.access_token,
+            "token_type": "bearer",
+            "expires_in": max(0, int(token.expires_at - time.time())),
+            "scope": token.scope,
         }
         if token.refresh_token:
             body["refresh_token"] = token.refresh_token
@@ -203,8 +226,11 @@ class AuthApi:
         else:
             user = self._user(self.config.auto_login)
             if user is None:
-                raise ApiError(401, "sign-in required: the sandbox reads username and password query parameters "
-                                    "(or SandboxConfig.auto_login) instead of showing a sign-in form")
+                raise ApiError(
+                    401,
+                    "sign-in required: the sandbox reads username and password query parameters "
+                    "(or SandboxConfig.auto_login) instead of showing a sign-in form",
+                )
         scope = query.get("scope") or "*"
         state = {"state": query["state"]} if "state" in query else {}
         if query.get("response_type") == "token":
@@ -252,17 +278,29 @@ class AuthApi:
     async def user_info(self, call: Call) -> Response:
         token, user = self._details(call)
         name = user.username if user else token.client_id
-        return json_response({
-            "authorities": [{"name": "ROLE_AGENT", "privileges": []}], "cmeUserName": name, "loginName": name,
-            "username": name, "contactCenterId": self.config.ccid or "", "environmentId": "sandbox",
-            "dbid": user.dbid if user else 0, "properties": {},
-        })
+        return json_response(
+            {
+                "authorities": [{"name": "ROLE_AGENT", "privileges": []}],
+                "cmeUserName": name,
+                "loginName": name,
+                "username": name,
+                "contactCenterId": self.config.ccid or "",
+                "environmentId": "sandbox",
+                "dbid": user.dbid if user else 0,
+                "properties": {},
+            }
+        )
 
     def _claims(self, token: Token, user: SandboxUser | None) -> dict[str, object]:
         name = user.username if user else token.client_id
         claims: dict[str, object] = {
-            "sub": name, "aud": token.client_id, "user_name": name, "contact_center_id": self.config.ccid or "",
-            "environment_id": "sandbox", "dbid": user.dbid if user else 0, "properties": {},
+            "sub": name,
+            "aud": token.client_id,
+            "user_name": name,
+            "contact_center_id": self.config.ccid or "",
+            "environment_id": "sandbox",
+            "dbid": user.dbid if user else 0,
+            "properties": {},
             "authorities": [{"name": "ROLE_AGENT", "privileges": []}],
         }
         if user is not None:

@@ -227,8 +227,11 @@ class BayeuxServer:
         offered = message.get("supportedConnectionTypes")
         if not isinstance(offered, list) or _LONG_POLLING not in offered:
             return _reply(
-                message, successful=False, supportedConnectionTypes=[_LONG_POLLING],
-                error="301::long-polling is the only connection type", advice={"reconnect": "none", "interval": 0},
+                message,
+                successful=False,
+                supportedConnectionTypes=[_LONG_POLLING],
+                error="301::long-polling is the only connection type",
+                advice={"reconnect": "none", "interval": 0},
             )
         session = _Session(secrets.token_hex(13), browser, asyncio.get_running_loop(), asyncio.Event())
         with self._lock:
@@ -236,8 +239,13 @@ class BayeuxServer:
             self._sessions[session.client_id] = session
             self.handshakes += 1
         return _reply(
-            message, version="1.0", minimumVersion="1.0", supportedConnectionTypes=[_LONG_POLLING],
-            clientId=session.client_id, successful=True, advice={**self._advice(), "maxInterval": self.max_interval_ms},
+            message,
+            version="1.0",
+            minimumVersion="1.0",
+            supportedConnectionTypes=[_LONG_POLLING],
+            clientId=session.client_id,
+            successful=True,
+            advice={**self._advice(), "maxInterval": self.max_interval_ms},
         )
 
     def _session(self, client_id: object, browser: str | None) -> _Session | None:
@@ -249,21 +257,35 @@ class BayeuxServer:
             return session
 
     def _unknown_client(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        return _reply(message, successful=False, error="402::Unknown client",
-                      advice={"reconnect": "handshake", "interval": 0})
+        return _reply(
+            message, successful=False, error="402::Unknown client", advice={"reconnect": "handshake", "interval": 0}
+        )
 
     def _subscription(self, message: Mapping[str, Any], session: _Session, *, subscribe: bool) -> list[dict[str, Any]]:
         wanted = message.get("subscription")
         channels = [wanted] if isinstance(wanted, str) else wanted
         if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
-            return [_reply(message, clientId=session.client_id, successful=False,
-                           error="400::subscription must be a channel or a list of channels")]
+            return [
+                _reply(
+                    message,
+                    clientId=session.client_id,
+                    successful=False,
+                    error="400::subscription must be a channel or a list of channels",
+                )
+            ]
         replies = []
         for channel in channels:
             refused = channel.startswith("/meta/") or (self._allowed is not None and channel not in self._allowed)
             if refused:
-                replies.append(_reply(message, clientId=session.client_id, subscription=channel, successful=False,
-                                      error=f"403:{channel}:unknown channel"))
+                replies.append(
+                    _reply(
+                        message,
+                        clientId=session.client_id,
+                        subscription=channel,
+                        successful=False,
+                        error=f"403:{channel}:unknown channel",
+                    )
+                )
                 continue
             with self._lock:
                 if subscribe:

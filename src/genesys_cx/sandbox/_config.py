@@ -157,8 +157,15 @@ class SandboxConfig:
     open_media_services: list[str] = field(default_factory=lambda: ["demo"])
     media_types: list[str] = field(
         default_factory=lambda: [
-            "image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain",
-            "audio/mpeg", "video/mp4", "application/octet-stream",
+            "image/jpeg",
+            "image/png",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "text/plain",
+            "audio/mpeg",
+            "video/mp4",
+            "application/octet-stream",
         ]
     )
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
@@ -207,7 +214,10 @@ class SandboxConfig:
 
 _T = TypeVar("_T")
 _NESTED: dict[str, type[Any]] = {
-    "channels": SandboxChannel, "clients": OAuthClient, "users": SandboxUser, "faults": Fault,
+    "channels": SandboxChannel,
+    "clients": OAuthClient,
+    "users": SandboxUser,
+    "faults": Fault,
 }
 
 

@@ -54,11 +54,13 @@ def control_routes(state: Any) -> list[BaseRoute]:
     """The ``/_sandbox`` routes for *state* (a ``SandboxState``)."""
 
     async def overview(request: Request) -> Response:
-        return JSONResponse({
-            "apis": sorted(state.specs.specs) + (["statistics"] if state.statistics is not None else []),
-            "channels": [c.id for c in state.config.channels],
-            "open_media_services": state.config.open_media_services,
-        })
+        return JSONResponse(
+            {
+                "apis": sorted(state.specs.specs) + (["statistics"] if state.statistics is not None else []),
+                "channels": [c.id for c in state.config.channels],
+                "open_media_services": state.config.open_media_services,
+            }
+        )
 
     async def agent_reply(request: Request) -> Response:
         channel = state.config.channel(request.path_params["channel_id"])

@@ -128,7 +128,11 @@ class Outbox:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _deliver(
-        self, message: OutgoingMessage, channel: SandboxChannel, url: str, client: httpx.AsyncClient,
+        self,
+        message: OutgoingMessage,
+        channel: SandboxChannel,
+        url: str,
+        client: httpx.AsyncClient,
     ) -> None:
         body = json.dumps(message.payload, separators=(",", ":")).encode("utf-8")
         headers = {"Content-Type": "application/json", HEADER: sign(channel.secret, body)}
@@ -146,21 +150,32 @@ class Outbox:
             self._update(record)
             if message.status != "pending":
                 if message.status == "failed":
-                    logger.warning("agent message %s to channel %s failed after %d attempt(s)",
-                                   message.id, channel.id, number)
+                    logger.warning(
+                        "agent message %s to channel %s failed after %d attempt(s)", message.id, channel.id, number
+                    )
                 return
             await asyncio.sleep(self.policy.delay(number))
 
     async def _attempt(
-        self, number: int, url: str, body: bytes, headers: dict[str, str], client: httpx.AsyncClient,
+        self,
+        number: int,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        client: httpx.AsyncClient,
     ) -> Attempt:
         started, clock = _now(), time.monotonic()
         try:
             async with asyncio.timeout(self.policy.timeout):
                 response = await client.post(url, content=body, headers=headers)
         except TimeoutError:
-            return Attempt(number, started, "retry", error=f"no answer within {self.policy.timeout} s",
-                           duration=time.monotonic() - clock)
+            return Attempt(
+                number,
+                started,
+                "retry",
+                error=f"no answer within {self.policy.timeout} s",
+                duration=time.monotonic() - clock,
+            )
         except httpx.HTTPError as exc:
             return Attempt(number, started, "retry", error=type(exc).__name__, duration=time.monotonic() - clock)
         duration = time.monotonic() - clock

@@ -32,9 +32,12 @@ __all__ = ["ExportJob", "ExportsApi"]
 
 STATUSES = ("IN_PROGRESS", "SUSPENDED", "COMPLETED", "CANCELED")
 _ALIASES = {
-    "get_certificate_info": "get_certificate", "get_files_metadata": "get_file_metadatas",
-    "get_file_urls": "get_file_links", "delete_export_history_jobs": "delete_export_history",
-    "get_export_history_job": "get_export_history_record", "delete_export_history_job": "delete_export_history_record",
+    "get_certificate_info": "get_certificate",
+    "get_files_metadata": "get_file_metadatas",
+    "get_file_urls": "get_file_links",
+    "delete_export_history_jobs": "delete_export_history",
+    "get_export_history_job": "get_export_history_record",
+    "delete_export_history_job": "delete_export_history_record",
     "get_export_history_job_progress": "get_export_history_progress",
 }
 
@@ -87,9 +90,13 @@ class ExportJob:
         params = self.spec.get("jobParams") or {}
         frame = self.spec.get("timeFrame") or {}
         data: dict[str, Any] = {
-            "id": self.id, "type": str(self.spec.get("type") or params.get("type", "")),
-            "source": str(self.spec.get("source", "")), "title": str(self.spec.get("title", "")),
-            "status": self.status, "progress": self.progress, "createdDate": _iso(self.created),
+            "id": self.id,
+            "type": str(self.spec.get("type") or params.get("type", "")),
+            "source": str(self.spec.get("source", "")),
+            "title": str(self.spec.get("title", "")),
+            "status": self.status,
+            "progress": self.progress,
+            "createdDate": _iso(self.created),
             "media": [str(m) for m in params.get("media", [])],
         }
         if self.status == "COMPLETED":
@@ -149,11 +156,14 @@ class ExportsApi:
     def _paged(call: Call, items: list[dict[str, Any]]) -> Response:
         start = int(call.query.get("from", 0) or 0)
         size = int(call.query.get("size", 0) or 0) or len(items) or 1
-        return json_response({"count": len(items), "from": start, "size": size, "items": items[start:start + size]})
+        return json_response({"count": len(items), "from": start, "size": size, "items": items[start : start + size]})
 
     def _files(self) -> dict[str, ExportJob]:
-        return {j.file_name: j for j in self._jobs.values()
-                if j.status == "COMPLETED" and j.file_name not in self._deleted_files}
+        return {
+            j.file_name: j
+            for j in self._jobs.values()
+            if j.status == "COMPLETED" and j.file_name not in self._deleted_files
+        }
 
     def _ids_param(self, call: Call, name: str) -> list[str]:
         raw = call.request.query_params.getlist(name)
@@ -174,8 +184,9 @@ class ExportsApi:
         return json_response([{"name": "interactions", "source": "UCS"}, {"name": "contacts", "source": "UCS"}])
 
     async def op_get_data_sub_types(self, call: Call) -> Response:
-        return json_response([{"name": "email", "displayName": "E-mail", "source": "UCS", "dataType": "interactions",
-                               "enabled": True}])
+        return json_response(
+            [{"name": "email", "displayName": "E-mail", "source": "UCS", "dataType": "interactions", "enabled": True}]
+        )
 
     async def op_get_data_attributes(self, call: Call) -> Response:
         return json_response({"interactions": ["id", "subject", "startDate", "endDate"]})
@@ -188,8 +199,11 @@ class ExportsApi:
 
     async def op_upload_certificate(self, call: Call) -> Response:
         file = call.parsed["file"]
-        self._certificate = {"name": call.params["certificatefilename"], "size": len(file.data),
-                             "lastModified": datetime.now(UTC).isoformat()}
+        self._certificate = {
+            "name": call.params["certificatefilename"],
+            "size": len(file.data),
+            "lastModified": datetime.now(UTC).isoformat(),
+        }
         return json_response("Certificate uploaded", status=201)
 
     # -- jobs ----------------------------------------------------------------------------------
@@ -295,8 +309,16 @@ class ExportsApi:
 
     async def op_get_file_metadatas(self, call: Call) -> Response:
         with self._lock:
-            items = [{"name": name, "size": len(job.content()), "jobTitle": str(job.spec.get("title", "")),
-                      "historyId": job.id, "createdDate": _iso(job.created)} for name, job in self._files().items()]
+            items = [
+                {
+                    "name": name,
+                    "size": len(job.content()),
+                    "jobTitle": str(job.spec.get("title", "")),
+                    "historyId": job.id,
+                    "createdDate": _iso(job.created),
+                }
+                for name, job in self._files().items()
+            ]
         return self._paged(call, items)
 
     async def op_get_file_links(self, call: Call) -> Response:

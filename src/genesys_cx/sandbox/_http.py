@@ -27,7 +27,12 @@ class ApiError(Exception):
     """A documented error answer: ``status`` with the envelope (or the given JSON ``body``)."""
 
     def __init__(
-        self, status: int, message: str, *, body: Any = None, headers: Mapping[str, str] | None = None,
+        self,
+        status: int,
+        message: str,
+        *,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status

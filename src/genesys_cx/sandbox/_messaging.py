@@ -56,8 +56,13 @@ class Media:
     data: bytes = field(repr=False)
 
     def resource(self) -> dict[str, Any]:
-        return {"mediaId": self.id, "url": f"genesys://nexus/{self.id}", "filename": self.filename,
-                "mimetype": self.mimetype, "length": len(self.data)}
+        return {
+            "mediaId": self.id,
+            "url": f"genesys://nexus/{self.id}",
+            "filename": self.filename,
+            "mimetype": self.mimetype,
+            "length": len(self.data),
+        }
 
 
 class _Ids:
@@ -87,8 +92,12 @@ class MessagingApi:
         self._media: dict[tuple[str, str], Media] = {}
 
     def handlers(self) -> dict[str, Callable[[Call], Awaitable[Response]]]:
-        return {"send_message": self.send_message, "upload_media": self.upload_media,
-                "download_media": self.download_media, "delete_media": self.delete_media}
+        return {
+            "send_message": self.send_message,
+            "upload_media": self.upload_media,
+            "download_media": self.download_media,
+            "delete_media": self.delete_media,
+        }
 
     # -- what the integrator sends -----------------------------------------------------------
 
@@ -114,8 +123,11 @@ class MessagingApi:
         records = []
         for message in messages:
             if message["type"] == "Receipt":
-                receipt = {"status": message["status"], "reasons": message.get("reasons", []),
-                           "received_at": datetime.now(UTC).isoformat()}
+                receipt = {
+                    "status": message["status"],
+                    "reasons": message.get("reasons", []),
+                    "received_at": datetime.now(UTC).isoformat(),
+                }
                 self.outbox.record_receipt(message["channel"]["messageId"], receipt)
                 records.append(InboundMessage(None, channel_id, "Receipt", message))
             else:
@@ -167,8 +179,15 @@ class MessagingApi:
         return None
 
     def build_reply(
-        self, channel: SandboxChannel, text: str, *, to: str | None = None, subject: str | None = None,
-        html: str | None = None, sender_name: str | None = None, reply_to: str | None = None,
+        self,
+        channel: SandboxChannel,
+        text: str,
+        *,
+        to: str | None = None,
+        subject: str | None = None,
+        html: str | None = None,
+        sender_name: str | None = None,
+        reply_to: str | None = None,
     ) -> OutgoingMessage:
         """The ``OutgoingSmsMessage`` (or ``OutgoingEmailMessage``) an agent's reply becomes."""
         recipient = to or self._last_consumer(channel.id)
@@ -179,16 +198,27 @@ class MessagingApi:
         if not email:
             message_id = self.new_id()
             payload: dict[str, Any] = {
-                "channel": {"id": channel.id, "type": channel.type, "from": sender, "to": {"id": recipient},
-                            "messageId": message_id},
-                "type": "Text", "text": text,
+                "channel": {
+                    "id": channel.id,
+                    "type": channel.type,
+                    "from": sender,
+                    "to": {"id": recipient},
+                    "messageId": message_id,
+                },
+                "type": "Text",
+                "text": text,
             }
             return OutgoingMessage(message_id, channel.id, payload)
         message_id = str(uuid.uuid4())
         if sender_name:
             sender["name"] = sender_name
-        channel_part: dict[str, Any] = {"id": channel.id, "type": "email" if channel.type == "sms" else channel.type,
-                                        "from": sender, "to": [{"id": recipient}], "messageId": message_id}
+        channel_part: dict[str, Any] = {
+            "id": channel.id,
+            "type": "email" if channel.type == "sms" else channel.type,
+            "from": sender,
+            "to": [{"id": recipient}],
+            "messageId": message_id,
+        }
         if reply_to:
             channel_part["context"] = {"replyTo": {"id": reply_to}}
         content = [{"type": "text", "text": text}] + ([{"type": "html", "text": html}] if html is not None else [])

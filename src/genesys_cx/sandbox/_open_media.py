@@ -41,10 +41,18 @@ class Interaction:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"interactionId": self.id, "state": self.state, "userData": self.user_data,
-                                "createdAt": self.created_at}
-        for key, value in (("externalId", self.external_id), ("parentInteractionId", self.parent_id),
-                           ("receivedAt", self.received_at), ("stopReason", self.stop_reason)):
+        data: dict[str, Any] = {
+            "interactionId": self.id,
+            "state": self.state,
+            "userData": self.user_data,
+            "createdAt": self.created_at,
+        }
+        for key, value in (
+            ("externalId", self.external_id),
+            ("parentInteractionId", self.parent_id),
+            ("receivedAt", self.received_at),
+            ("stopReason", self.stop_reason),
+        ):
             if value is not None:
                 data[key] = value
         return data
@@ -61,9 +69,12 @@ class OpenMediaApi:
 
     def handlers(self) -> dict[str, Callable[[Call], Awaitable[Response]]]:
         return {
-            "create_interaction": self.create, "get_interaction": self.get,
-            "get_interaction_by_external_id": self.get, "update_interaction": self.update,
-            "update_interaction_by_external_id": self.update, "stop_interaction": self.stop,
+            "create_interaction": self.create,
+            "get_interaction": self.get,
+            "get_interaction_by_external_id": self.get,
+            "update_interaction": self.update,
+            "update_interaction_by_external_id": self.update,
+            "stop_interaction": self.stop,
             "stop_interaction_by_external_id": self.stop,
         }
 
@@ -101,8 +112,11 @@ class OpenMediaApi:
         data = self._data(call)
         external_id = data.get("externalId")
         interaction = Interaction(
-            id=uuid.uuid4().hex[:16].upper(), service=service, external_id=external_id,
-            user_data=dict(data.get("userData") or {}), parent_id=data.get("parentInteractionId"),
+            id=uuid.uuid4().hex[:16].upper(),
+            service=service,
+            external_id=external_id,
+            user_data=dict(data.get("userData") or {}),
+            parent_id=data.get("parentInteractionId"),
             received_at=data.get("receivedAt"),
         )
         with self._lock:

@@ -71,7 +71,10 @@ class Sandbox:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -109,7 +112,12 @@ class Sandbox:
     # -- the agent's side ------------------------------------------------------------------------
 
     def agent_reply(
-        self, channel_id: str, text: str, *, to: str | None = None, timeout: float = 10.0,
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        to: str | None = None,
+        timeout: float = 10.0,
     ) -> OutgoingMessage:
         """Send an agent text (``OutgoingSmsMessage``) to the channel's webhook; returns at once.
 
@@ -118,12 +126,21 @@ class Sandbox:
         return self._reply(channel_id, text, timeout, to=to)
 
     def agent_email(
-        self, channel_id: str, text: str, *, subject: str, html: str | None = None, to: str | None = None,
-        sender_name: str | None = None, reply_to: str | None = None, timeout: float = 10.0,
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        subject: str,
+        html: str | None = None,
+        to: str | None = None,
+        sender_name: str | None = None,
+        reply_to: str | None = None,
+        timeout: float = 10.0,
     ) -> OutgoingMessage:
         """Send an agent e-mail (``OutgoingEmailMessage``: subject, text and optional HTML body)."""
-        return self._reply(channel_id, text, timeout, to=to, subject=subject, html=html, sender_name=sender_name,
-                           reply_to=reply_to)
+        return self._reply(
+            channel_id, text, timeout, to=to, subject=subject, html=html, sender_name=sender_name, reply_to=reply_to
+        )
 
     def _reply(self, channel_id: str, text: str, timeout: float, **options: Any) -> OutgoingMessage:
         channel = self.config.channel(channel_id)
@@ -145,4 +162,3 @@ class Sandbox:
         if message.status != "delivered":
             raise DeliveryFailed(message)
         return message
-

@@ -50,8 +50,11 @@ class SecureEmailApi:
 
     def handlers(self) -> dict[str, Callable[[Call], Awaitable[Response]]]:
         return {
-            "send_secure_email": self.send, "list_secure_emails": self.list, "count_secure_emails": self.count,
-            "get_secure_email": self.get, "delete_secure_email": self.delete,
+            "send_secure_email": self.send,
+            "list_secure_emails": self.list,
+            "count_secure_emails": self.count,
+            "get_secure_email": self.get,
+            "delete_secure_email": self.delete,
             "get_secure_email_userdata": self.userdata,
         }
 
@@ -64,8 +67,10 @@ class SecureEmailApi:
         wanted = call.query.get("status", "all")
         with self._lock:
             return [
-                dict(m) for m in self._mails.values()
-                if m["id"] not in self._hidden and m["address"] == address
+                dict(m)
+                for m in self._mails.values()
+                if m["id"] not in self._hidden
+                and m["address"] == address
                 and (box is None or m.get("securebox") == box)
                 and (wanted == "all" or (wanted == "read") == m["read"])
             ]
@@ -81,8 +86,13 @@ class SecureEmailApi:
         address = next((data[k] for k in ("address", "to", "from") if isinstance(data.get(k), str)), None)
         if address is None:
             raise _error(400, "INVALID_PARAMETER", "data.address (the consumer's e-mail address) is required")
-        mail = {**data, "id": str(uuid.uuid4()), "address": address, "read": False,
-                "createdAt": datetime.now(UTC).isoformat()}
+        mail = {
+            **data,
+            "id": str(uuid.uuid4()),
+            "address": address,
+            "read": False,
+            "createdAt": datetime.now(UTC).isoformat(),
+        }
         if "securebox" in call.query:
             mail["securebox"] = call.query["securebox"]
         with self._lock:
@@ -92,7 +102,7 @@ class SecureEmailApi:
     async def list(self, call: Call) -> Response:
         mails = self._selected(call)
         index, count = int(call.query.get("index", 0)), int(call.query.get("count", 10))
-        return _ok(call, data=mails[index:index + count] if count else mails[index:])
+        return _ok(call, data=mails[index : index + count] if count else mails[index:])
 
     async def count(self, call: Call) -> Response:
         return _ok(call, data={"count": len(self._selected(call))})

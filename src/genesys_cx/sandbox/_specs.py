@@ -29,6 +29,7 @@ from jsonschema import Draft202012Validator
 from jsonschema_path import SchemaPath
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
+from openapi_core.deserializing.styles.exceptions import EmptyQueryParameterValue
 from openapi_core.validation.request.validators import V31RequestParametersValidator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -93,10 +94,16 @@ def _operations(api: str, spec: Mapping[str, Any]) -> list[Operation]:
             if op is None:
                 continue
             security = op.get("security", default_security)
-            ops.append(Operation(
-                api=api, method=method.upper(), path=base + path, operation_id=op["operationId"],
-                security=tuple(frozenset(req) for req in security), responses=op.get("responses", {}),
-            ))
+            ops.append(
+                Operation(
+                    api=api,
+                    method=method.upper(),
+                    path=base + path,
+                    operation_id=op["operationId"],
+                    security=tuple(frozenset(req) for req in security),
+                    responses=op.get("responses", {}),
+                )
+            )
     return sorted(ops, key=_route_order)
 
 
@@ -122,6 +129,21 @@ def _validator_copy(api: str, spec: Mapping[str, Any]) -> dict[str, Any]:
             if method in item:
                 item[method].pop("security", None)
     return doc
+
+
+class _ParametersValidator(V31RequestParametersValidator):
+    """openapi-core's parameter validator, reading ``?name=`` as the empty string.
+
+    openapi-core refuses every empty query value unless the parameter says ``allowEmptyValue: true``
+    (a keyword OpenAPI deprecates). ``?name=`` is how the empty string is serialised, so the value is
+    judged by the parameter's schema instead: a ``string`` admits it, an ``integer`` or an enum not.
+    """
+
+    def _get_simple_param_or_header(self, param_or_header: Any, location: Any, name: str | None = None) -> Any:
+        try:
+            return super()._get_simple_param_or_header(param_or_header, location, name=name)
+        except EmptyQueryParameterValue:
+            return "", param_or_header / "schema"
 
 
 class _Request:
@@ -162,9 +184,7 @@ class SpecSet:
         # The specs were validated by the generator; re-checking them here costs seconds per start.
         unchecked = Config(spec_validator_cls=None)  # type: ignore[arg-type]  # None: skip the check
         self._openapi = {api: OpenAPI.from_dict(doc, config=unchecked) for api, doc in copies.items()}
-        self._parameters = {
-            api: V31RequestParametersValidator(SchemaPath.from_dict(doc)) for api, doc in copies.items()
-        }
+        self._parameters = {api: _ParametersValidator(SchemaPath.from_dict(doc)) for api, doc in copies.items()}
         self._registries = {
             api: Registry().with_resource(f"urn:{api}", Resource.from_contents(spec, default_specification=DRAFT202012))
             for api, spec in self.specs.items()
@@ -184,26 +204,35 @@ class SpecSet:
 
     def body_media_types(self, op: Operation) -> dict[str, Any]:
         """The documented request media types of *op* -> their schema ({} if it takes no body)."""
-        operation = self.specs[op.api]["paths"][op.path[len(genesys_cx_api.BASE_PATHS[op.api]):]][op.method.lower()]
+        operation = self.specs[op.api]["paths"][op.path[len(genesys_cx_api.BASE_PATHS[op.api]) :]][op.method.lower()]
         body = _resolve(self.specs[op.api], operation.get("requestBody", {}))
         return {media: spec.get("schema", {}) for media, spec in body.get("content", {}).items()}
 
     def body_required(self, op: Operation) -> bool:
-        operation = self.specs[op.api]["paths"][op.path[len(genesys_cx_api.BASE_PATHS[op.api]):]][op.method.lower()]
+        operation = self.specs[op.api]["paths"][op.path[len(genesys_cx_api.BASE_PATHS[op.api]) :]][op.method.lower()]
         return bool(_resolve(self.specs[op.api], operation.get("requestBody", {})).get("required", False))
 
     def body_problems(self, op: Operation, schema: Mapping[str, Any], instance: Any) -> list[str]:
         """Why *instance* (the parsed body) does not conform to *schema* of *op*'s spec."""
         resolved = {"$ref": f"urn:{op.api}{schema['$ref']}"} if "$ref" in schema else dict(schema)
         validator = Draft202012Validator(
-            resolved, registry=self._registries[op.api], format_checker=Draft202012Validator.FORMAT_CHECKER,
+            resolved,
+            registry=self._registries[op.api],
+            format_checker=Draft202012Validator.FORMAT_CHECKER,
         )
         errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
         return [_schema_message("body", e) for e in errors]
 
     def response_problems(
-        self, op: Operation, path: str, query: str, headers: Headers, body: bytes,
-        status: int, response_headers: Headers, response_body: bytes,
+        self,
+        op: Operation,
+        path: str,
+        query: str,
+        headers: Headers,
+        body: bytes,
+        status: int,
+        response_headers: Headers,
+        response_body: bytes,
     ) -> list[str]:
         """Why the response does not conform to *op*'s documented responses (empty list: it does)."""
         request = _Request(op.method, path, query, headers, body)
@@ -265,8 +294,17 @@ def _schema_message(where: str, error: jsonschema.exceptions.ValidationError) ->
         text = f"must be {expected!r}"
     elif rule == "format":
         text = f"must be a valid {expected}"
-    elif rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-                  "minItems", "maxItems", "pattern"):
+    elif rule in (
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "pattern",
+    ):
         text = f"violates {rule} {expected}"
     else:
         text = f"violates '{rule}'"

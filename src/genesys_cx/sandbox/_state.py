@@ -65,8 +65,10 @@ class SandboxState:
         self.udm = ExportsApi(config.export_job_duration)
         self.data_download = ExportsApi(config.export_job_duration)
         self.handlers: dict[str, dict[str, Handler]] = {
-            "messaging": self.messaging.handlers(), "open_media": self.open_media.handlers(),
-            "auth": self.auth.handlers(), "secure_email": self.secure_email.handlers(),
+            "messaging": self.messaging.handlers(),
+            "open_media": self.open_media.handlers(),
+            "auth": self.auth.handlers(),
+            "secure_email": self.secure_email.handlers(),
             "udm": self.udm.handlers(self._operation_ids("udm")),
             "data_download": self.data_download.handlers(self._operation_ids("data_download")),
         }
@@ -89,8 +91,14 @@ class SandboxState:
             return list(self._violations)
 
     def record_violation(self, violation: Violation) -> None:
-        logger.error("sandbox produced an invalid response: %s %s -> %d (%s): %s", violation.method,
-                     violation.path, violation.status, violation.operation_id, "; ".join(violation.problems))
+        logger.error(
+            "sandbox produced an invalid response: %s %s -> %d (%s): %s",
+            violation.method,
+            violation.path,
+            violation.status,
+            violation.operation_id,
+            "; ".join(violation.problems),
+        )
         with self._lock:
             self._violations.append(violation)
 

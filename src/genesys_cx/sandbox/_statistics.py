@@ -28,14 +28,19 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._cometd import BayeuxServer
 from ._http import envelope, json_response
+from ._specs import _schema_message, load_spec
 
 __all__ = ["SERVICE_CHANNEL", "UPDATES_CHANNEL", "SeenRequest", "StatisticsEmulator"]
 
@@ -63,6 +68,22 @@ class _Invalid(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+@cache
+def _validator(schema: str) -> Draft202012Validator:
+    """A validator of ``statistics.yaml``'s component *schema* (request bodies are checked as documented)."""
+    registry = Registry().with_resource(
+        "urn:statistics",
+        Resource.from_contents(load_spec("statistics"), default_specification=DRAFT202012),
+    )
+    return Draft202012Validator({"$ref": f"urn:statistics#/components/schemas/{schema}"}, registry=registry)
+
+
+def _body_problem(schema: str, body: object) -> str | None:
+    """Why *body* is not a documented *schema* (the first problem), or None."""
+    error = next(iter(sorted(_validator(schema).iter_errors(body), key=lambda e: list(e.absolute_path))), None)
+    return None if error is None else _schema_message("body", error)
 
 
 def _error(status: int, message: str) -> Response:
@@ -152,7 +173,8 @@ class StatisticsEmulator:
         self._seen: deque[SeenRequest] = deque(maxlen=_SEEN_LIMIT)
         self.bayeux = BayeuxServer(
             channels=(UPDATES_CHANNEL, SERVICE_CHANNEL),
-            timeout_ms=int(long_poll_timeout * 1000), max_interval_ms=int(max_interval * 1000),
+            timeout_ms=int(long_poll_timeout * 1000),
+            max_interval_ms=int(max_interval * 1000),
         )
         rest: list[tuple[str, str, Endpoint]] = [
             ("/operations/get-statistic-ex", "POST", self._get_statistic_values),
@@ -162,7 +184,7 @@ class StatisticsEmulator:
             ("/subscriptions/{id}/statistic-values", "GET", self._get_subscription_statistic_values),
         ]
         cometd = ["", "/handshake", "/connect", "/subscribe", "/unsubscribe", "/disconnect"]
-        rest += [(f"/notifications{suffix}", "POST", self.bayeux.endpoint) for suffix in cometd]
+        rest += [(f"/notifications{suffix}", "POST", self._cometd) for suffix in cometd]
         self.routes: list[BaseRoute] = [Route(path, self._guard(fn), methods=[method]) for path, method, fn in rest]
 
     # ------------------------------------------------------------------------------- controls
@@ -190,9 +212,14 @@ class StatisticsEmulator:
             if not available:
                 self._subscriptions.clear()
         state = "AVAILABLE" if available else "UNAVAILABLE"
-        self.bayeux.publish(SERVICE_CHANNEL, {
-            "name": "ServiceStateChange", "topic": SERVICE_CHANNEL, "data": {"serviceState": state},
-        })
+        self.bayeux.publish(
+            SERVICE_CHANNEL,
+            {
+                "name": "ServiceStateChange",
+                "topic": SERVICE_CHANNEL,
+                "data": {"serviceState": state},
+            },
+        )
 
     def publish_now(self) -> int:
         """Give every subscribed statistic a new value and publish the updates now; how many published."""
@@ -201,14 +228,21 @@ class StatisticsEmulator:
             for subscription_id, statistics in self._subscriptions.items():
                 for statistic in statistics.values():
                     statistic.advance(self._rng)
-                batches.append([
-                    {"subscriptionId": subscription_id, **statistic.as_value(verbose=False)}
-                    for statistic in statistics.values()
-                ])
+                batches.append(
+                    [
+                        {"subscriptionId": subscription_id, **statistic.as_value(verbose=False)}
+                        for statistic in statistics.values()
+                    ]
+                )
         for batch in batches:
-            self.bayeux.publish(UPDATES_CHANNEL, {
-                "name": "StatisticUpdate", "topic": UPDATES_CHANNEL, "data": {"statistics": batch},
-            })
+            self.bayeux.publish(
+                UPDATES_CHANNEL,
+                {
+                    "name": "StatisticUpdate",
+                    "topic": UPDATES_CHANNEL,
+                    "data": {"statistics": batch},
+                },
+            )
         return len(batches)
 
     def publish(self, channel: str, data: Any) -> int:
@@ -252,9 +286,15 @@ class StatisticsEmulator:
                 except ClientDisconnect:  # the client gave up mid-request (a cancelled poll): nobody to answer
                     return Response(status_code=499)
             with self._lock:
-                self._seen.append(SeenRequest(
-                    request.method, request.url.path, response.status_code, bearer, frozenset(request.cookies),
-                ))
+                self._seen.append(
+                    SeenRequest(
+                        request.method,
+                        request.url.path,
+                        response.status_code,
+                        bearer,
+                        frozenset(request.cookies),
+                    )
+                )
             return response
 
         return guarded
@@ -273,11 +313,24 @@ class StatisticsEmulator:
             raise _Invalid(503, "Service Unavailable: the Statistics service cannot reach Stat Server")
 
     @staticmethod
-    async def _json(request: Request) -> object:
+    async def _json(request: Request, schema: str) -> object:
         try:
-            return json.loads(await request.body())
+            body: object = json.loads(await request.body())
         except ValueError as exc:
             raise _Invalid(400, "the body is not JSON") from exc
+        if (problem := _body_problem(schema, body)) is not None:
+            raise _Invalid(400, problem)
+        return body
+
+    async def _cometd(self, request: Request) -> Response:
+        """A CometD endpoint: a body that is not a documented ``BayeuxRequest`` gets a Bayeux 400."""
+        try:
+            problem = _body_problem("BayeuxRequest", json.loads(await request.body()))
+        except ValueError:
+            problem = None  # the Bayeux server answers unreadable JSON itself
+        if problem is not None:
+            return BayeuxServer._bad_request(problem)
+        return await self.bayeux.endpoint(request)
 
     def _peek(self, name: str, object_id: str, object_type: str) -> dict[str, Any]:
         statistic = _Statistic({"name": name, "objectId": object_id, "objectType": object_type})
@@ -288,13 +341,14 @@ class StatisticsEmulator:
     # ------------------------------------------------------------------------------- operations
 
     async def _get_statistic_values(self, request: Request) -> Response:
-        items = _statistics(await self._json(request), "get-statistic-ex")
+        items = _statistics(await self._json(request, "GetStatisticValuesRequest"), "get-statistic-ex")
         self._check_available()
         values = []
         for index, item in enumerate(items):
             where = f"data.statistics[{index}]"
-            values.append(self._peek(_text(item, "name", where), _text(item, "objectId", where),
-                                     _text(item, "objectType", where)))
+            values.append(
+                self._peek(_text(item, "name", where), _text(item, "objectId", where), _text(item, "objectType", where))
+            )
         return json_response(envelope(0, data={"statistics": values}))
 
     async def _get_statistic_value(self, request: Request) -> Response:
@@ -308,7 +362,7 @@ class StatisticsEmulator:
 
     async def _create_subscription(self, request: Request) -> Response:
         verbose = self._verbose(request)
-        body = await self._json(request)
+        body = await self._json(request, "CreateSubscriptionRequest")
         items = _statistics(body, "subscriptions")
         operation_id = body.get("operationId") if isinstance(body, Mapping) else None
         if operation_id is not None and (not isinstance(operation_id, str) or not operation_id):

@@ -5,6 +5,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.api_response import ApiResponse
 from ...models.authorize_response_type import AuthorizeResponseType
 from ...models.error_response import ErrorResponse
 from ...models.gateway_error import GatewayError
@@ -49,10 +50,15 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Any | ErrorResponse | GatewayError | str | None:
+) -> Any | ApiResponse | ErrorResponse | GatewayError | str | None:
     if response.status_code == 302:
         response_302 = response.text
         return response_302
+
+    if response.status_code == 400:
+        response_400 = ApiResponse.from_dict(response.json())
+
+        return response_400
 
     if response.status_code == 401:
         response_401 = cast(Any, None)
@@ -87,7 +93,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[Any | ErrorResponse | GatewayError | str]:
+) -> Response[Any | ApiResponse | ErrorResponse | GatewayError | str]:
     return Response(
         status_code=response.status_code,
         content=response.content,
@@ -105,7 +111,7 @@ def sync_detailed(
     response_type: AuthorizeResponseType,
     scope: str | Unset = UNSET,
     state: str | Unset = UNSET,
-) -> Response[Any | ErrorResponse | GatewayError | str]:
+) -> Response[Any | ApiResponse | ErrorResponse | GatewayError | str]:
     """Perform authorization
 
      Perform authorization for the Authorization Code Grant type, which is currently the only type
@@ -130,7 +136,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | ErrorResponse | GatewayError | str]
+        Response[Any | ApiResponse | ErrorResponse | GatewayError | str]
     """
 
     kwargs = _get_kwargs(
@@ -158,7 +164,7 @@ def sync(
     response_type: AuthorizeResponseType,
     scope: str | Unset = UNSET,
     state: str | Unset = UNSET,
-) -> Any | ErrorResponse | GatewayError | str | None:
+) -> Any | ApiResponse | ErrorResponse | GatewayError | str | None:
     """Perform authorization
 
      Perform authorization for the Authorization Code Grant type, which is currently the only type
@@ -183,7 +189,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | ErrorResponse | GatewayError | str
+        Any | ApiResponse | ErrorResponse | GatewayError | str
     """
 
     return sync_detailed(
@@ -206,7 +212,7 @@ async def asyncio_detailed(
     response_type: AuthorizeResponseType,
     scope: str | Unset = UNSET,
     state: str | Unset = UNSET,
-) -> Response[Any | ErrorResponse | GatewayError | str]:
+) -> Response[Any | ApiResponse | ErrorResponse | GatewayError | str]:
     """Perform authorization
 
      Perform authorization for the Authorization Code Grant type, which is currently the only type
@@ -231,7 +237,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | ErrorResponse | GatewayError | str]
+        Response[Any | ApiResponse | ErrorResponse | GatewayError | str]
     """
 
     kwargs = _get_kwargs(
@@ -257,7 +263,7 @@ async def asyncio(
     response_type: AuthorizeResponseType,
     scope: str | Unset = UNSET,
     state: str | Unset = UNSET,
-) -> Any | ErrorResponse | GatewayError | str | None:
+) -> Any | ApiResponse | ErrorResponse | GatewayError | str | None:
     """Perform authorization
 
      Perform authorization for the Authorization Code Grant type, which is currently the only type
@@ -282,7 +288,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | ErrorResponse | GatewayError | str
+        Any | ApiResponse | ErrorResponse | GatewayError | str
     """
 
     return (

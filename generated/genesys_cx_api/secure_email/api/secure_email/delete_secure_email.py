@@ -47,6 +47,11 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 400:
+        response_400 = GenericResponse.from_dict(response.json())
+
+        return response_400
+
     if response.status_code == 404:
         response_404 = GenericResponse.from_dict(response.json())
 

@@ -46,6 +46,18 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 400:
+        response_400 = []
+        _response_400 = response.json()
+        for componentsschemas_bayeux_response_item_data in _response_400:
+            componentsschemas_bayeux_response_item = BayeuxMessage.from_dict(
+                componentsschemas_bayeux_response_item_data
+            )
+
+            response_400.append(componentsschemas_bayeux_response_item)
+
+        return response_400
+
     if response.status_code == 500:
         response_500 = cast(Any, None)
         return response_500
@@ -81,7 +93,8 @@ def sync_detailed(
     `/statistics/v3/service` (`ServiceStateChange`). See the CometD documentation for details.
 
     Args:
-        body (list[BayeuxMessage]): The body of a CometD request — an array of Bayeux messages.
+        body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
+            messages.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -116,7 +129,8 @@ def sync(
     `/statistics/v3/service` (`ServiceStateChange`). See the CometD documentation for details.
 
     Args:
-        body (list[BayeuxMessage]): The body of a CometD request — an array of Bayeux messages.
+        body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
+            messages.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -146,7 +160,8 @@ async def asyncio_detailed(
     `/statistics/v3/service` (`ServiceStateChange`). See the CometD documentation for details.
 
     Args:
-        body (list[BayeuxMessage]): The body of a CometD request — an array of Bayeux messages.
+        body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
+            messages.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -179,7 +194,8 @@ async def asyncio(
     `/statistics/v3/service` (`ServiceStateChange`). See the CometD documentation for details.
 
     Args:
-        body (list[BayeuxMessage]): The body of a CometD request — an array of Bayeux messages.
+        body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
+            messages.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

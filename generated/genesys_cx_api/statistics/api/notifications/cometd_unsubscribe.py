@@ -46,6 +46,18 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 400:
+        response_400 = []
+        _response_400 = response.json()
+        for componentsschemas_bayeux_response_item_data in _response_400:
+            componentsschemas_bayeux_response_item = BayeuxMessage.from_dict(
+                componentsschemas_bayeux_response_item_data
+            )
+
+            response_400.append(componentsschemas_bayeux_response_item)
+
+        return response_400
+
     if response.status_code == 500:
         response_500 = cast(Any, None)
         return response_500
@@ -77,7 +89,8 @@ def sync_detailed(
      Unsubscribe from a CometD channel (`/meta/unsubscribe`). See the CometD documentation for details.
 
     Args:
-        body (list[BayeuxMessage]): The body of a CometD request — an array of Bayeux messages.
+        body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
+            messages.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -108,7 +121,8 @@ def sync(
      Unsubscribe from a CometD channel (`/meta/unsubscribe`). See the CometD documentation for details.
 
     Args:
-        body (list[BayeuxMessage]): The body of a CometD request — an array of Bayeux messages.
+        body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
+            messages.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -134,7 +148,8 @@ async def asyncio_detailed(
      Unsubscribe from a CometD channel (`/meta/unsubscribe`). See the CometD documentation for details.
 
     Args:
-        body (list[BayeuxMessage]): The body of a CometD request — an array of Bayeux messages.
+        body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
+            messages.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -163,7 +178,8 @@ async def asyncio(
      Unsubscribe from a CometD channel (`/meta/unsubscribe`). See the CometD documentation for details.
 
     Args:
-        body (list[BayeuxMessage]): The body of a CometD request — an array of Bayeux messages.
+        body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
+            messages.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
