@@ -29,7 +29,6 @@ dependency fewer.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import datetime
@@ -53,7 +52,11 @@ _safe: contextvars.ContextVar[bool] = contextvars.ContextVar("genesys_cx_retry_s
 _NOT_SENT: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 #: Failures after which the server may or may not have acted on the request.
 _MAYBE_SENT: tuple[type[httpx.TransportError], ...] = (
-    httpx.ReadError, httpx.ReadTimeout, httpx.WriteError, httpx.WriteTimeout, httpx.RemoteProtocolError,
+    httpx.ReadError,
+    httpx.ReadTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+    httpx.RemoteProtocolError,
 )
 
 
@@ -173,13 +176,21 @@ class _Attempts:
         if delay is None:
             logger.info(
                 "not retrying %s %s: %s asks to wait longer than %.0f s",
-                self.request.method, self.request.url.path, reason, self.policy.retry_after_cap,
+                self.request.method,
+                self.request.url.path,
+                reason,
+                self.policy.retry_after_cap,
             )
             return None
         self.tries += 1
         logger.info(
             "retrying %s %s (attempt %d of %d) after %s in %.2f s",
-            self.request.method, self.request.url.path, self.tries, self.policy.attempts, reason, delay,
+            self.request.method,
+            self.request.url.path,
+            self.tries,
+            self.policy.attempts,
+            reason,
+            delay,
         )
         return delay
 
@@ -229,6 +240,12 @@ class RetryTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+async def _asyncio_sleep(delay: float) -> None:
+    import asyncio  # only async users pay for importing asyncio
+
+    await asyncio.sleep(delay)
+
+
 class AsyncRetryTransport(httpx.AsyncBaseTransport):
     """The async twin of ``RetryTransport`` (``sleep`` defaults to ``asyncio.sleep``)."""
 
@@ -237,9 +254,9 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         inner: httpx.AsyncBaseTransport,
         policy: RetryPolicy | None = None,
         *,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
-        self._inner, self.policy, self._sleep = inner, policy or RetryPolicy(), sleep
+        self._inner, self.policy, self._sleep = inner, policy or RetryPolicy(), sleep or _asyncio_sleep
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         attempts = _Attempts(self.policy, request)

@@ -31,27 +31,22 @@ redaction and kept out of ``repr()``.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import secrets
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import httpx
-from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
-from genesys_cx_api.auth.models.authorization_code_token_request import AuthorizationCodeTokenRequest
-from genesys_cx_api.auth.models.client_credentials_token_request import ClientCredentialsTokenRequest
-from genesys_cx_api.auth.models.default_o_auth_2_access_token import DefaultOAuth2AccessToken
-from genesys_cx_api.auth.models.password_token_request import PasswordTokenRequest
-from genesys_cx_api.auth.models.refresh_token_request import RefreshTokenRequest
-from genesys_cx_api.auth.types import UNSET
 
 from ._retry import retry_safe
 from ._tracing import get_logger, register_secret
 from .errors import BadRequest, LoginRequired, Unauthorized, handle_response, transport_error
+
+if TYPE_CHECKING:  # the generated models and authlib load on first token request (keeps `import genesys_cx` cheap)
+    from genesys_cx_api.auth.models.default_o_auth_2_access_token import DefaultOAuth2AccessToken
 
 __all__ = [
     "ApiKey",
@@ -172,15 +167,30 @@ class _Endpoint:
         basic = httpx.BasicAuth(credentials.client_id, credentials.client_secret)
         self.auth: httpx.Auth = basic if api_key is None else combine_auth(ApiKey(api_key), basic)
 
-    def form(self, grant: GrantType, *, refresh_token: str | None = None, code: str | None = None,
-             redirect_uri: str | None = None) -> dict[str, str]:
+    def form(
+        self,
+        grant: GrantType,
+        *,
+        refresh_token: str | None = None,
+        code: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> dict[str, str]:
+        from genesys_cx_api.auth.models import (
+            AuthorizationCodeTokenRequest,
+            ClientCredentialsTokenRequest,
+            PasswordTokenRequest,
+            RefreshTokenRequest,
+        )
+        from genesys_cx_api.auth.types import UNSET
+
         scope = self.credentials.scope or UNSET
         model: Any
         if grant == "refresh_token":
             model = RefreshTokenRequest(refresh_token=cast(str, refresh_token), scope=scope)
         elif grant == "password":
             model = PasswordTokenRequest(
-                username=cast(str, self.credentials.username), password=cast(str, self.credentials.password),
+                username=cast(str, self.credentials.username),
+                password=cast(str, self.credentials.password),
                 scope=scope,
             )
         elif grant == "authorization_code":
@@ -211,6 +221,8 @@ class _Endpoint:
         return {"data": form, "auth": self.auth, "headers": {"Accept": "application/json"}}
 
     def read(self, response: httpx.Response, held: Token | None) -> Token:
+        from genesys_cx_api.auth.models import DefaultOAuth2AccessToken
+
         model = handle_response(response, lambda: DefaultOAuth2AccessToken.from_dict(response.json()), _OPERATION)
         return Token.from_model(model, self.clock(), held)
 
@@ -370,6 +382,8 @@ class AsyncTokenManager(_Manager):
     ) -> None:
         super().__init__(_Endpoint(token_url, credentials, api_key, clock), leeway, token)
         self._client, self._owned = _async_client(http)
+        import asyncio  # only async users pay for importing asyncio
+
         self._lock = asyncio.Lock()
 
     async def token(self) -> str:
@@ -556,6 +570,8 @@ def authorization_url(
     """
     if not client_id or not redirect_uri:
         raise ValueError("client_id and redirect_uri are required")
+    from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+
     state = state or secrets.token_urlsafe(32)
     extra: Mapping[str, str] = {"hideTenant": "true"} if hide_tenant else {}
     url = prepare_grant_uri(

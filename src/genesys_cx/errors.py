@@ -278,8 +278,12 @@ def error_for_response(response: httpx.Response, operation: str | None) -> ApiEr
     else:
         kind = UnexpectedStatus
     common: dict[str, Any] = {
-        "status": status, "code": code, "detail": detail, "trace_id": _trace_id(response),
-        "operation": operation, "response": response,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "trace_id": _trace_id(response),
+        "operation": operation,
+        "response": response,
     }
     if kind is RateLimited:
         return RateLimited(message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **common)
@@ -296,34 +300,54 @@ def transport_error(
 
 
 def handle_response(response: httpx.Response, parse: Callable[[], Any], operation: str) -> Any:
-    """The handler of the generated API classes: the parsed 2xx answer, or a ``GenesysError``."""
+    """The handler of the generated API classes: the parsed 2xx answer, or a ``GenesysError``.
+
+    The envelope code of a 2xx answer is read from the parsed model (its ``status``, or an
+    undocumented ``status`` kept in ``additional_properties``), so the body is decoded once.
+    """
     if not 200 <= response.status_code < 300:
         raise error_for_response(response, operation)
-    common: dict[str, Any] = {
-        "status": response.status_code, "trace_id": _trace_id(response), "operation": operation, "response": response,
-    }
     try:
         result = parse()
     except Exception as exc:
         raise InvalidResponse(
             f"the answer does not match the documented model ({type(exc).__name__}: {exc})",
-            body=_body(response), **common,
+            body=_body(response),
+            status=response.status_code,
+            trace_id=_trace_id(response),
+            operation=operation,
+            response=response,
         ) from exc
-    is_json = "json" in response.headers.get("content-type", "")
-    payload = _json(_body(response)) if is_json else None
-    code, message, detail = _envelope(payload)
+    code, message, detail = _envelope({"status": _status_of(result)})
     if code == 1:
         logger.info(
-            "%s accepted (code 1): the outcome arrives through CometD (trace %s)", operation, common["trace_id"]
+            "%s accepted (code 1): the outcome arrives through CometD (trace %s)", operation, _trace_id(response)
         )
     elif code == 2:
         errors = getattr(result, "errors", None)
         if not isinstance(errors, list):
-            raw = payload.get("errors") if isinstance(payload, dict) else None
+            extra = getattr(result, "additional_properties", None)
+            raw = extra.get("errors") if isinstance(extra, dict) else None
             errors = raw if isinstance(raw, list) else []
         raise PartialSuccess(
             message or f"partial success: {len(errors)} part(s) failed",
-            result=result, errors=errors, code=code, detail=detail, **common,
+            result=result,
+            errors=errors,
+            code=code,
+            detail=detail,
+            status=response.status_code,
+            trace_id=_trace_id(response),
+            operation=operation,
+            response=response,
         )
     return result
 
+
+def _status_of(result: object) -> object:
+    """The envelope ``status`` of a parsed answer, as plain data (None when it has none)."""
+    status = getattr(result, "status", None)
+    if status is None or not (isinstance(status, dict) or hasattr(status, "to_dict")):
+        extra = getattr(result, "additional_properties", None)
+        status = extra.get("status") if isinstance(extra, dict) else None
+    to_dict = getattr(status, "to_dict", None)
+    return to_dict() if callable(to_dict) else status
