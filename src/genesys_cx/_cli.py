@@ -49,8 +49,13 @@ class Command:
 COMMANDS: list[Command] = []
 
 
-def register(name: str, add_arguments: Callable[[argparse.ArgumentParser], None],
-             run: Callable[[argparse.Namespace], int], *, help: str = "") -> None:
+def register(
+    name: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+    *,
+    help: str = "",
+) -> None:
     """Add (or replace) the subcommand *name*."""
     COMMANDS[:] = [command for command in COMMANDS if command.name != name]
     COMMANDS.append(Command(name, help, add_arguments, run))
@@ -88,8 +93,12 @@ def main(argv: list[str] | None = None) -> int:
 def _add_body_and_secret(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--file", metavar="PATH", help="read the body from PATH (default: standard input)")
     secret = parser.add_mutually_exclusive_group()
-    secret.add_argument("--secret-env", metavar="NAME", default=DEFAULT_SECRET_ENV,
-                        help=f"environment variable holding the channel secret (default: {DEFAULT_SECRET_ENV})")
+    secret.add_argument(
+        "--secret-env",
+        metavar="NAME",
+        default=DEFAULT_SECRET_ENV,
+        help=f"environment variable holding the channel secret (default: {DEFAULT_SECRET_ENV})",
+    )
     secret.add_argument("--secret-file", metavar="PATH", help="file holding the channel secret")
     # Only so that a secret typed on the command line is refused without being echoed back.
     parser.add_argument("--secret", dest="secret_given", help=argparse.SUPPRESS)
@@ -106,8 +115,10 @@ def _body(args: argparse.Namespace) -> bytes:
 
 def _secret(args: argparse.Namespace) -> bytes:
     if args.secret_given is not None:
-        raise UsageError("the channel secret is never taken from the command line (shell history, ps): "
-                         "use --secret-env NAME or --secret-file PATH")
+        raise UsageError(
+            "the channel secret is never taken from the command line (shell history, ps): "
+            "use --secret-env NAME or --secret-file PATH"
+        )
     if args.secret_file is not None:
         try:
             raw = Path(args.secret_file).read_bytes()
@@ -120,8 +131,10 @@ def _secret(args: argparse.Namespace) -> bytes:
     value = os.environ.get(args.secret_env)
     if not value:
         state = "is empty" if value == "" else "is not set"
-        raise UsageError(f"no channel secret: the environment variable {args.secret_env} {state} "
-                         "(set it, or give --secret-env NAME or --secret-file PATH)")
+        raise UsageError(
+            f"no channel secret: the environment variable {args.secret_env} {state} "
+            "(set it, or give --secret-env NAME or --secret-file PATH)"
+        )
     return os.fsencode(value)
 
 
@@ -138,8 +151,7 @@ def _run_sign(args: argparse.Namespace) -> int:
 
 
 def _add_verify_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--signature", required=True, metavar="sha1=HEX",
-                        help="the X-Hub-Signature value to check")
+    parser.add_argument("--signature", required=True, metavar="sha1=HEX", help="the X-Hub-Signature value to check")
     _add_body_and_secret(parser)
 
 
@@ -152,10 +164,13 @@ def _run_verify(args: argparse.Namespace) -> int:
     return 1
 
 
-register("sign", _add_body_and_secret, _run_sign,
-         help="print the X-Hub-Signature (sha1=<hex HMAC-SHA1>) of a body")
-register("verify", _add_verify_arguments, _run_verify,
-         help="check an X-Hub-Signature against a body (exit 0 valid, 1 invalid)")
+register("sign", _add_body_and_secret, _run_sign, help="print the X-Hub-Signature (sha1=<hex HMAC-SHA1>) of a body")
+register(
+    "verify",
+    _add_verify_arguments,
+    _run_verify,
+    help="check an X-Hub-Signature against a body (exit 0 valid, 1 invalid)",
+)
 
 
 def _add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
@@ -176,7 +191,15 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run()
 
 
-register("sandbox", _add_sandbox_arguments, _run_sandbox,
-         help="run the local Genesys emulator on loopback until Ctrl-C (needs the sandbox extra)")
-register("demo", lambda parser: None, _run_demo,
-         help="the end-to-end demo on the embedded sandbox (or the tenant named by GENESYS_* variables)")
+register(
+    "sandbox",
+    _add_sandbox_arguments,
+    _run_sandbox,
+    help="run the local Genesys emulator on loopback until Ctrl-C (needs the sandbox extra)",
+)
+register(
+    "demo",
+    lambda parser: None,
+    _run_demo,
+    help="the end-to-end demo on the embedded sandbox (or the tenant named by GENESYS_* variables)",
+)

@@ -152,7 +152,10 @@ class AsyncStatisticsClient(AsyncStatisticsApi):
             return await self.create_subscription(body=body, verbose=verbose)
 
         return AsyncStatisticsSubscription(
-            self._notifications(), request, create=create, delete=self.delete_subscription,
+            self._notifications(),
+            request,
+            create=create,
+            delete=self.delete_subscription,
             recreate_on_service_restart=recreate_on_service_restart,
         )
 
@@ -203,7 +206,10 @@ class StatisticsClient(StatisticsApi):
                 return await asyncio.to_thread(self.delete_subscription, id)
 
             return AsyncStatisticsSubscription(
-                cometd.async_client, request, create=create, delete=delete,
+                cometd.async_client,
+                request,
+                create=create,
+                delete=delete,
                 recreate_on_service_restart=recreate_on_service_restart,
             )
 

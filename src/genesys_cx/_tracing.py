@@ -261,8 +261,11 @@ class _Tracer:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "request %s %s trace=%s headers=%s body=%s",
-                request.method, redact_url(request.url), trace_id,
-                redact_headers(request.headers), _request_body(request),
+                request.method,
+                redact_url(request.url),
+                trace_id,
+                redact_headers(request.headers),
+                _request_body(request),
             )
         return trace_id
 
@@ -273,7 +276,9 @@ class _Tracer:
         Reading the original here would leave httpx's client a consumed stream (no ``elapsed``).
         """
         return httpx.Response(
-            response.status_code, headers=response.headers, stream=httpx.ByteStream(raw),
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(raw),
             extensions=response.extensions,
         )
 
@@ -285,8 +290,13 @@ class _Tracer:
             body = describe_body(decoded, response.headers.get("content-type"))
         logger.debug(
             "response %s %s -> %d in %.1f ms trace=%s headers=%s body=%s",
-            request.method, redact_url(request.url), response.status_code, (time.perf_counter() - started) * 1000,
-            trace_id, redact_headers(response.headers), body,
+            request.method,
+            redact_url(request.url),
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+            trace_id,
+            redact_headers(response.headers),
+            body,
         )
 
     @staticmethod
@@ -295,8 +305,11 @@ class _Tracer:
 
         logger.debug(
             "request %s %s failed after %.1f ms trace=%s: %s",
-            request.method, redact_url(request.url), (time.perf_counter() - started) * 1000,
-            trace_id, type(exc).__name__,
+            request.method,
+            redact_url(request.url),
+            (time.perf_counter() - started) * 1000,
+            trace_id,
+            type(exc).__name__,
         )
         return transport_error(exc, trace_id=trace_id)
 

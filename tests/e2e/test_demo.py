@@ -63,7 +63,14 @@ def test_debug_log_of_the_whole_flow_contains_no_secret(demo_run: tuple[int, str
 def test_demo_fails_loudly_when_a_step_fails() -> None:
     out = io.StringIO()
     # A base URL where nothing listens: every network step must fail and the exit code say so.
-    code = run(out, environ={"GENESYS_BASE_URL": "http://127.0.0.1:9", "GENESYS_API_KEY": "k",
-                             "GENESYS_CCID": "c", "GENESYS_CHANNEL_SECRETS": "a=b,c=d"})
+    code = run(
+        out,
+        environ={
+            "GENESYS_BASE_URL": "http://127.0.0.1:9",
+            "GENESYS_API_KEY": "k",
+            "GENESYS_CCID": "c",
+            "GENESYS_CHANNEL_SECRETS": "a=b,c=d",
+        },
+    )
     assert code == 1
     assert "FAILED" in out.getvalue()

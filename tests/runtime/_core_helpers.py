@@ -34,7 +34,9 @@ class Answer:
         if self.json is None:
             return Response(b"", status_code=self.status, headers=self.headers)
         return Response(
-            json.dumps(self.json).encode(), status_code=self.status, headers=self.headers,
+            json.dumps(self.json).encode(),
+            status_code=self.status,
+            headers=self.headers,
             media_type="application/json",
         )
 

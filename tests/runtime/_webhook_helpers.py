@@ -21,8 +21,13 @@ OTHER_SECRET = "another-channel-secret"
 def sms(message_id: str = "1613474523265-0", text: str = "Agent message text") -> dict[str, Any]:
     """The SMS webhook body of the docs (003, Example: SMS data flow, 3.)."""
     return {
-        "channel": {"id": "0123456789", "type": "sms", "from": {"id": "0123456789"},
-                    "to": {"id": "16504661149"}, "messageId": message_id},
+        "channel": {
+            "id": "0123456789",
+            "type": "sms",
+            "from": {"id": "0123456789"},
+            "to": {"id": "16504661149"},
+            "messageId": message_id,
+        },
         "type": "Text",
         "text": text,
     }
@@ -32,10 +37,13 @@ def email(message_id: str = "f7acbac6-68db-4031-aec2-4bbd02627c4b") -> dict[str,
     """The e-mail webhook body of the docs (003, Example: Email data flow, 1.)."""
     return {
         "channel": {
-            "id": "company.com", "type": "email",
+            "id": "company.com",
+            "type": "email",
             "from": {"id": "no-reply@company.com", "name": "Sender display name"},
-            "to": [{"id": "recipient-1@mail.com", "name": "First Recipient"},
-                   {"id": "recipient-2@mail.com", "name": "Second Recipient"}],
+            "to": [
+                {"id": "recipient-1@mail.com", "name": "First Recipient"},
+                {"id": "recipient-2@mail.com", "name": "Second Recipient"},
+            ],
             "messageId": message_id,
             "context": {"replyTo": {"id": "reply-to@company.com", "name": "Responder display name"}},
         },
@@ -49,9 +57,19 @@ def events(operation_id: str = "f6c49d91-926b-4473-b2f3-8d8fd295c968", event: st
     """The FINISHED interaction event of the docs (001, Interactions webhook)."""
     return {
         "operationId": operation_id,
-        "data": {"entities": [{"event": event, "entity": {
-            "id": "8e09e19f-b8ba-4db0-b6e7-dfc8a7776176", "mediaType": "chat", "interactionSubtype": "InboundNew",
-            "selfUri": "NexusURL/nexus/v3/chat/sessions/49a0ed5c/8e09e19f"}}]},
+        "data": {
+            "entities": [
+                {
+                    "event": event,
+                    "entity": {
+                        "id": "8e09e19f-b8ba-4db0-b6e7-dfc8a7776176",
+                        "mediaType": "chat",
+                        "interactionSubtype": "InboundNew",
+                        "selfUri": "NexusURL/nexus/v3/chat/sessions/49a0ed5c/8e09e19f",
+                    },
+                }
+            ]
+        },
     }
 
 
@@ -84,9 +102,9 @@ def redis_server(binary: str) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="genesys-cx-redis-") as folder:
         socket_path = os.path.join(folder, "redis.sock")
         process = subprocess.Popen(
-            [binary, "--port", "0", "--unixsocket", socket_path, "--save", "", "--appendonly", "no",
-             "--dir", folder],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [binary, "--port", "0", "--unixsocket", socket_path, "--save", "", "--appendonly", "no", "--dir", folder],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         url = f"unix://{socket_path}"
         try:

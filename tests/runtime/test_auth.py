@@ -49,10 +49,12 @@ class Genesys:
         self.valid: set[str] = set()
         self.refresh_tokens: set[str] = set()
         self.api_always_401 = False
-        self.app = Starlette(routes=[
-            Route("/auth/v3/oauth/token", self.token, methods=["POST"]),
-            Route("/nexus/v3/things", self.things, methods=["GET", "POST"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/auth/v3/oauth/token", self.token, methods=["POST"]),
+                Route("/nexus/v3/things", self.things, methods=["GET", "POST"]),
+            ]
+        )
 
     async def token(self, request: Request) -> JSONResponse:
         form = dict(urllib.parse.parse_qsl((await request.body()).decode()))
@@ -71,8 +73,15 @@ class Genesys:
         access, refresh = f"access-{number:04d}", f"refresh-{number:04d}"
         self.valid.add(access)
         self.refresh_tokens.add(refresh)
-        return JSONResponse({"access_token": access, "token_type": "bearer", "expires_in": self.expires_in,
-                             "refresh_token": refresh, "scope": "*"})
+        return JSONResponse(
+            {
+                "access_token": access,
+                "token_type": "bearer",
+                "expires_in": self.expires_in,
+                "refresh_token": refresh,
+                "scope": "*",
+            }
+        )
 
     async def things(self, request: Request) -> JSONResponse:
         self.api_requests.append(dict(request.headers))
@@ -108,8 +117,12 @@ def _credentials(**kwargs: object) -> OAuth2Credentials:
 
 def _manager(server: ServerThread, clock: Clock | None = None, **kwargs: object) -> TokenManager:
     return TokenManager(
-        server.url + "/auth/v3/oauth/token", kwargs.pop("credentials", None) or _credentials(),  # type: ignore[arg-type]
-        leeway=60, api_key=API_KEY, clock=clock or Clock(), **kwargs,  # type: ignore[arg-type]
+        server.url + "/auth/v3/oauth/token",
+        kwargs.pop("credentials", None) or _credentials(),  # type: ignore[arg-type]
+        leeway=60,
+        api_key=API_KEY,
+        clock=clock or Clock(),
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
@@ -160,8 +173,11 @@ def test_a_refused_refresh_token_falls_back_to_the_configured_grant(genesys: Gen
     genesys.refresh_tokens.clear()  # the server forgot every refresh token
     clock.now += 3600
     assert manager.token() == "access-0003"
-    assert [r["grant_type"] for r in genesys.token_requests] == ["client_credentials", "refresh_token",
-                                                                 "client_credentials"]
+    assert [r["grant_type"] for r in genesys.token_requests] == [
+        "client_credentials",
+        "refresh_token",
+        "client_credentials",
+    ]
 
 
 def test_password_grant_sends_username_and_password(genesys: Genesys, server: ServerThread) -> None:
@@ -326,13 +342,19 @@ def test_a_manager_of_the_wrong_kind_is_a_clear_error(server: ServerThread) -> N
 
 
 def test_authorization_url_carries_what_the_spec_requires() -> None:
-    url, state = authorization_url("https://gapi.example.com/auth/v3/", CLIENT_ID, "https://app.example/cb?x=1",
-                                   scope="*")
+    url, state = authorization_url(
+        "https://gapi.example.com/auth/v3/", CLIENT_ID, "https://app.example/cb?x=1", scope="*"
+    )
     parsed = urllib.parse.urlsplit(url)
     query = dict(urllib.parse.parse_qsl(parsed.query))
     assert (parsed.scheme, parsed.netloc, parsed.path) == ("https", "gapi.example.com", "/auth/v3/oauth/authorize")
-    assert query == {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": "https://app.example/cb?x=1",
-                     "scope": "*", "state": state}
+    assert query == {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": "https://app.example/cb?x=1",
+        "scope": "*",
+        "state": state,
+    }
     assert len(state) >= 32 and authorization_url("https://h/auth/v3", CLIENT_ID, "https://a/cb")[1] != state
     given, kept = authorization_url("https://h/auth/v3", CLIENT_ID, "https://a/cb", state="s-1", hide_tenant=True)
     assert kept == "s-1" and "state=s-1" in given and "hideTenant=true" in given
@@ -345,8 +367,11 @@ def test_exchange_code_then_keep_the_session_alive(genesys: Genesys, server: Ser
     token = exchange_code(token_url, credentials, "the-code", api_key=API_KEY, clock=clock)
     assert token.access_token == "access-0001" and token.refresh_token == "refresh-0001"
     assert token.expires_at == clock.now + 3600 and token.scope == "*"
-    assert genesys.token_requests[0] == {"grant_type": "authorization_code", "code": "the-code",
-                                         "redirect_uri": "https://app.example/cb"}
+    assert genesys.token_requests[0] == {
+        "grant_type": "authorization_code",
+        "code": "the-code",
+        "redirect_uri": "https://app.example/cb",
+    }
     manager = _manager(server, clock, credentials=credentials, token=token)
     assert manager.token() == "access-0001"
     clock.now += 3600

@@ -36,18 +36,24 @@ def test_sign_reads_stdin_and_the_default_variable(env: pytest.MonkeyPatch, caps
     assert capsys.readouterr().out == sign(SECRET, BODY) + "\n"
 
 
-def test_sign_a_file_with_a_named_variable(env: pytest.MonkeyPatch, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_sign_a_file_with_a_named_variable(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "body.json").write_bytes(b"other body")
     env.setenv("MY_SECRET", "mine")
     assert main(["sign", "--file", str(tmp_path / "body.json"), "--secret-env", "MY_SECRET"]) == 0
     assert capsys.readouterr().out.strip() == sign("mine", b"other body")
 
 
-def test_a_secret_file_loses_only_its_trailing_newline(env: pytest.MonkeyPatch, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    for content, secret in ((b"from-file\n", b"from-file"), (b"from-file\r\n", b"from-file"),
-                            (b" spaced \n", b" spaced "), (b"raw", b"raw")):
+def test_a_secret_file_loses_only_its_trailing_newline(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for content, secret in (
+        (b"from-file\n", b"from-file"),
+        (b"from-file\r\n", b"from-file"),
+        (b" spaced \n", b" spaced "),
+        (b"raw", b"raw"),
+    ):
         (tmp_path / "secret").write_bytes(content)
         assert main(["sign", "--secret-file", str(tmp_path / "secret")]) == 0
         env.setattr(sys, "stdin", Stdin(BODY))
@@ -60,16 +66,18 @@ def test_verify_exits_0_for_a_valid_signature(env: pytest.MonkeyPatch, capsys: p
 
 
 @pytest.mark.parametrize("signature", [sign("wrong", BODY), sign(SECRET, BODY + b" "), "sha1=xyz", "", "md5=00"])
-def test_verify_exits_1_for_an_invalid_signature(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                                                 signature: str) -> None:
+def test_verify_exits_1_for_an_invalid_signature(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], signature: str
+) -> None:
     assert main(["verify", "--signature", signature]) == 1
     out = capsys.readouterr()
     assert out.out == "signature INVALID\n"
     assert SECRET not in out.out + out.err and sign(SECRET, BODY)[5:] not in out.out + out.err
 
 
-def test_a_missing_secret_is_a_usage_error_naming_the_variable(env: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_secret_is_a_usage_error_naming_the_variable(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     env.delenv("GENESYS_CHANNEL_SECRET")
     assert main(["verify", "--signature", sign(SECRET, BODY)]) == 2
     err = capsys.readouterr().err
@@ -79,8 +87,9 @@ def test_a_missing_secret_is_a_usage_error_naming_the_variable(env: pytest.Monke
     assert "EMPTY is empty" in capsys.readouterr().err
 
 
-def test_unreadable_files_and_bad_usage_exit_2(env: pytest.MonkeyPatch, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_files_and_bad_usage_exit_2(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["sign", "--file", str(tmp_path / "absent.json")]) == 2
     assert "cannot read the body" in capsys.readouterr().err
     assert main(["sign", "--secret-file", str(tmp_path / "absent")]) == 2
@@ -99,8 +108,9 @@ def test_unreadable_files_and_bad_usage_exit_2(env: pytest.MonkeyPatch, tmp_path
     assert "sign" in capsys.readouterr().out
 
 
-def test_more_subcommands_can_be_registered(monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_more_subcommands_can_be_registered(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(_cli, "COMMANDS", list(_cli.COMMANDS))
 
     def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,12 +135,19 @@ def test_the_sdk_commands_are_registered() -> None:
 
 def test_python_dash_m_genesys_cx_signs(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "genesys_cx", "sign"], input=BODY, capture_output=True, check=False,
+        [sys.executable, "-m", "genesys_cx", "sign"],
+        input=BODY,
+        capture_output=True,
+        check=False,
         env={**os.environ, "GENESYS_CHANNEL_SECRET": SECRET},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode().strip() == sign(SECRET, BODY)
-    missing = subprocess.run([sys.executable, "-m", "genesys_cx", "verify", "--signature", "sha1=00"],
-                             input=BODY, capture_output=True, check=False,
-                             env={k: v for k, v in os.environ.items() if k != "GENESYS_CHANNEL_SECRET"})
+    missing = subprocess.run(
+        [sys.executable, "-m", "genesys_cx", "verify", "--signature", "sha1=00"],
+        input=BODY,
+        capture_output=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "GENESYS_CHANNEL_SECRET"},
+    )
     assert missing.returncode == 2 and b"GENESYS_CHANNEL_SECRET" in missing.stderr

@@ -56,10 +56,22 @@ def _get(app: Scripted, path: str = "/x", **kwargs: object) -> httpx.Response:
 @pytest.mark.parametrize(
     ("status", "kind"),
     [
-        (400, BadRequest), (401, Unauthorized), (403, Forbidden), (404, NotFound), (409, Conflict),
-        (415, UnsupportedMediaType), (429, RateLimited), (500, ServerError), (502, ServerError),
-        (503, ServerError), (504, ServerError), (599, ServerError), (418, UnexpectedStatus),
-        (422, UnexpectedStatus), (302, UnexpectedStatus), (299, UnexpectedStatus),
+        (400, BadRequest),
+        (401, Unauthorized),
+        (403, Forbidden),
+        (404, NotFound),
+        (409, Conflict),
+        (415, UnsupportedMediaType),
+        (429, RateLimited),
+        (500, ServerError),
+        (502, ServerError),
+        (503, ServerError),
+        (504, ServerError),
+        (599, ServerError),
+        (418, UnexpectedStatus),
+        (422, UnexpectedStatus),
+        (302, UnexpectedStatus),
+        (299, UnexpectedStatus),
     ],
 )
 def test_each_status_maps_to_its_type_with_the_envelope(status: int, kind: type[ApiError]) -> None:
@@ -107,8 +119,11 @@ def test_an_empty_body_and_a_status_without_a_reason_phrase() -> None:
 
 
 def test_secure_email_string_codes_are_kept() -> None:
-    envelope = {"referenceId": "r1", "operationId": "o1",
-                "status": {"code": "INVALID_PARAMETER", "message": "bad id", "detail": "id is empty"}}
+    envelope = {
+        "referenceId": "r1",
+        "operationId": "o1",
+        "status": {"code": "INVALID_PARAMETER", "message": "bad id", "detail": "id is empty"},
+    }
     app = Scripted(Answer(400, envelope))
     with serve(app.app) as server:
         api = SecureEmailApi(SecureEmailClient(base_url=server.url), handler=handle_response)
@@ -139,8 +154,11 @@ def test_rate_limited_carries_retry_after() -> None:
 
 
 def test_code_2_raises_partial_success_with_the_data_and_the_failures() -> None:
-    envelope = {"status": {"code": 2, "message": "some failed"}, "data": STATISTIC,
-                "errors": [{"status": {"code": 404, "message": "no such agent"}}]}
+    envelope = {
+        "status": {"code": 2, "message": "some failed"},
+        "data": STATISTIC,
+        "errors": [{"status": {"code": 404, "message": "no such agent"}}],
+    }
     app = Scripted(Answer(200, envelope))
     with serve(app.app) as server:
         api = StatisticsApi(StatisticsClient(base_url=server.url), handler=handle_response)

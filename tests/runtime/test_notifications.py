@@ -77,7 +77,10 @@ class Env:
 def env() -> Iterator[Env]:
     valid = {"token-one-0001"}
     emulator = StatisticsEmulator(
-        is_valid_token=lambda t: t in valid, api_keys=[API_KEY], tick_interval=None, long_poll_timeout=1.0,
+        is_valid_token=lambda t: t in valid,
+        api_keys=[API_KEY],
+        tick_interval=None,
+        long_poll_timeout=1.0,
     )
 
     @contextlib.asynccontextmanager
@@ -108,9 +111,11 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 def update_payload(subscription: str = "sub") -> dict[str, Any]:
-    return {"name": "StatisticUpdate", "topic": UPDATES_CHANNEL,
-            "data": {"statistics": [{"subscriptionId": subscription, "statisticId": "s", "value": 7,
-                                     "timestamp": 1}]}}
+    return {
+        "name": "StatisticUpdate",
+        "topic": UPDATES_CHANNEL,
+        "data": {"statistics": [{"subscriptionId": subscription, "statisticId": "s", "value": 7, "timestamp": 1}]},
+    }
 
 
 # ------------------------------------------------------------------------------------- the session
@@ -120,10 +125,14 @@ async def test_updates_arrive_typed_and_odd_payloads_arrive_raw(env: Env, cometd
     async with cometd.updates(UPDATES_CHANNEL, SERVICE_CHANNEL) as stream:
         env.emulator.publish(UPDATES_CHANNEL, update_payload())
         env.emulator.publish(UPDATES_CHANNEL, {"name": "StatisticUpdate", "data": "not an object"})
-        env.emulator.publish(SERVICE_CHANNEL, {"name": "ServiceStateChange", "topic": "statistics/v3/service",
-                                               "data": {"serviceState": "AVAILABLE"}})
-        env.emulator.publish(SERVICE_CHANNEL, {"name": "ServiceStateChange", "topic": SERVICE_CHANNEL,
-                                               "data": {"serviceState": "DEGRADED"}})
+        env.emulator.publish(
+            SERVICE_CHANNEL,
+            {"name": "ServiceStateChange", "topic": "statistics/v3/service", "data": {"serviceState": "AVAILABLE"}},
+        )
+        env.emulator.publish(
+            SERVICE_CHANNEL,
+            {"name": "ServiceStateChange", "topic": SERVICE_CHANNEL, "data": {"serviceState": "DEGRADED"}},
+        )
         update, raw, available, unknown = [await next_item(stream) for _ in range(4)]
     assert isinstance(update, StatisticUpdate)
     assert update.data.statistics[0].value == 7  # type: ignore[index]
@@ -261,8 +270,17 @@ async def test_5xx_and_garbage_are_retried_with_backoff_and_reconnect_none_ends_
         httpx.Response(503, json={"status": {"code": 503, "message": "busy"}}),
         httpx.Response(200, content=b"<html>proxy error</html>"),
         httpx.Response(200, json=[update, {"channel": "/meta/connect", "successful": True}]),
-        httpx.Response(200, json=[{"channel": "/meta/connect", "successful": False, "error": "403::shutting down",
-                                   "advice": {"reconnect": "none"}}]),
+        httpx.Response(
+            200,
+            json=[
+                {
+                    "channel": "/meta/connect",
+                    "successful": False,
+                    "error": "403::shutting down",
+                    "advice": {"reconnect": "none"},
+                }
+            ],
+        ),
     )
     async with httpx.AsyncClient(base_url="http://cometd.test", transport=server) as http:
         client = CometdClient(http, **FAST)
@@ -322,7 +340,9 @@ async def test_an_opted_out_subscription_is_only_told_the_service_is_back(env: E
     env.emulator.set_service_state(True)
     items += [await next_item(subscription) for _ in range(2)]
     assert [i.kind for i in items[2:] if isinstance(i, SubscriptionEvent)] == [
-        SubscriptionEventKind.DROPPED, SubscriptionEventKind.SERVICE_AVAILABLE]
+        SubscriptionEventKind.DROPPED,
+        SubscriptionEventKind.SERVICE_AVAILABLE,
+    ]
     assert env.emulator.subscription_ids() == []
     await subscription.aclose()
     await rest.get_async_httpx_client().aclose()
@@ -389,8 +409,10 @@ json_values = st.recursive(
 @settings(max_examples=200, deadline=None)
 @given(
     channel=st.sampled_from([UPDATES_CHANNEL, SERVICE_CHANNEL, "/other", "/meta/connect"]) | json_values,
-    data=json_values | st.fixed_dictionaries(
-        {"name": st.just("StatisticUpdate"), "topic": st.just(UPDATES_CHANNEL), "data": json_values}),
+    data=json_values
+    | st.fixed_dictionaries(
+        {"name": st.just("StatisticUpdate"), "topic": st.just(UPDATES_CHANNEL), "data": json_values}
+    ),
 )
 def test_any_message_parses_to_its_model_or_a_raw_message_that_keeps_it(channel: Any, data: Any) -> None:
     message = {"channel": channel, "data": data}
@@ -462,8 +484,9 @@ def test_no_task_or_unclosed_warning_at_interpreter_exit(env: Env) -> None:
         asyncio.run(main())
         print("done")
     """)
-    result = subprocess.run([sys.executable, "-X", "dev", "-W", "error", "-c", script],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "done"
     for marker in ("Task was destroyed", "Unclosed", "never awaited", "Warning"):

@@ -49,7 +49,7 @@ def test_a_text_secret_is_its_utf8_bytes(secret: str, body: bytes) -> None:
 def test_changing_one_byte_of_the_body_invalidates(secret: str | bytes, body: bytes, data: st.DataObject) -> None:
     index = data.draw(st.integers(0, len(body) - 1))
     new = data.draw(st.integers(0, 255).filter(lambda b: b != body[index]))
-    tampered = body[:index] + bytes([new]) + body[index + 1:]
+    tampered = body[:index] + bytes([new]) + body[index + 1 :]
     assert not verify(secret, tampered, sign(secret, body))
 
 
@@ -58,7 +58,7 @@ def test_changing_one_digit_of_the_signature_invalidates(secret: str | bytes, bo
     signature = sign(secret, body)
     index = data.draw(st.integers(5, len(signature) - 1))
     digit = data.draw(st.sampled_from(HEX).filter(lambda c: c != signature[index]))
-    assert not verify(secret, body, signature[:index] + digit + signature[index + 1:])
+    assert not verify(secret, body, signature[:index] + digit + signature[index + 1 :])
 
 
 @given(secret=st.binary(min_size=1, max_size=200), body=bodies, data=st.data())
@@ -66,7 +66,7 @@ def test_changing_one_byte_of_the_secret_invalidates(secret: bytes, body: bytes,
     # In place (same length): HMAC zero-pads short keys, so appending b"\0" would be the same key.
     index = data.draw(st.integers(0, len(secret) - 1))
     new = data.draw(st.integers(0, 255).filter(lambda b: b != secret[index]))
-    other = secret[:index] + bytes([new]) + secret[index + 1:]
+    other = secret[:index] + bytes([new]) + secret[index + 1 :]
     assert not verify(other, body, sign(secret, body))
 
 
@@ -119,10 +119,16 @@ RFC_2202_HMAC_SHA1 = [  # RFC 2202 section 3, test cases 1-7 (key, data, digest)
     (b"\xaa" * 20, b"\xdd" * 50, "125d7342b9ac11cd91a39af48aa17b4f63f175d3"),
     (bytes(range(1, 26)), b"\xcd" * 50, "4c9007f4026250c6bc8414f9bf50c86c2d7235da"),
     (b"\x0c" * 20, b"Test With Truncation", "4c1a03424b55e07fe7f27be1d58bb9324a9a5a04"),
-    (b"\xaa" * 80, b"Test Using Larger Than Block-Size Key - Hash Key First",
-     "aa4ae5e15272d00e95705637ce8a3b55ed402112"),
-    (b"\xaa" * 80, b"Test Using Larger Than Block-Size Key and Larger Than One Block-Size Data",
-     "e8e99d0f45237d786d6bbaa7965c7808bbff1a91"),
+    (
+        b"\xaa" * 80,
+        b"Test Using Larger Than Block-Size Key - Hash Key First",
+        "aa4ae5e15272d00e95705637ce8a3b55ed402112",
+    ),
+    (
+        b"\xaa" * 80,
+        b"Test Using Larger Than Block-Size Key and Larger Than One Block-Size Data",
+        "e8e99d0f45237d786d6bbaa7965c7808bbff1a91",
+    ),
 ]
 
 
@@ -143,8 +149,9 @@ def test_a_vector_computed_by_openssl() -> None:
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.skip("openssl is not installed: no independent HMAC implementation to compare with")
-    out = subprocess.run([openssl, "dgst", "-sha1", "-hmac", WIRE_SECRET], input=WIRE_BODY,
-                         capture_output=True, check=True).stdout.decode()
+    out = subprocess.run(
+        [openssl, "dgst", "-sha1", "-hmac", WIRE_SECRET], input=WIRE_BODY, capture_output=True, check=True
+    ).stdout.decode()
     assert sign(WIRE_SECRET, WIRE_BODY) == "sha1=" + out.split()[-1]
 
 
@@ -186,8 +193,15 @@ def recorder() -> Any:
         yield rec
 
 
-MESSAGE = {"messages": [{"channel": {"from": {"id": "16504661149"}, "to": {"id": "0123456789"}},
-                         "type": "Text", "text": "Consumer message text ✓"}]}
+MESSAGE = {
+    "messages": [
+        {
+            "channel": {"from": {"id": "16504661149"}, "to": {"id": "0123456789"}},
+            "type": "Text",
+            "text": "Consumer message text ✓",
+        }
+    ]
+}
 UPLOAD = {"file": ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "image/png")}
 
 
@@ -232,8 +246,10 @@ async def test_an_unknown_channel_fails_before_anything_is_sent(recorder: Any) -
     async with httpx.AsyncClient(base_url=recorder.url, auth=auth) as aclient:
         with pytest.raises(UnknownChannel):
             await aclient.post("/channels/other/messages", json=MESSAGE)
-    with httpx.Client(base_url=recorder.url, auth=HubSignature(lambda channel: None)) as client, \
-            pytest.raises(UnknownChannel):
+    with (
+        httpx.Client(base_url=recorder.url, auth=HubSignature(lambda channel: None)) as client,
+        pytest.raises(UnknownChannel),
+    ):
         client.post("/channels/sms-1/messages", json=MESSAGE)
     assert recorder.received == []
     assert "secret-one" not in str(info.value) and "secret-one" not in repr(auth)

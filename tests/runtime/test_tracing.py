@@ -89,23 +89,41 @@ async def _no_sleep(delay: float) -> None:
 
 def _token_and_api_app(seen: list[dict[str, str]]) -> Starlette:
     async def token(request: Request) -> JSONResponse:
-        return JSONResponse({"access_token": "acc-ess-tok-999", "token_type": "bearer", "expires_in": 3600,
-                             "refresh_token": "ref-resh-tok-888", "scope": "*"})
+        return JSONResponse(
+            {
+                "access_token": "acc-ess-tok-999",
+                "token_type": "bearer",
+                "expires_in": 3600,
+                "refresh_token": "ref-resh-tok-888",
+                "scope": "*",
+            }
+        )
 
     async def send(request: Request) -> JSONResponse:
         seen.append(dict(request.headers))
-        return JSONResponse({"status": {"code": 0}, "echo": {"password": "pass-word-777", "note": "fine"}},
-                            headers={"Set-Cookie": "session=cookie-val-666"})
+        return JSONResponse(
+            {"status": {"code": 0}, "echo": {"password": "pass-word-777", "note": "fine"}},
+            headers={"Set-Cookie": "session=cookie-val-666"},
+        )
 
-    return Starlette(routes=[
-        Route("/auth/v3/oauth/token", token, methods=["POST"]),
-        Route("/nexus/v3/channels/{channel}/messages", send, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/auth/v3/oauth/token", token, methods=["POST"]),
+            Route("/nexus/v3/channels/{channel}/messages", send, methods=["POST"]),
+        ]
+    )
 
 
 def test_a_debug_log_of_a_full_call_contains_no_secret(caplog: pytest.LogCaptureFixture) -> None:
-    secrets = ["api-key-value-555", "client-secret-444", "channel-secret-333", "acc-ess-tok-999",
-               "ref-resh-tok-888", "pass-word-777", "cookie-val-666"]
+    secrets = [
+        "api-key-value-555",
+        "client-secret-444",
+        "channel-secret-333",
+        "acc-ess-tok-999",
+        "ref-resh-tok-888",
+        "pass-word-777",
+        "cookie-val-666",
+    ]
     seen: list[dict[str, str]] = []
     with serve(_token_and_api_app(seen)) as server, caplog.at_level(logging.DEBUG, "genesys_cx"):
         transport = TracingTransport(RetryTransport(httpx.HTTPTransport()))
@@ -114,8 +132,9 @@ def test_a_debug_log_of_a_full_call_contains_no_secret(caplog: pytest.LogCapture
             manager = TokenManager(server.url + "/auth/v3/oauth/token", credentials, http, api_key="api-key-value-555")
             auth = combine_auth(ApiKey("api-key-value-555"), BearerToken(manager), HubSignature("channel-secret-333"))
             body = {"messages": [{"type": "Text", "text": "hello"}]}
-            response = http.post(server.url + "/nexus/v3/channels/ch-1/messages?access_token=acc-ess-tok-999",
-                                 json=body, auth=auth)
+            response = http.post(
+                server.url + "/nexus/v3/channels/ch-1/messages?access_token=acc-ess-tok-999", json=body, auth=auth
+            )
     assert response.status_code == 200
     signature = seen[0]["x-hub-signature"]
     assert signature == sign("channel-secret-333", response.request.content)
@@ -193,8 +212,9 @@ def test_redact_headers_never_leaks_a_credential(name: str, secret: str, other: 
 
 
 def _filtered(message: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
-    record = logging.LogRecord("genesys_cx", logging.INFO, __file__, 1, message, args,
-                               (type(exc), exc, exc.__traceback__) if exc else None)
+    record = logging.LogRecord(
+        "genesys_cx", logging.INFO, __file__, 1, message, args, (type(exc), exc, exc.__traceback__) if exc else None
+    )
     assert SecretFilter().filter(record)
     return record
 

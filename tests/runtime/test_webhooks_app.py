@@ -175,7 +175,7 @@ def test_an_oversize_body_is_413(receiver: tuple[str, Handler]) -> None:
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: the limit applies while streaming
             for start in range(0, len(body), 256):
-                yield body[start:start + 256]
+                yield body[start : start + 256]
 
         streamed = httpx.post(server.url, content=chunks(), headers=signed(body), timeout=WAIT)
         assert streamed.status_code == 413

@@ -82,7 +82,9 @@ def test_an_unknown_message_type_reaches_the_handler() -> None:
     body = encode(document)
     handler = Recorder()
     assert answer(handle_webhook(body, signed(body), secret=SECRET, on_message=handler)) == (
-        200, {"messageId": "loc-1"})
+        200,
+        {"messageId": "loc-1"},
+    )
     assert handler.calls == [UnknownMessage("Location", document)]
 
 
@@ -92,7 +94,9 @@ def test_a_failed_handler_runs_again_on_redelivery_and_a_done_one_does_not() -> 
     handler = Recorder(result="reply-7", fail=1)
     assert handle_webhook(body, signed(body), secret=SECRET, on_message=handler, store=store).status == 500
     assert answer(handle_webhook(body, signed(body), secret=SECRET, on_message=handler, store=store)) == (
-        200, {"messageId": "reply-7"})
+        200,
+        {"messageId": "reply-7"},
+    )
     again = handle_webhook(body, signed(body), secret=SECRET, on_message=handler, store=store)
     assert answer(again) == (200, {"messageId": "reply-7"})  # the id answered the first time
     assert len(handler.calls) == 2
@@ -157,8 +161,12 @@ def test_programming_errors_are_typed() -> None:
         handle_webhook(body, signed(body), secret=SECRET, on_message=Recorder(), kind="receipts")  # type: ignore[call-overload]
 
 
-@given(body=st.binary(max_size=200) | st.builds(encode, st.dictionaries(st.sampled_from(["type", "channel"]),
-                                                                        st.sampled_from(["Text", "Foo", 1, None]))))
+@given(
+    body=st.binary(max_size=200)
+    | st.builds(
+        encode, st.dictionaries(st.sampled_from(["type", "channel"]), st.sampled_from(["Text", "Foo", 1, None]))
+    )
+)
 def test_any_signed_body_gets_200_or_400_and_the_handler_runs_only_on_200(body: bytes) -> None:
     handler = Recorder()
     response = handle_webhook(body, signed(body), secret=SECRET, on_message=handler)

@@ -132,16 +132,18 @@ def test_a_tampered_body_is_rejected_and_the_message_names_neither_signature() -
     ("body", "expected"),
     [
         (b"", "body is not valid JSON: Expecting value at line 1 column 1"),
-        (b"{\"type\": ", "body is not valid JSON: Expecting value at line 1 column 10"),
+        (b'{"type": ', "body is not valid JSON: Expecting value at line 1 column 10"),
         (b"\xff\xfe\xfa", "body is not valid JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b"[1, 2]", "body is a JSON array, not an object"),
-        (b"\"Text\"", "body is a JSON string, not an object"),
+        (b'"Text"', "body is a JSON string, not an object"),
         (b"null", "body is a JSON null, not an object"),
         (b"{}", "not an outgoing message: it has no 'type' field"),
-        (b"{\"type\": 7}", "'type' is a JSON number, not a string"),
-        (b'{"type": "Text", "text": "hi"}',
-         "'Text' message does not match OutgoingSmsMessage: missing required field 'channel'"),
+        (b'{"type": 7}', "'type' is a JSON number, not a string"),
+        (
+            b'{"type": "Text", "text": "hi"}',
+            "'Text' message does not match OutgoingSmsMessage: missing required field 'channel'",
+        ),
         (b'{"type": "Email", "channel": [], "content": []}', "'Email' message does not match OutgoingEmailMessage"),
     ],
 )
@@ -181,8 +183,10 @@ def test_any_signed_bytes_parse_or_raise_invalid_payload(body: bytes) -> None:
         assert isinstance(result, (OutgoingSmsMessage, OutgoingEmailMessage, UnknownMessage))
 
 
-@given(document=st.dictionaries(st.sampled_from(["type", "channel", "text", "content", "x"]), json_values),
-       kind=st.sampled_from(["Text", "Email", "Other", None]))
+@given(
+    document=st.dictionaries(st.sampled_from(["type", "channel", "text", "content", "x"]), json_values),
+    kind=st.sampled_from(["Text", "Email", "Other", None]),
+)
 def test_any_signed_json_object_parses_or_raises_invalid_payload(document: dict[str, Any], kind: str | None) -> None:
     if kind is not None:
         document["type"] = kind
@@ -207,7 +211,9 @@ def test_anything_signed_with_another_secret_is_refused(document: dict[str, Any]
 
 
 def test_importing_the_parser_does_not_import_the_server_or_redis() -> None:
-    code = ("import sys, genesys_cx.webhooks as w; "
-            "print(sorted(m for m in ('starlette', 'uvicorn', 'redis') if m in sys.modules))")
+    code = (
+        "import sys, genesys_cx.webhooks as w; "
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'redis') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -146,8 +146,11 @@ def test_the_redis_url_never_shows(redis_url: str) -> None:
 
 
 operations = st.lists(
-    st.tuples(st.sampled_from(["claim", "complete", "release"]), st.sampled_from(["a", "b", "c"]),
-              st.sampled_from([None, "x", "y"])),
+    st.tuples(
+        st.sampled_from(["claim", "complete", "release"]),
+        st.sampled_from(["a", "b", "c"]),
+        st.sampled_from([None, "x", "y"]),
+    ),
     max_size=30,
 )
 

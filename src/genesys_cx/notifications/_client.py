@@ -325,8 +325,11 @@ class CometdClient:
             body = None
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
             raise InvalidResponse(
-                "the answer is not a JSON array of Bayeux messages", body=response.content,
-                status=response.status_code, operation=operation, response=response,
+                "the answer is not a JSON array of Bayeux messages",
+                body=response.content,
+                status=response.status_code,
+                operation=operation,
+                response=response,
             )
         return body
 
@@ -405,7 +408,10 @@ class CometdClient:
                 self._state = "reconnecting"
                 logger.warning(
                     "CometD %s failed (%s); retrying in %.2f s (attempt %d)",
-                    "handshake" if self._rehandshake else "connect", describe(exc), delay, failures,
+                    "handshake" if self._rehandshake else "connect",
+                    describe(exc),
+                    delay,
+                    failures,
                 )
                 await asyncio.sleep(delay)
                 continue

@@ -101,7 +101,9 @@ def _values(response: object, subscription_id: str) -> tuple[str, list[UpdatedSt
     statistics = [] if isinstance(data.statistics, Unset) else data.statistics
     return subscription_id, [
         UpdatedStatisticValue(
-            subscription_id=subscription_id, statistic_id=value.statistic_id, value=value.value,
+            subscription_id=subscription_id,
+            statistic_id=value.statistic_id,
+            value=value.value,
             timestamp=value.timestamp,
         )
         for value in statistics
@@ -237,7 +239,8 @@ class AsyncStatisticsSubscription:
                 self._inbox.put(SubscriptionEvent(SubscriptionEventKind.SERVICE_AVAILABLE, self._id))
                 logger.info(
                     "the Statistics service is AVAILABLE again; subscription %s is not re-created "
-                    "(recreate_on_service_restart=False)", self._id,
+                    "(recreate_on_service_restart=False)",
+                    self._id,
                 )
         else:
             logger.warning("unknown Statistics service state %r ignored", str(state))
@@ -269,7 +272,9 @@ class AsyncStatisticsSubscription:
                 self._inbox.put(SubscriptionEvent(SubscriptionEventKind.RECREATE_FAILED, self._id, exc))
                 logger.warning(
                     "re-creating statistics subscription %s failed (%s); retrying in %.1f s",
-                    self._id, describe(exc), delay,
+                    self._id,
+                    describe(exc),
+                    delay,
                 )
                 await asyncio.sleep(delay)
             else:

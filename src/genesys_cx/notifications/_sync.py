@@ -161,17 +161,22 @@ class SyncCometdClient:
         request_timeout: float = 30.0,
         poll_margin: float = 15.0,
     ) -> None:
-        factory: Callable[[], httpx.AsyncClient] = (lambda: httpx.AsyncClient(base_url=http)) if isinstance(
-            http, str
-        ) else http
+        factory: Callable[[], httpx.AsyncClient] = (
+            (lambda: httpx.AsyncClient(base_url=http)) if isinstance(http, str) else http
+        )
         self._loop = _LoopThread("genesys-cx-notifications")
         self._closed = False
         try:
             self._http = self._loop.call(factory)
             self._client = self._loop.call(
                 lambda: CometdClient(
-                    self._http, path, headers=headers, backoff_base=backoff_base, backoff_cap=backoff_cap,
-                    request_timeout=request_timeout, poll_margin=poll_margin,
+                    self._http,
+                    path,
+                    headers=headers,
+                    backoff_base=backoff_base,
+                    backoff_cap=backoff_cap,
+                    request_timeout=request_timeout,
+                    poll_margin=poll_margin,
                 )
             )
         except BaseException:

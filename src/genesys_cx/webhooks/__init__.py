@@ -1,4 +1,4 @@
-'''Receive Genesys webhooks: verify the signature, parse the body, run your handler once.
+"""Receive Genesys webhooks: verify the signature, parse the body, run your handler once.
 
 Digital Channels POSTs agent replies (the Third-Party Messaging webhook) and interaction events
 (the Interactions webhook) to your URL, signed with ``X-Hub-Signature: sha1=<HMAC-SHA1 of the raw
@@ -41,7 +41,7 @@ handler raised (or never finished) is handled again on redelivery. The key is th
 (``idempotency_key``), else the SHA-256 of the body. Handlers receive the generated models; unknown
 enum values are kept (``member.is_known`` is False). A handler may return the ``messageId`` to
 answer; by default it is the message's ``channel.messageId``.
-'''
+"""
 
 from ._app import webhook_app
 from ._errors import InvalidPayload, InvalidSignature, WebhookError

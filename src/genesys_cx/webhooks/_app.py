@@ -90,5 +90,3 @@ def webhook_app(
     app = Starlette(routes=[Route(path, receive, methods=["POST"])])
     app.state.webhook_store = chosen_store
     return app
-
-

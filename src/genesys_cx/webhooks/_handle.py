@@ -110,8 +110,9 @@ def sniff_kind(data: Mapping[str, Any]) -> Kind:
     return "message" if "type" in data or "channel" in data else "events"
 
 
-def admit(body: bytes, headers: Mapping[str, str], secret: Secrets, kinds: Sequence[Kind]
-          ) -> _Delivery | WebhookResponse:
+def admit(
+    body: bytes, headers: Mapping[str, str], secret: Secrets, kinds: Sequence[Kind]
+) -> _Delivery | WebhookResponse:
     """Verify and parse; the delivery to hand to a handler, or the 401/400 answer."""
     try:
         data = verified_object(body, header(headers, HEADER), secret)
@@ -144,14 +145,16 @@ def _claim(store: IdempotencyStore | None, delivery: _Delivery) -> Claim | Webho
     return claim
 
 
-def _settle_ok(store: IdempotencyStore | None, claim: Claim | None, delivery: _Delivery, returned: object
-               ) -> WebhookResponse:
+def _settle_ok(
+    store: IdempotencyStore | None, claim: Claim | None, delivery: _Delivery, returned: object
+) -> WebhookResponse:
     response_id = payload_id(delivery.payload)
     if isinstance(returned, str):
         response_id = returned
     elif returned is not None:
-        logger.warning("webhook handler returned %s, not str or None; answering with the message's own id",
-                       type(returned).__name__)
+        logger.warning(
+            "webhook handler returned %s, not str or None; answering with the message's own id", type(returned).__name__
+        )
     if store is not None and claim is not None:
         try:
             store.complete(claim, response_id)
@@ -160,15 +163,17 @@ def _settle_ok(store: IdempotencyStore | None, claim: Claim | None, delivery: _D
     return _success(delivery.kind, response_id)
 
 
-def _settle_failed(store: IdempotencyStore | None, claim: Claim | None, delivery: _Delivery,
-                   exc: BaseException) -> WebhookResponse:
+def _settle_failed(
+    store: IdempotencyStore | None, claim: Claim | None, delivery: _Delivery, exc: BaseException
+) -> WebhookResponse:
     logger.error("webhook handler raised for %s; answering 500 so Genesys redelivers", delivery.key, exc_info=exc)
     if store is not None and claim is not None:
         try:
             store.release(claim)
         except Exception:
-            logger.exception("idempotency store failed to release %s (it frees itself when its lease ends)",
-                             delivery.key)
+            logger.exception(
+                "idempotency store failed to release %s (it frees itself when its lease ends)", delivery.key
+            )
     return error_response(500, f"the handler raised {type(exc).__name__}; Genesys will redeliver")
 
 
@@ -181,15 +186,34 @@ def _check(kind: str, handler: object) -> Kind:
 
 
 @overload
-def handle_webhook(body: bytes, headers: Mapping[str, str], *, secret: Secrets,
-                   on_message: Callable[[OutgoingMessage], str | None], store: IdempotencyStore | None = None,
-                   kind: Literal["message"] = "message") -> WebhookResponse: ...
+def handle_webhook(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secret: Secrets,
+    on_message: Callable[[OutgoingMessage], str | None],
+    store: IdempotencyStore | None = None,
+    kind: Literal["message"] = "message",
+) -> WebhookResponse: ...
 @overload
-def handle_webhook(body: bytes, headers: Mapping[str, str], *, secret: Secrets,
-                   on_message: Callable[[EventsPayload], str | None], store: IdempotencyStore | None = None,
-                   kind: Literal["events"]) -> WebhookResponse: ...
-def handle_webhook(body: bytes, headers: Mapping[str, str], *, secret: Secrets, on_message: Handler,
-                   store: IdempotencyStore | None = None, kind: Kind = "message") -> WebhookResponse:
+def handle_webhook(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secret: Secrets,
+    on_message: Callable[[EventsPayload], str | None],
+    store: IdempotencyStore | None = None,
+    kind: Literal["events"],
+) -> WebhookResponse: ...
+def handle_webhook(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secret: Secrets,
+    on_message: Handler,
+    store: IdempotencyStore | None = None,
+    kind: Kind = "message",
+) -> WebhookResponse:
     """Verify, parse, deduplicate and run the synchronous *on_message*; return the answer to send.
 
     *kind* ``"message"`` (the Third-Party Messaging webhook; the handler gets an ``OutgoingMessage``)
@@ -227,8 +251,9 @@ async def _offload(store: IdempotencyStore | None, function: Callable[..., _T], 
     return await asyncio.to_thread(function, *args)
 
 
-async def _run(handler: Handler, delivery: _Delivery, store: IdempotencyStore | None, claim: Claim | None
-               ) -> WebhookResponse:
+async def _run(
+    handler: Handler, delivery: _Delivery, store: IdempotencyStore | None, claim: Claim | None
+) -> WebhookResponse:
     try:
         if inspect.iscoroutinefunction(handler):
             returned = await handler(delivery.payload)
@@ -244,8 +269,14 @@ async def _run(handler: Handler, delivery: _Delivery, store: IdempotencyStore | 
     return await _offload(store, _settle_ok, store, claim, delivery, returned)
 
 
-async def dispatch(body: bytes, headers: Mapping[str, str], secret: Secrets, handlers: Mapping[Kind, Handler],
-                   store: IdempotencyStore | None, timeout: float | None) -> WebhookResponse:
+async def dispatch(
+    body: bytes,
+    headers: Mapping[str, str],
+    secret: Secrets,
+    handlers: Mapping[Kind, Handler],
+    store: IdempotencyStore | None,
+    timeout: float | None,
+) -> WebhookResponse:
     """The async contract for one or two handlers (by kind); shared by ``ahandle_webhook`` and the app."""
     delivery = admit(body, headers, secret, list(handlers))
     if isinstance(delivery, WebhookResponse):
@@ -259,25 +290,48 @@ async def dispatch(body: bytes, headers: Mapping[str, str], secret: Secrets, han
     try:
         return await asyncio.wait_for(asyncio.shield(task), timeout)
     except TimeoutError:
-        logger.warning("webhook handler for %s still running after %g s; answering 503 (it keeps running)",
-                       delivery.key, timeout)
-        return error_response(503, f"the handler did not finish within {timeout:g} s; it keeps running, "
-                           "and a redelivery is answered once it is done")
+        logger.warning(
+            "webhook handler for %s still running after %g s; answering 503 (it keeps running)", delivery.key, timeout
+        )
+        return error_response(
+            503,
+            f"the handler did not finish within {timeout:g} s; it keeps running, "
+            "and a redelivery is answered once it is done",
+        )
 
 
 @overload
-async def ahandle_webhook(body: bytes, headers: Mapping[str, str], *, secret: Secrets,
-                          on_message: Callable[[OutgoingMessage], Awaitable[str | None] | str | None],
-                          store: IdempotencyStore | None = None, kind: Literal["message"] = "message",
-                          timeout: float | None = None) -> WebhookResponse: ...
+async def ahandle_webhook(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secret: Secrets,
+    on_message: Callable[[OutgoingMessage], Awaitable[str | None] | str | None],
+    store: IdempotencyStore | None = None,
+    kind: Literal["message"] = "message",
+    timeout: float | None = None,
+) -> WebhookResponse: ...
 @overload
-async def ahandle_webhook(body: bytes, headers: Mapping[str, str], *, secret: Secrets,
-                          on_message: Callable[[EventsPayload], Awaitable[str | None] | str | None],
-                          store: IdempotencyStore | None = None, kind: Literal["events"],
-                          timeout: float | None = None) -> WebhookResponse: ...
-async def ahandle_webhook(body: bytes, headers: Mapping[str, str], *, secret: Secrets, on_message: Handler,
-                          store: IdempotencyStore | None = None, kind: Kind = "message",
-                          timeout: float | None = None) -> WebhookResponse:
+async def ahandle_webhook(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secret: Secrets,
+    on_message: Callable[[EventsPayload], Awaitable[str | None] | str | None],
+    store: IdempotencyStore | None = None,
+    kind: Literal["events"],
+    timeout: float | None = None,
+) -> WebhookResponse: ...
+async def ahandle_webhook(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secret: Secrets,
+    on_message: Handler,
+    store: IdempotencyStore | None = None,
+    kind: Kind = "message",
+    timeout: float | None = None,
+) -> WebhookResponse:
     """``handle_webhook`` for async code: *on_message* may be async; wait at most *timeout* seconds."""
     checked = _check(kind, on_message)
     if timeout is not None and not timeout > 0:

@@ -104,11 +104,13 @@ def verified_object(body: bytes, signature: str | None, secret: Secrets) -> dict
     try:
         data = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise InvalidPayload(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                             body=body) from None
+        raise InvalidPayload(
+            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", body=body
+        ) from None
     except UnicodeDecodeError as exc:
-        raise InvalidPayload(f"body is not valid JSON: not UTF-8 text ({exc.reason} at byte {exc.start})",
-                             body=body) from None
+        raise InvalidPayload(
+            f"body is not valid JSON: not UTF-8 text ({exc.reason} at byte {exc.start})", body=body
+        ) from None
     except RecursionError:
         raise InvalidPayload("body is not valid JSON we can read: nested too deeply", body=body) from None
     if not isinstance(data, dict):
@@ -122,16 +124,18 @@ def message_from(data: dict[str, Any], body: bytes) -> OutgoingMessage:
     if kind is None:
         raise InvalidPayload("not an outgoing message: it has no 'type' field", body=body, data=data)
     if not isinstance(kind, str):
-        raise InvalidPayload(f"not an outgoing message: 'type' is a JSON {_json_kind(kind)}, not a string",
-                             body=body, data=data)
+        raise InvalidPayload(
+            f"not an outgoing message: 'type' is a JSON {_json_kind(kind)}, not a string", body=body, data=data
+        )
     model = _VARIANTS.get(kind)
     if model is None:
         return UnknownMessage(kind, data)
     try:
         return model.from_dict(data)
     except _SHAPE_ERRORS as exc:
-        raise InvalidPayload(f"{kind!r} message does not match {model.__name__}: {_describe(exc)}",
-                             body=body, data=data) from None
+        raise InvalidPayload(
+            f"{kind!r} message does not match {model.__name__}: {_describe(exc)}", body=body, data=data
+        ) from None
 
 
 def events_from(data: dict[str, Any], body: bytes) -> EventsPayload:

@@ -34,8 +34,14 @@ class RedisStore:
     password) is never shown by ``repr()``.
     """
 
-    def __init__(self, client: str | redis.Redis, ttl: float = DEFAULT_TTL, *, lease: float = DEFAULT_LEASE,
-                 prefix: str = "genesys-cx:webhook:") -> None:
+    def __init__(
+        self,
+        client: str | redis.Redis,
+        ttl: float = DEFAULT_TTL,
+        *,
+        lease: float = DEFAULT_LEASE,
+        prefix: str = "genesys-cx:webhook:",
+    ) -> None:
         _check_durations(ttl, lease)
         if isinstance(client, str):
             try:

@@ -97,8 +97,14 @@ class MemoryStore:
     Fine for a single receiver process; forgotten on restart (use ``SQLiteStore`` for that).
     """
 
-    def __init__(self, max_entries: int = 100_000, *, ttl: float = DEFAULT_TTL, lease: float = DEFAULT_LEASE,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_entries: int = 100_000,
+        *,
+        ttl: float = DEFAULT_TTL,
+        lease: float = DEFAULT_LEASE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries!r}")
         _check_durations(ttl, lease)
@@ -153,8 +159,7 @@ class SQLiteStore:
         " response_id TEXT, expires REAL NOT NULL)"
     )
 
-    def __init__(self, path: str | os.PathLike[str], *, ttl: float = DEFAULT_TTL,
-                 lease: float = DEFAULT_LEASE) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, ttl: float = DEFAULT_TTL, lease: float = DEFAULT_LEASE) -> None:
         _check_durations(ttl, lease)
         self.path, self.ttl, self.lease = os.fspath(path), ttl, lease
         self._lock = threading.Lock()
