@@ -7,33 +7,28 @@ the documented schema; the default handler parses 2xx answers and raises ``error
 for anything else.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
 from .. import errors
 from ..client import AuthenticatedClient, Client
-from ..models.api_request_of_change_password_operation import ApiRequestOfChangePasswordOperation
-from ..models.api_response import ApiResponse
-from ..models.authorization_code_token_request import AuthorizationCodeTokenRequest
-from ..models.authorize_response_type import AuthorizeResponseType
-from ..models.client_credentials_token_request import ClientCredentialsTokenRequest
-from ..models.cloud_user_details import CloudUserDetails
-from ..models.default_o_auth_2_access_token import DefaultOAuth2AccessToken
-from ..models.open_id_user_info import OpenIdUserInfo
-from ..models.password_token_request import PasswordTokenRequest
-from ..models.refresh_token_request import RefreshTokenRequest
 from ..types import UNSET, Unset
-from .authentication import authorize as _authorize
-from .authentication import change_password as _change_password
-from .authentication import get_jwt_user_info as _get_jwt_user_info
-from .authentication import get_openid_user_info as _get_openid_user_info
-from .authentication import get_user_info as _get_user_info
-from .authentication import ping as _ping
-from .authentication import retrieve_token as _retrieve_token
-from .authentication import sign_out as _sign_out
-from .authentication import sign_out_get as _sign_out_get
+
+if TYPE_CHECKING:  # models load with their operation, on its first call
+    from ..models.api_request_of_change_password_operation import ApiRequestOfChangePasswordOperation
+    from ..models.api_response import ApiResponse
+    from ..models.authorization_code_token_request import AuthorizationCodeTokenRequest
+    from ..models.authorize_response_type import AuthorizeResponseType
+    from ..models.client_credentials_token_request import ClientCredentialsTokenRequest
+    from ..models.cloud_user_details import CloudUserDetails
+    from ..models.default_o_auth_2_access_token import DefaultOAuth2AccessToken
+    from ..models.open_id_user_info import OpenIdUserInfo
+    from ..models.password_token_request import PasswordTokenRequest
+    from ..models.refresh_token_request import RefreshTokenRequest
 
 #: ``handler(response, parse, operation_id)`` -> the value the method returns.
 Handler = Callable[[httpx.Response, Callable[[], Any], str], Any]
@@ -94,16 +89,16 @@ class AuthApi:
         Change the user's password.
         """
 
-        kwargs = _change_password._get_kwargs(
+        from .authentication import change_password as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
-            self._handle(
-                response, lambda: _change_password._parse_response(client=client, response=response), "change_password"
-            ),
+            "ApiResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "change_password"),
         )
 
     def get_jwt_user_info(
@@ -119,16 +114,14 @@ class AuthApi:
         Get information about a user by their OAuth 2 access token.
         """
 
-        kwargs = _get_jwt_user_info._get_kwargs()
+        from .authentication import get_jwt_user_info as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
-            self._handle(
-                response,
-                lambda: _get_jwt_user_info._parse_response(client=client, response=response),
-                "get_jwt_user_info",
-            ),
+            "ApiResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_jwt_user_info"),
         )
 
     def authorize(
@@ -155,7 +148,9 @@ class AuthApi:
         Grant: the access token). The client application then exchanges the code at `/oauth/token`.
         """
 
-        kwargs = _authorize._get_kwargs(
+        from .authentication import authorize as _op
+
+        kwargs = _op._get_kwargs(
             client_id=client_id,
             hide_tenant=hide_tenant,
             redirect_uri=redirect_uri,
@@ -166,8 +161,8 @@ class AuthApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(response, lambda: _authorize._parse_response(client=client, response=response), "authorize"),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "authorize"),
         )
 
     def retrieve_token(
@@ -191,16 +186,16 @@ class AuthApi:
         `TokenRequest`). The response carries `Cache-Control: no-store` and `Pragma: no-cache`.
         """
 
-        kwargs = _retrieve_token._get_kwargs(
+        from .authentication import retrieve_token as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            DefaultOAuth2AccessToken,
-            self._handle(
-                response, lambda: _retrieve_token._parse_response(client=client, response=response), "retrieve_token"
-            ),
+            "DefaultOAuth2AccessToken",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "retrieve_token"),
         )
 
     def get_openid_user_info(
@@ -213,15 +208,15 @@ class AuthApi:
         Get information about a user by their OAuth 2 access token.
         """
 
-        kwargs = _get_openid_user_info._get_kwargs()
+        from .authentication import get_openid_user_info as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            OpenIdUserInfo,
+            "OpenIdUserInfo",
             self._handle(
-                response,
-                lambda: _get_openid_user_info._parse_response(client=client, response=response),
-                "get_openid_user_info",
+                response, lambda: _op._parse_response(client=client, response=response), "get_openid_user_info"
             ),
         )
 
@@ -235,12 +230,14 @@ class AuthApi:
         Return 200 if user is authenticated otherwise 403.
         """
 
-        kwargs = _ping._get_kwargs()
+        from .authentication import ping as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
-            self._handle(response, lambda: _ping._parse_response(client=client, response=response), "ping"),
+            "ApiResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "ping"),
         )
 
     def sign_out_get(
@@ -258,17 +255,17 @@ class AuthApi:
         out.
         """
 
-        kwargs = _sign_out_get._get_kwargs(
+        from .authentication import sign_out_get as _op
+
+        kwargs = _op._get_kwargs(
             global_=global_,
             redirect_uri=redirect_uri,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
-            self._handle(
-                response, lambda: _sign_out_get._parse_response(client=client, response=response), "sign_out_get"
-            ),
+            "ApiResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "sign_out_get"),
         )
 
     def sign_out(
@@ -284,14 +281,16 @@ class AuthApi:
         user.
         """
 
-        kwargs = _sign_out._get_kwargs(
+        from .authentication import sign_out as _op
+
+        kwargs = _op._get_kwargs(
             global_=global_,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
-            self._handle(response, lambda: _sign_out._parse_response(client=client, response=response), "sign_out"),
+            "ApiResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "sign_out"),
         )
 
     def get_user_info(
@@ -304,14 +303,14 @@ class AuthApi:
         Get information about a user by their OAuth 2 access token.
         """
 
-        kwargs = _get_user_info._get_kwargs()
+        from .authentication import get_user_info as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CloudUserDetails,
-            self._handle(
-                response, lambda: _get_user_info._parse_response(client=client, response=response), "get_user_info"
-            ),
+            "CloudUserDetails",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_user_info"),
         )
 
 
@@ -357,16 +356,16 @@ class AsyncAuthApi:
         Change the user's password.
         """
 
-        kwargs = _change_password._get_kwargs(
+        from .authentication import change_password as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
-            self._handle(
-                response, lambda: _change_password._parse_response(client=client, response=response), "change_password"
-            ),
+            "ApiResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "change_password"),
         )
 
     async def get_jwt_user_info(
@@ -382,16 +381,14 @@ class AsyncAuthApi:
         Get information about a user by their OAuth 2 access token.
         """
 
-        kwargs = _get_jwt_user_info._get_kwargs()
+        from .authentication import get_jwt_user_info as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
-            self._handle(
-                response,
-                lambda: _get_jwt_user_info._parse_response(client=client, response=response),
-                "get_jwt_user_info",
-            ),
+            "ApiResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_jwt_user_info"),
         )
 
     async def authorize(
@@ -418,7 +415,9 @@ class AsyncAuthApi:
         Grant: the access token). The client application then exchanges the code at `/oauth/token`.
         """
 
-        kwargs = _authorize._get_kwargs(
+        from .authentication import authorize as _op
+
+        kwargs = _op._get_kwargs(
             client_id=client_id,
             hide_tenant=hide_tenant,
             redirect_uri=redirect_uri,
@@ -429,8 +428,8 @@ class AsyncAuthApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(response, lambda: _authorize._parse_response(client=client, response=response), "authorize"),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "authorize"),
         )
 
     async def retrieve_token(
@@ -454,16 +453,16 @@ class AsyncAuthApi:
         `TokenRequest`). The response carries `Cache-Control: no-store` and `Pragma: no-cache`.
         """
 
-        kwargs = _retrieve_token._get_kwargs(
+        from .authentication import retrieve_token as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            DefaultOAuth2AccessToken,
-            self._handle(
-                response, lambda: _retrieve_token._parse_response(client=client, response=response), "retrieve_token"
-            ),
+            "DefaultOAuth2AccessToken",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "retrieve_token"),
         )
 
     async def get_openid_user_info(
@@ -476,15 +475,15 @@ class AsyncAuthApi:
         Get information about a user by their OAuth 2 access token.
         """
 
-        kwargs = _get_openid_user_info._get_kwargs()
+        from .authentication import get_openid_user_info as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            OpenIdUserInfo,
+            "OpenIdUserInfo",
             self._handle(
-                response,
-                lambda: _get_openid_user_info._parse_response(client=client, response=response),
-                "get_openid_user_info",
+                response, lambda: _op._parse_response(client=client, response=response), "get_openid_user_info"
             ),
         )
 
@@ -498,12 +497,14 @@ class AsyncAuthApi:
         Return 200 if user is authenticated otherwise 403.
         """
 
-        kwargs = _ping._get_kwargs()
+        from .authentication import ping as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
-            self._handle(response, lambda: _ping._parse_response(client=client, response=response), "ping"),
+            "ApiResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "ping"),
         )
 
     async def sign_out_get(
@@ -521,17 +522,17 @@ class AsyncAuthApi:
         out.
         """
 
-        kwargs = _sign_out_get._get_kwargs(
+        from .authentication import sign_out_get as _op
+
+        kwargs = _op._get_kwargs(
             global_=global_,
             redirect_uri=redirect_uri,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
-            self._handle(
-                response, lambda: _sign_out_get._parse_response(client=client, response=response), "sign_out_get"
-            ),
+            "ApiResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "sign_out_get"),
         )
 
     async def sign_out(
@@ -547,14 +548,16 @@ class AsyncAuthApi:
         user.
         """
 
-        kwargs = _sign_out._get_kwargs(
+        from .authentication import sign_out as _op
+
+        kwargs = _op._get_kwargs(
             global_=global_,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
-            self._handle(response, lambda: _sign_out._parse_response(client=client, response=response), "sign_out"),
+            "ApiResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "sign_out"),
         )
 
     async def get_user_info(
@@ -567,14 +570,14 @@ class AsyncAuthApi:
         Get information about a user by their OAuth 2 access token.
         """
 
-        kwargs = _get_user_info._get_kwargs()
+        from .authentication import get_user_info as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CloudUserDetails,
-            self._handle(
-                response, lambda: _get_user_info._parse_response(client=client, response=response), "get_user_info"
-            ),
+            "CloudUserDetails",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_user_info"),
         )
 
 

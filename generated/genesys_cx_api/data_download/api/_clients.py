@@ -7,51 +7,29 @@ the documented schema; the default handler parses 2xx answers and raises ``error
 for anything else.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
 from .. import errors
 from ..client import AuthenticatedClient, Client
-from ..models.certificate_info import CertificateInfo
-from ..models.certificate_upload import CertificateUpload
-from ..models.data_type import DataType
-from ..models.job import Job
-from ..models.job_info import JobInfo
-from ..models.job_progress import JobProgress
-from ..models.key_value_item import KeyValueItem
-from ..models.paged_response import PagedResponse
-from ..models.pre_signed_uri import PreSignedUri
-from ..models.sub_type import SubType
-from ..models.version_info import VersionInfo
 from ..types import UNSET, File, Unset
-from .cloud_data_download_service_api import cancel_export_job as _cancel_export_job
-from .cloud_data_download_service_api import create_export_job as _create_export_job
-from .cloud_data_download_service_api import delete_export_history_job as _delete_export_history_job
-from .cloud_data_download_service_api import delete_export_history_jobs as _delete_export_history_jobs
-from .cloud_data_download_service_api import delete_export_job as _delete_export_job
-from .cloud_data_download_service_api import delete_export_jobs as _delete_export_jobs
-from .cloud_data_download_service_api import delete_file as _delete_file
-from .cloud_data_download_service_api import delete_files as _delete_files
-from .cloud_data_download_service_api import download_file as _download_file
-from .cloud_data_download_service_api import get_certificate_info as _get_certificate_info
-from .cloud_data_download_service_api import get_data_sources as _get_data_sources
-from .cloud_data_download_service_api import get_data_sub_types as _get_data_sub_types
-from .cloud_data_download_service_api import get_data_types as _get_data_types
-from .cloud_data_download_service_api import get_export_history as _get_export_history
-from .cloud_data_download_service_api import get_export_history_job as _get_export_history_job
-from .cloud_data_download_service_api import get_export_history_job_progress as _get_export_history_job_progress
-from .cloud_data_download_service_api import get_export_job as _get_export_job
-from .cloud_data_download_service_api import get_export_jobs as _get_export_jobs
-from .cloud_data_download_service_api import get_file_urls as _get_file_urls
-from .cloud_data_download_service_api import get_files_metadata as _get_files_metadata
-from .cloud_data_download_service_api import get_job_statuses as _get_job_statuses
-from .cloud_data_download_service_api import get_version as _get_version
-from .cloud_data_download_service_api import resume_export_job as _resume_export_job
-from .cloud_data_download_service_api import suspend_export_job as _suspend_export_job
-from .cloud_data_download_service_api import update_export_job as _update_export_job
-from .cloud_data_download_service_api import upload_certificate as _upload_certificate
+
+if TYPE_CHECKING:  # models load with their operation, on its first call
+    from ..models.certificate_info import CertificateInfo
+    from ..models.certificate_upload import CertificateUpload
+    from ..models.data_type import DataType
+    from ..models.job import Job
+    from ..models.job_info import JobInfo
+    from ..models.job_progress import JobProgress
+    from ..models.key_value_item import KeyValueItem
+    from ..models.paged_response import PagedResponse
+    from ..models.pre_signed_uri import PreSignedUri
+    from ..models.sub_type import SubType
+    from ..models.version_info import VersionInfo
 
 #: ``handler(response, parse, operation_id)`` -> the value the method returns.
 Handler = Callable[[httpx.Response, Callable[[], Any], str], Any]
@@ -116,15 +94,15 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_certificate_info._get_kwargs()
+        from .cloud_data_download_service_api import get_certificate_info as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CertificateInfo,
+            "CertificateInfo",
             self._handle(
-                response,
-                lambda: _get_certificate_info._parse_response(client=client, response=response),
-                "get_certificate_info",
+                response, lambda: _op._parse_response(client=client, response=response), "get_certificate_info"
             ),
         )
 
@@ -147,19 +125,17 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _upload_certificate._get_kwargs(
+        from .cloud_data_download_service_api import upload_certificate as _op
+
+        kwargs = _op._get_kwargs(
             certificatefilename=certificatefilename,
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            str,
-            self._handle(
-                response,
-                lambda: _upload_certificate._parse_response(client=client, response=response),
-                "upload_certificate",
-            ),
+            "str",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "upload_certificate"),
         )
 
     def get_job_statuses(
@@ -178,16 +154,14 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_job_statuses._get_kwargs()
+        from .cloud_data_download_service_api import get_job_statuses as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[KeyValueItem],
-            self._handle(
-                response,
-                lambda: _get_job_statuses._parse_response(client=client, response=response),
-                "get_job_statuses",
-            ),
+            "list[KeyValueItem]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_job_statuses"),
         )
 
     def get_data_sources(
@@ -206,16 +180,14 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_data_sources._get_kwargs()
+        from .cloud_data_download_service_api import get_data_sources as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[KeyValueItem] | Any,
-            self._handle(
-                response,
-                lambda: _get_data_sources._parse_response(client=client, response=response),
-                "get_data_sources",
-            ),
+            "list[KeyValueItem] | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_data_sources"),
         )
 
     def get_data_sub_types(
@@ -237,19 +209,17 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_data_sub_types._get_kwargs(
+        from .cloud_data_download_service_api import get_data_sub_types as _op
+
+        kwargs = _op._get_kwargs(
             source=source,
             data_type=data_type,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[SubType] | Any,
-            self._handle(
-                response,
-                lambda: _get_data_sub_types._parse_response(client=client, response=response),
-                "get_data_sub_types",
-            ),
+            "list[SubType] | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_data_sub_types"),
         )
 
     def get_data_types(
@@ -270,16 +240,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_data_types._get_kwargs(
+        from .cloud_data_download_service_api import get_data_types as _op
+
+        kwargs = _op._get_kwargs(
             source=source,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[DataType] | Any,
-            self._handle(
-                response, lambda: _get_data_types._parse_response(client=client, response=response), "get_data_types"
-            ),
+            "list[DataType] | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_data_types"),
         )
 
     def get_files_metadata(
@@ -309,7 +279,9 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_files_metadata._get_kwargs(
+        from .cloud_data_download_service_api import get_files_metadata as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             order_field=order_field,
             start_date=start_date,
@@ -323,12 +295,8 @@ class DataDownloadApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse,
-            self._handle(
-                response,
-                lambda: _get_files_metadata._parse_response(client=client, response=response),
-                "get_files_metadata",
-            ),
+            "PagedResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_files_metadata"),
         )
 
     def get_file_urls(
@@ -352,16 +320,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_file_urls._get_kwargs(
+        from .cloud_data_download_service_api import get_file_urls as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[PreSignedUri] | PreSignedUri,
-            self._handle(
-                response, lambda: _get_file_urls._parse_response(client=client, response=response), "get_file_urls"
-            ),
+            "list[PreSignedUri] | PreSignedUri",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_file_urls"),
         )
 
     def delete_files(
@@ -385,16 +353,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _delete_files._get_kwargs(
+        from .cloud_data_download_service_api import delete_files as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response, lambda: _delete_files._parse_response(client=client, response=response), "delete_files"
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_files"),
         )
 
     def download_file(
@@ -415,16 +383,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _download_file._get_kwargs(
+        from .cloud_data_download_service_api import download_file as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            File,
-            self._handle(
-                response, lambda: _download_file._parse_response(client=client, response=response), "download_file"
-            ),
+            "File",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "download_file"),
         )
 
     def delete_file(
@@ -444,16 +412,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _delete_file._get_kwargs(
+        from .cloud_data_download_service_api import delete_file as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response, lambda: _delete_file._parse_response(client=client, response=response), "delete_file"
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_file"),
         )
 
     def get_version(
@@ -472,14 +440,14 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_version._get_kwargs()
+        from .cloud_data_download_service_api import get_version as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            VersionInfo,
-            self._handle(
-                response, lambda: _get_version._parse_response(client=client, response=response), "get_version"
-            ),
+            "VersionInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_version"),
         )
 
     def get_export_history(
@@ -508,7 +476,9 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_export_history._get_kwargs(
+        from .cloud_data_download_service_api import get_export_history as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             order_field=order_field,
             title=title,
@@ -521,12 +491,8 @@ class DataDownloadApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
-            self._handle(
-                response,
-                lambda: _get_export_history._parse_response(client=client, response=response),
-                "get_export_history",
-            ),
+            "PagedResponse | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_history"),
         )
 
     def delete_export_history_jobs(
@@ -551,17 +517,17 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _delete_export_history_jobs._get_kwargs(
+        from .cloud_data_download_service_api import delete_export_history_jobs as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_history_jobs._parse_response(client=client, response=response),
-                "delete_export_history_jobs",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_history_jobs"
             ),
         )
 
@@ -582,17 +548,17 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_export_history_job._get_kwargs(
+        from .cloud_data_download_service_api import get_export_history_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _get_export_history_job._parse_response(client=client, response=response),
-                "get_export_history_job",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_history_job"
             ),
         )
 
@@ -613,17 +579,17 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _delete_export_history_job._get_kwargs(
+        from .cloud_data_download_service_api import delete_export_history_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_history_job._parse_response(client=client, response=response),
-                "delete_export_history_job",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_history_job"
             ),
         )
 
@@ -644,16 +610,18 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_export_history_job_progress._get_kwargs(
+        from .cloud_data_download_service_api import get_export_history_job_progress as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobProgress,
+            "JobProgress",
             self._handle(
                 response,
-                lambda: _get_export_history_job_progress._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "get_export_history_job_progress",
             ),
         )
@@ -684,7 +652,9 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_export_jobs._get_kwargs(
+        from .cloud_data_download_service_api import get_export_jobs as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             order_field=order_field,
             title=title,
@@ -697,10 +667,8 @@ class DataDownloadApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
-            self._handle(
-                response, lambda: _get_export_jobs._parse_response(client=client, response=response), "get_export_jobs"
-            ),
+            "PagedResponse | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_jobs"),
         )
 
     def create_export_job(
@@ -724,18 +692,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _create_export_job._get_kwargs(
+        from .cloud_data_download_service_api import create_export_job as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response,
-                lambda: _create_export_job._parse_response(client=client, response=response),
-                "create_export_job",
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "create_export_job"),
         )
 
     def delete_export_jobs(
@@ -760,18 +726,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _delete_export_jobs._get_kwargs(
+        from .cloud_data_download_service_api import delete_export_jobs as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response,
-                lambda: _delete_export_jobs._parse_response(client=client, response=response),
-                "delete_export_jobs",
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_export_jobs"),
         )
 
     def cancel_export_job(
@@ -791,18 +755,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _cancel_export_job._get_kwargs(
+        from .cloud_data_download_service_api import cancel_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response,
-                lambda: _cancel_export_job._parse_response(client=client, response=response),
-                "cancel_export_job",
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cancel_export_job"),
         )
 
     def resume_export_job(
@@ -823,18 +785,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _resume_export_job._get_kwargs(
+        from .cloud_data_download_service_api import resume_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response,
-                lambda: _resume_export_job._parse_response(client=client, response=response),
-                "resume_export_job",
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "resume_export_job"),
         )
 
     def suspend_export_job(
@@ -854,18 +814,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _suspend_export_job._get_kwargs(
+        from .cloud_data_download_service_api import suspend_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response,
-                lambda: _suspend_export_job._parse_response(client=client, response=response),
-                "suspend_export_job",
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "suspend_export_job"),
         )
 
     def get_export_job(
@@ -885,16 +843,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _get_export_job._get_kwargs(
+        from .cloud_data_download_service_api import get_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response, lambda: _get_export_job._parse_response(client=client, response=response), "get_export_job"
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_job"),
         )
 
     def update_export_job(
@@ -920,19 +878,17 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _update_export_job._get_kwargs(
+        from .cloud_data_download_service_api import update_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response,
-                lambda: _update_export_job._parse_response(client=client, response=response),
-                "update_export_job",
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "update_export_job"),
         )
 
     def delete_export_job(
@@ -952,18 +908,16 @@ class DataDownloadApi:
         ```
         """
 
-        kwargs = _delete_export_job._get_kwargs(
+        from .cloud_data_download_service_api import delete_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response,
-                lambda: _delete_export_job._parse_response(client=client, response=response),
-                "delete_export_job",
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_export_job"),
         )
 
 
@@ -1013,15 +967,15 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_certificate_info._get_kwargs()
+        from .cloud_data_download_service_api import get_certificate_info as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CertificateInfo,
+            "CertificateInfo",
             self._handle(
-                response,
-                lambda: _get_certificate_info._parse_response(client=client, response=response),
-                "get_certificate_info",
+                response, lambda: _op._parse_response(client=client, response=response), "get_certificate_info"
             ),
         )
 
@@ -1044,19 +998,17 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _upload_certificate._get_kwargs(
+        from .cloud_data_download_service_api import upload_certificate as _op
+
+        kwargs = _op._get_kwargs(
             certificatefilename=certificatefilename,
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            str,
-            self._handle(
-                response,
-                lambda: _upload_certificate._parse_response(client=client, response=response),
-                "upload_certificate",
-            ),
+            "str",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "upload_certificate"),
         )
 
     async def get_job_statuses(
@@ -1075,16 +1027,14 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_job_statuses._get_kwargs()
+        from .cloud_data_download_service_api import get_job_statuses as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[KeyValueItem],
-            self._handle(
-                response,
-                lambda: _get_job_statuses._parse_response(client=client, response=response),
-                "get_job_statuses",
-            ),
+            "list[KeyValueItem]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_job_statuses"),
         )
 
     async def get_data_sources(
@@ -1103,16 +1053,14 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_data_sources._get_kwargs()
+        from .cloud_data_download_service_api import get_data_sources as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[KeyValueItem] | Any,
-            self._handle(
-                response,
-                lambda: _get_data_sources._parse_response(client=client, response=response),
-                "get_data_sources",
-            ),
+            "list[KeyValueItem] | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_data_sources"),
         )
 
     async def get_data_sub_types(
@@ -1134,19 +1082,17 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_data_sub_types._get_kwargs(
+        from .cloud_data_download_service_api import get_data_sub_types as _op
+
+        kwargs = _op._get_kwargs(
             source=source,
             data_type=data_type,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[SubType] | Any,
-            self._handle(
-                response,
-                lambda: _get_data_sub_types._parse_response(client=client, response=response),
-                "get_data_sub_types",
-            ),
+            "list[SubType] | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_data_sub_types"),
         )
 
     async def get_data_types(
@@ -1167,16 +1113,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_data_types._get_kwargs(
+        from .cloud_data_download_service_api import get_data_types as _op
+
+        kwargs = _op._get_kwargs(
             source=source,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[DataType] | Any,
-            self._handle(
-                response, lambda: _get_data_types._parse_response(client=client, response=response), "get_data_types"
-            ),
+            "list[DataType] | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_data_types"),
         )
 
     async def get_files_metadata(
@@ -1206,7 +1152,9 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_files_metadata._get_kwargs(
+        from .cloud_data_download_service_api import get_files_metadata as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             order_field=order_field,
             start_date=start_date,
@@ -1220,12 +1168,8 @@ class AsyncDataDownloadApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse,
-            self._handle(
-                response,
-                lambda: _get_files_metadata._parse_response(client=client, response=response),
-                "get_files_metadata",
-            ),
+            "PagedResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_files_metadata"),
         )
 
     async def get_file_urls(
@@ -1249,16 +1193,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_file_urls._get_kwargs(
+        from .cloud_data_download_service_api import get_file_urls as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[PreSignedUri] | PreSignedUri,
-            self._handle(
-                response, lambda: _get_file_urls._parse_response(client=client, response=response), "get_file_urls"
-            ),
+            "list[PreSignedUri] | PreSignedUri",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_file_urls"),
         )
 
     async def delete_files(
@@ -1282,16 +1226,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _delete_files._get_kwargs(
+        from .cloud_data_download_service_api import delete_files as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response, lambda: _delete_files._parse_response(client=client, response=response), "delete_files"
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_files"),
         )
 
     async def download_file(
@@ -1312,16 +1256,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _download_file._get_kwargs(
+        from .cloud_data_download_service_api import download_file as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            File,
-            self._handle(
-                response, lambda: _download_file._parse_response(client=client, response=response), "download_file"
-            ),
+            "File",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "download_file"),
         )
 
     async def delete_file(
@@ -1341,16 +1285,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _delete_file._get_kwargs(
+        from .cloud_data_download_service_api import delete_file as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response, lambda: _delete_file._parse_response(client=client, response=response), "delete_file"
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_file"),
         )
 
     async def get_version(
@@ -1369,14 +1313,14 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_version._get_kwargs()
+        from .cloud_data_download_service_api import get_version as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            VersionInfo,
-            self._handle(
-                response, lambda: _get_version._parse_response(client=client, response=response), "get_version"
-            ),
+            "VersionInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_version"),
         )
 
     async def get_export_history(
@@ -1405,7 +1349,9 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_export_history._get_kwargs(
+        from .cloud_data_download_service_api import get_export_history as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             order_field=order_field,
             title=title,
@@ -1418,12 +1364,8 @@ class AsyncDataDownloadApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
-            self._handle(
-                response,
-                lambda: _get_export_history._parse_response(client=client, response=response),
-                "get_export_history",
-            ),
+            "PagedResponse | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_history"),
         )
 
     async def delete_export_history_jobs(
@@ -1448,17 +1390,17 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _delete_export_history_jobs._get_kwargs(
+        from .cloud_data_download_service_api import delete_export_history_jobs as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_history_jobs._parse_response(client=client, response=response),
-                "delete_export_history_jobs",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_history_jobs"
             ),
         )
 
@@ -1479,17 +1421,17 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_export_history_job._get_kwargs(
+        from .cloud_data_download_service_api import get_export_history_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _get_export_history_job._parse_response(client=client, response=response),
-                "get_export_history_job",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_history_job"
             ),
         )
 
@@ -1510,17 +1452,17 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _delete_export_history_job._get_kwargs(
+        from .cloud_data_download_service_api import delete_export_history_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_history_job._parse_response(client=client, response=response),
-                "delete_export_history_job",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_history_job"
             ),
         )
 
@@ -1541,16 +1483,18 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_export_history_job_progress._get_kwargs(
+        from .cloud_data_download_service_api import get_export_history_job_progress as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobProgress,
+            "JobProgress",
             self._handle(
                 response,
-                lambda: _get_export_history_job_progress._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "get_export_history_job_progress",
             ),
         )
@@ -1581,7 +1525,9 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_export_jobs._get_kwargs(
+        from .cloud_data_download_service_api import get_export_jobs as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             order_field=order_field,
             title=title,
@@ -1594,10 +1540,8 @@ class AsyncDataDownloadApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
-            self._handle(
-                response, lambda: _get_export_jobs._parse_response(client=client, response=response), "get_export_jobs"
-            ),
+            "PagedResponse | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_jobs"),
         )
 
     async def create_export_job(
@@ -1621,18 +1565,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _create_export_job._get_kwargs(
+        from .cloud_data_download_service_api import create_export_job as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response,
-                lambda: _create_export_job._parse_response(client=client, response=response),
-                "create_export_job",
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "create_export_job"),
         )
 
     async def delete_export_jobs(
@@ -1657,18 +1599,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _delete_export_jobs._get_kwargs(
+        from .cloud_data_download_service_api import delete_export_jobs as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response,
-                lambda: _delete_export_jobs._parse_response(client=client, response=response),
-                "delete_export_jobs",
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_export_jobs"),
         )
 
     async def cancel_export_job(
@@ -1688,18 +1628,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _cancel_export_job._get_kwargs(
+        from .cloud_data_download_service_api import cancel_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response,
-                lambda: _cancel_export_job._parse_response(client=client, response=response),
-                "cancel_export_job",
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cancel_export_job"),
         )
 
     async def resume_export_job(
@@ -1720,18 +1658,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _resume_export_job._get_kwargs(
+        from .cloud_data_download_service_api import resume_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response,
-                lambda: _resume_export_job._parse_response(client=client, response=response),
-                "resume_export_job",
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "resume_export_job"),
         )
 
     async def suspend_export_job(
@@ -1751,18 +1687,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _suspend_export_job._get_kwargs(
+        from .cloud_data_download_service_api import suspend_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response,
-                lambda: _suspend_export_job._parse_response(client=client, response=response),
-                "suspend_export_job",
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "suspend_export_job"),
         )
 
     async def get_export_job(
@@ -1782,16 +1716,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _get_export_job._get_kwargs(
+        from .cloud_data_download_service_api import get_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response, lambda: _get_export_job._parse_response(client=client, response=response), "get_export_job"
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_job"),
         )
 
     async def update_export_job(
@@ -1817,19 +1751,17 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _update_export_job._get_kwargs(
+        from .cloud_data_download_service_api import update_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response,
-                lambda: _update_export_job._parse_response(client=client, response=response),
-                "update_export_job",
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "update_export_job"),
         )
 
     async def delete_export_job(
@@ -1849,18 +1781,16 @@ class AsyncDataDownloadApi:
         ```
         """
 
-        kwargs = _delete_export_job._get_kwargs(
+        from .cloud_data_download_service_api import delete_export_job as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response,
-                lambda: _delete_export_job._parse_response(client=client, response=response),
-                "delete_export_job",
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_export_job"),
         )
 
 

@@ -7,14 +7,19 @@ the documented schema; the default handler parses 2xx answers and raises ``error
 for anything else.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .. import errors
 from ..client import AuthenticatedClient, Client
 from ..types import UNSET, Unset
+
+if TYPE_CHECKING:  # models load with their operation, on its first call
+    pass
 
 #: ``handler(response, parse, operation_id)`` -> the value the method returns.
 Handler = Callable[[httpx.Response, Callable[[], Any], str], Any]

@@ -7,22 +7,22 @@ the documented schema; the default handler parses 2xx answers and raises ``error
 for anything else.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
 from .. import errors
 from ..client import AuthenticatedClient, Client
-from ..models.inbound_message_response import InboundMessageResponse
-from ..models.send_messages_request import SendMessagesRequest
-from ..models.upload_media_request import UploadMediaRequest
-from ..models.upload_response import UploadResponse
 from ..types import UNSET, File, Unset
-from .third_party_messaging_api import delete_media as _delete_media
-from .third_party_messaging_api import download_media as _download_media
-from .third_party_messaging_api import send_message as _send_message
-from .third_party_messaging_api import upload_media as _upload_media
+
+if TYPE_CHECKING:  # models load with their operation, on its first call
+    from ..models.inbound_message_response import InboundMessageResponse
+    from ..models.send_messages_request import SendMessagesRequest
+    from ..models.upload_media_request import UploadMediaRequest
+    from ..models.upload_response import UploadResponse
 
 #: ``handler(response, parse, operation_id)`` -> the value the method returns.
 Handler = Callable[[httpx.Response, Callable[[], Any], str], Any]
@@ -85,7 +85,9 @@ class MessagingApi:
         includes a URL you can use as the image in the outgoing message payload.
         """
 
-        kwargs = _upload_media._get_kwargs(
+        from .third_party_messaging_api import upload_media as _op
+
+        kwargs = _op._get_kwargs(
             channel_id=channel_id,
             body=body,
             x_ccid=self._required_ambient("ccid", "x-ccid"),
@@ -94,10 +96,8 @@ class MessagingApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            UploadResponse,
-            self._handle(
-                response, lambda: _upload_media._parse_response(client=client, response=response), "upload_media"
-            ),
+            "UploadResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "upload_media"),
         )
 
     def download_media(
@@ -112,7 +112,9 @@ class MessagingApi:
         Download a media resource you previously uploaded to Genesys with POST /channels/{channelId}/media.
         """
 
-        kwargs = _download_media._get_kwargs(
+        from .third_party_messaging_api import download_media as _op
+
+        kwargs = _op._get_kwargs(
             channel_id=channel_id,
             media_id=media_id,
             x_ccid=self._required_ambient("ccid", "x-ccid"),
@@ -121,10 +123,8 @@ class MessagingApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            File,
-            self._handle(
-                response, lambda: _download_media._parse_response(client=client, response=response), "download_media"
-            ),
+            "File",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "download_media"),
         )
 
     def delete_media(
@@ -139,7 +139,9 @@ class MessagingApi:
         Delete a media resource you previously uploaded to Genesys with POST /channels/{channelId}/media.
         """
 
-        kwargs = _delete_media._get_kwargs(
+        from .third_party_messaging_api import delete_media as _op
+
+        kwargs = _op._get_kwargs(
             channel_id=channel_id,
             media_id=media_id,
             x_ccid=self._required_ambient("ccid", "x-ccid"),
@@ -148,10 +150,8 @@ class MessagingApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            UploadResponse,
-            self._handle(
-                response, lambda: _delete_media._parse_response(client=client, response=response), "delete_media"
-            ),
+            "UploadResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_media"),
         )
 
     def send_message(
@@ -169,7 +169,9 @@ class MessagingApi:
         messages Digital Channels sent through the webhook. The body carries a `messages` array.
         """
 
-        kwargs = _send_message._get_kwargs(
+        from .third_party_messaging_api import send_message as _op
+
+        kwargs = _op._get_kwargs(
             channel_id=channel_id,
             body=body,
             x_ccid=self._required_ambient("ccid", "x-ccid"),
@@ -178,10 +180,8 @@ class MessagingApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InboundMessageResponse,
-            self._handle(
-                response, lambda: _send_message._parse_response(client=client, response=response), "send_message"
-            ),
+            "InboundMessageResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "send_message"),
         )
 
 
@@ -229,7 +229,9 @@ class AsyncMessagingApi:
         includes a URL you can use as the image in the outgoing message payload.
         """
 
-        kwargs = _upload_media._get_kwargs(
+        from .third_party_messaging_api import upload_media as _op
+
+        kwargs = _op._get_kwargs(
             channel_id=channel_id,
             body=body,
             x_ccid=self._required_ambient("ccid", "x-ccid"),
@@ -238,10 +240,8 @@ class AsyncMessagingApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            UploadResponse,
-            self._handle(
-                response, lambda: _upload_media._parse_response(client=client, response=response), "upload_media"
-            ),
+            "UploadResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "upload_media"),
         )
 
     async def download_media(
@@ -256,7 +256,9 @@ class AsyncMessagingApi:
         Download a media resource you previously uploaded to Genesys with POST /channels/{channelId}/media.
         """
 
-        kwargs = _download_media._get_kwargs(
+        from .third_party_messaging_api import download_media as _op
+
+        kwargs = _op._get_kwargs(
             channel_id=channel_id,
             media_id=media_id,
             x_ccid=self._required_ambient("ccid", "x-ccid"),
@@ -265,10 +267,8 @@ class AsyncMessagingApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            File,
-            self._handle(
-                response, lambda: _download_media._parse_response(client=client, response=response), "download_media"
-            ),
+            "File",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "download_media"),
         )
 
     async def delete_media(
@@ -283,7 +283,9 @@ class AsyncMessagingApi:
         Delete a media resource you previously uploaded to Genesys with POST /channels/{channelId}/media.
         """
 
-        kwargs = _delete_media._get_kwargs(
+        from .third_party_messaging_api import delete_media as _op
+
+        kwargs = _op._get_kwargs(
             channel_id=channel_id,
             media_id=media_id,
             x_ccid=self._required_ambient("ccid", "x-ccid"),
@@ -292,10 +294,8 @@ class AsyncMessagingApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            UploadResponse,
-            self._handle(
-                response, lambda: _delete_media._parse_response(client=client, response=response), "delete_media"
-            ),
+            "UploadResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_media"),
         )
 
     async def send_message(
@@ -313,7 +313,9 @@ class AsyncMessagingApi:
         messages Digital Channels sent through the webhook. The body carries a `messages` array.
         """
 
-        kwargs = _send_message._get_kwargs(
+        from .third_party_messaging_api import send_message as _op
+
+        kwargs = _op._get_kwargs(
             channel_id=channel_id,
             body=body,
             x_ccid=self._required_ambient("ccid", "x-ccid"),
@@ -322,10 +324,8 @@ class AsyncMessagingApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InboundMessageResponse,
-            self._handle(
-                response, lambda: _send_message._parse_response(client=client, response=response), "send_message"
-            ),
+            "InboundMessageResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "send_message"),
         )
 
 

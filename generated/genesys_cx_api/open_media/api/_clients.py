@@ -7,25 +7,22 @@ the documented schema; the default handler parses 2xx answers and raises ``error
 for anything else.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
 from .. import errors
 from ..client import AuthenticatedClient, Client
-from ..models.change_properties_data import ChangePropertiesData
-from ..models.create_interaction_data import CreateInteractionData
-from ..models.interaction_response import InteractionResponse
-from ..models.stop_interaction_data import StopInteractionData
 from ..types import UNSET, Unset
-from .openmedia import create_interaction as _create_interaction
-from .openmedia import get_interaction as _get_interaction
-from .openmedia import get_interaction_by_external_id as _get_interaction_by_external_id
-from .openmedia import stop_interaction as _stop_interaction
-from .openmedia import stop_interaction_by_external_id as _stop_interaction_by_external_id
-from .openmedia import update_interaction as _update_interaction
-from .openmedia import update_interaction_by_external_id as _update_interaction_by_external_id
+
+if TYPE_CHECKING:  # models load with their operation, on its first call
+    from ..models.change_properties_data import ChangePropertiesData
+    from ..models.create_interaction_data import CreateInteractionData
+    from ..models.interaction_response import InteractionResponse
+    from ..models.stop_interaction_data import StopInteractionData
 
 #: ``handler(response, parse, operation_id)`` -> the value the method returns.
 Handler = Callable[[httpx.Response, Callable[[], Any], str], Any]
@@ -87,19 +84,17 @@ class OpenMediaApi:
         Create a new open media interaction.
         """
 
-        kwargs = _create_interaction._get_kwargs(
+        from .openmedia import create_interaction as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
-            self._handle(
-                response,
-                lambda: _create_interaction._parse_response(client=client, response=response),
-                "create_interaction",
-            ),
+            "InteractionResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "create_interaction"),
         )
 
     def get_interaction_by_external_id(
@@ -114,17 +109,19 @@ class OpenMediaApi:
         Get the interaction specified by its external ID.
         """
 
-        kwargs = _get_interaction_by_external_id._get_kwargs(
+        from .openmedia import get_interaction_by_external_id as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             external_id=external_id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
+            "InteractionResponse",
             self._handle(
                 response,
-                lambda: _get_interaction_by_external_id._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "get_interaction_by_external_id",
             ),
         )
@@ -143,7 +140,9 @@ class OpenMediaApi:
         Stop the interaction specified by its external ID.
         """
 
-        kwargs = _stop_interaction_by_external_id._get_kwargs(
+        from .openmedia import stop_interaction_by_external_id as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             external_id=external_id,
             body=body,
@@ -151,10 +150,10 @@ class OpenMediaApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
+            "InteractionResponse",
             self._handle(
                 response,
-                lambda: _stop_interaction_by_external_id._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "stop_interaction_by_external_id",
             ),
         )
@@ -173,7 +172,9 @@ class OpenMediaApi:
         Update the properties of an interaction specified by its external ID.
         """
 
-        kwargs = _update_interaction_by_external_id._get_kwargs(
+        from .openmedia import update_interaction_by_external_id as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             external_id=external_id,
             body=body,
@@ -181,10 +182,10 @@ class OpenMediaApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
+            "InteractionResponse",
             self._handle(
                 response,
-                lambda: _update_interaction_by_external_id._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "update_interaction_by_external_id",
             ),
         )
@@ -201,17 +202,17 @@ class OpenMediaApi:
         Get the specified interaction.
         """
 
-        kwargs = _get_interaction._get_kwargs(
+        from .openmedia import get_interaction as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             interaction_id=interaction_id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
-            self._handle(
-                response, lambda: _get_interaction._parse_response(client=client, response=response), "get_interaction"
-            ),
+            "InteractionResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_interaction"),
         )
 
     def stop_interaction(
@@ -228,7 +229,9 @@ class OpenMediaApi:
         Stop the specified interaction.
         """
 
-        kwargs = _stop_interaction._get_kwargs(
+        from .openmedia import stop_interaction as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             interaction_id=interaction_id,
             body=body,
@@ -236,12 +239,8 @@ class OpenMediaApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
-            self._handle(
-                response,
-                lambda: _stop_interaction._parse_response(client=client, response=response),
-                "stop_interaction",
-            ),
+            "InteractionResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "stop_interaction"),
         )
 
     def update_interaction(
@@ -258,7 +257,9 @@ class OpenMediaApi:
         Update the properties of the specified interaction.
         """
 
-        kwargs = _update_interaction._get_kwargs(
+        from .openmedia import update_interaction as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             interaction_id=interaction_id,
             body=body,
@@ -266,12 +267,8 @@ class OpenMediaApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
-            self._handle(
-                response,
-                lambda: _update_interaction._parse_response(client=client, response=response),
-                "update_interaction",
-            ),
+            "InteractionResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "update_interaction"),
         )
 
 
@@ -318,19 +315,17 @@ class AsyncOpenMediaApi:
         Create a new open media interaction.
         """
 
-        kwargs = _create_interaction._get_kwargs(
+        from .openmedia import create_interaction as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
-            self._handle(
-                response,
-                lambda: _create_interaction._parse_response(client=client, response=response),
-                "create_interaction",
-            ),
+            "InteractionResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "create_interaction"),
         )
 
     async def get_interaction_by_external_id(
@@ -345,17 +340,19 @@ class AsyncOpenMediaApi:
         Get the interaction specified by its external ID.
         """
 
-        kwargs = _get_interaction_by_external_id._get_kwargs(
+        from .openmedia import get_interaction_by_external_id as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             external_id=external_id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
+            "InteractionResponse",
             self._handle(
                 response,
-                lambda: _get_interaction_by_external_id._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "get_interaction_by_external_id",
             ),
         )
@@ -374,7 +371,9 @@ class AsyncOpenMediaApi:
         Stop the interaction specified by its external ID.
         """
 
-        kwargs = _stop_interaction_by_external_id._get_kwargs(
+        from .openmedia import stop_interaction_by_external_id as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             external_id=external_id,
             body=body,
@@ -382,10 +381,10 @@ class AsyncOpenMediaApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
+            "InteractionResponse",
             self._handle(
                 response,
-                lambda: _stop_interaction_by_external_id._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "stop_interaction_by_external_id",
             ),
         )
@@ -404,7 +403,9 @@ class AsyncOpenMediaApi:
         Update the properties of an interaction specified by its external ID.
         """
 
-        kwargs = _update_interaction_by_external_id._get_kwargs(
+        from .openmedia import update_interaction_by_external_id as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             external_id=external_id,
             body=body,
@@ -412,10 +413,10 @@ class AsyncOpenMediaApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
+            "InteractionResponse",
             self._handle(
                 response,
-                lambda: _update_interaction_by_external_id._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "update_interaction_by_external_id",
             ),
         )
@@ -432,17 +433,17 @@ class AsyncOpenMediaApi:
         Get the specified interaction.
         """
 
-        kwargs = _get_interaction._get_kwargs(
+        from .openmedia import get_interaction as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             interaction_id=interaction_id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
-            self._handle(
-                response, lambda: _get_interaction._parse_response(client=client, response=response), "get_interaction"
-            ),
+            "InteractionResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_interaction"),
         )
 
     async def stop_interaction(
@@ -459,7 +460,9 @@ class AsyncOpenMediaApi:
         Stop the specified interaction.
         """
 
-        kwargs = _stop_interaction._get_kwargs(
+        from .openmedia import stop_interaction as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             interaction_id=interaction_id,
             body=body,
@@ -467,12 +470,8 @@ class AsyncOpenMediaApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
-            self._handle(
-                response,
-                lambda: _stop_interaction._parse_response(client=client, response=response),
-                "stop_interaction",
-            ),
+            "InteractionResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "stop_interaction"),
         )
 
     async def update_interaction(
@@ -489,7 +488,9 @@ class AsyncOpenMediaApi:
         Update the properties of the specified interaction.
         """
 
-        kwargs = _update_interaction._get_kwargs(
+        from .openmedia import update_interaction as _op
+
+        kwargs = _op._get_kwargs(
             open_media_service=open_media_service,
             interaction_id=interaction_id,
             body=body,
@@ -497,12 +498,8 @@ class AsyncOpenMediaApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            InteractionResponse,
-            self._handle(
-                response,
-                lambda: _update_interaction._parse_response(client=client, response=response),
-                "update_interaction",
-            ),
+            "InteractionResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "update_interaction"),
         )
 
 

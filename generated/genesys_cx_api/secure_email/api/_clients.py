@@ -7,28 +7,26 @@ the documented schema; the default handler parses 2xx answers and raises ``error
 for anything else.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
 from .. import errors
 from ..client import AuthenticatedClient, Client
-from ..models.count_secure_mail_response import CountSecureMailResponse
-from ..models.create_secure_mail_request import CreateSecureMailRequest
-from ..models.create_secure_mail_response import CreateSecureMailResponse
-from ..models.list_secure_mail_response import ListSecureMailResponse
-from ..models.retrieve_secure_mail_response import RetrieveSecureMailResponse
-from ..models.retrieve_secure_mail_userdata_response import RetrieveSecureMailUserdataResponse
-from ..models.secure_mail_read_status import SecureMailReadStatus
-from ..models.secure_mail_remove_action import SecureMailRemoveAction
 from ..types import UNSET, Unset
-from .secure_email import count_secure_emails as _count_secure_emails
-from .secure_email import delete_secure_email as _delete_secure_email
-from .secure_email import get_secure_email as _get_secure_email
-from .secure_email import get_secure_email_userdata as _get_secure_email_userdata
-from .secure_email import list_secure_emails as _list_secure_emails
-from .secure_email import send_secure_email as _send_secure_email
+
+if TYPE_CHECKING:  # models load with their operation, on its first call
+    from ..models.count_secure_mail_response import CountSecureMailResponse
+    from ..models.create_secure_mail_request import CreateSecureMailRequest
+    from ..models.create_secure_mail_response import CreateSecureMailResponse
+    from ..models.list_secure_mail_response import ListSecureMailResponse
+    from ..models.retrieve_secure_mail_response import RetrieveSecureMailResponse
+    from ..models.retrieve_secure_mail_userdata_response import RetrieveSecureMailUserdataResponse
+    from ..models.secure_mail_read_status import SecureMailReadStatus
+    from ..models.secure_mail_remove_action import SecureMailRemoveAction
 
 #: ``handler(response, parse, operation_id)`` -> the value the method returns.
 Handler = Callable[[httpx.Response, Callable[[], Any], str], Any]
@@ -93,7 +91,9 @@ class SecureEmailApi:
         Get a list of secure emails for the specified email address.
         """
 
-        kwargs = _list_secure_emails._get_kwargs(
+        from .secure_email import list_secure_emails as _op
+
+        kwargs = _op._get_kwargs(
             address=address,
             status=status,
             index=index,
@@ -103,12 +103,8 @@ class SecureEmailApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ListSecureMailResponse,
-            self._handle(
-                response,
-                lambda: _list_secure_emails._parse_response(client=client, response=response),
-                "list_secure_emails",
-            ),
+            "ListSecureMailResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "list_secure_emails"),
         )
 
     def send_secure_email(
@@ -124,19 +120,17 @@ class SecureEmailApi:
         Send a secure email. The email is delivered to Genesys as a web form and routed as a standard email.
         """
 
-        kwargs = _send_secure_email._get_kwargs(
+        from .secure_email import send_secure_email as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
             securebox=securebox,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CreateSecureMailResponse,
-            self._handle(
-                response,
-                lambda: _send_secure_email._parse_response(client=client, response=response),
-                "send_secure_email",
-            ),
+            "CreateSecureMailResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "send_secure_email"),
         )
 
     def count_secure_emails(
@@ -153,7 +147,9 @@ class SecureEmailApi:
         Get a count of unread, read or all secure emails for the specified email address.
         """
 
-        kwargs = _count_secure_emails._get_kwargs(
+        from .secure_email import count_secure_emails as _op
+
+        kwargs = _op._get_kwargs(
             address=address,
             status=status,
             securebox=securebox,
@@ -161,11 +157,9 @@ class SecureEmailApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CountSecureMailResponse,
+            "CountSecureMailResponse",
             self._handle(
-                response,
-                lambda: _count_secure_emails._parse_response(client=client, response=response),
-                "count_secure_emails",
+                response, lambda: _op._parse_response(client=client, response=response), "count_secure_emails"
             ),
         )
 
@@ -182,19 +176,17 @@ class SecureEmailApi:
         Get the content of a secure email.
         """
 
-        kwargs = _get_secure_email._get_kwargs(
+        from .secure_email import get_secure_email as _op
+
+        kwargs = _op._get_kwargs(
             secure_mail_id=secure_mail_id,
             read=read,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            RetrieveSecureMailResponse,
-            self._handle(
-                response,
-                lambda: _get_secure_email._parse_response(client=client, response=response),
-                "get_secure_email",
-            ),
+            "RetrieveSecureMailResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_secure_email"),
         )
 
     def delete_secure_email(
@@ -212,18 +204,18 @@ class SecureEmailApi:
         the list of secure emails but keep it in the contact database, set remove to 'delete'.
         """
 
-        kwargs = _delete_secure_email._get_kwargs(
+        from .secure_email import delete_secure_email as _op
+
+        kwargs = _op._get_kwargs(
             secure_mail_id=secure_mail_id,
             remove=remove,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            RetrieveSecureMailResponse,
+            "RetrieveSecureMailResponse",
             self._handle(
-                response,
-                lambda: _delete_secure_email._parse_response(client=client, response=response),
-                "delete_secure_email",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_secure_email"
             ),
         )
 
@@ -238,17 +230,17 @@ class SecureEmailApi:
         Get the attached userdata of a secure email (some internal keys may be omitted).
         """
 
-        kwargs = _get_secure_email_userdata._get_kwargs(
+        from .secure_email import get_secure_email_userdata as _op
+
+        kwargs = _op._get_kwargs(
             secure_mail_id=secure_mail_id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            RetrieveSecureMailUserdataResponse,
+            "RetrieveSecureMailUserdataResponse",
             self._handle(
-                response,
-                lambda: _get_secure_email_userdata._parse_response(client=client, response=response),
-                "get_secure_email_userdata",
+                response, lambda: _op._parse_response(client=client, response=response), "get_secure_email_userdata"
             ),
         )
 
@@ -299,7 +291,9 @@ class AsyncSecureEmailApi:
         Get a list of secure emails for the specified email address.
         """
 
-        kwargs = _list_secure_emails._get_kwargs(
+        from .secure_email import list_secure_emails as _op
+
+        kwargs = _op._get_kwargs(
             address=address,
             status=status,
             index=index,
@@ -309,12 +303,8 @@ class AsyncSecureEmailApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ListSecureMailResponse,
-            self._handle(
-                response,
-                lambda: _list_secure_emails._parse_response(client=client, response=response),
-                "list_secure_emails",
-            ),
+            "ListSecureMailResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "list_secure_emails"),
         )
 
     async def send_secure_email(
@@ -330,19 +320,17 @@ class AsyncSecureEmailApi:
         Send a secure email. The email is delivered to Genesys as a web form and routed as a standard email.
         """
 
-        kwargs = _send_secure_email._get_kwargs(
+        from .secure_email import send_secure_email as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
             securebox=securebox,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CreateSecureMailResponse,
-            self._handle(
-                response,
-                lambda: _send_secure_email._parse_response(client=client, response=response),
-                "send_secure_email",
-            ),
+            "CreateSecureMailResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "send_secure_email"),
         )
 
     async def count_secure_emails(
@@ -359,7 +347,9 @@ class AsyncSecureEmailApi:
         Get a count of unread, read or all secure emails for the specified email address.
         """
 
-        kwargs = _count_secure_emails._get_kwargs(
+        from .secure_email import count_secure_emails as _op
+
+        kwargs = _op._get_kwargs(
             address=address,
             status=status,
             securebox=securebox,
@@ -367,11 +357,9 @@ class AsyncSecureEmailApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CountSecureMailResponse,
+            "CountSecureMailResponse",
             self._handle(
-                response,
-                lambda: _count_secure_emails._parse_response(client=client, response=response),
-                "count_secure_emails",
+                response, lambda: _op._parse_response(client=client, response=response), "count_secure_emails"
             ),
         )
 
@@ -388,19 +376,17 @@ class AsyncSecureEmailApi:
         Get the content of a secure email.
         """
 
-        kwargs = _get_secure_email._get_kwargs(
+        from .secure_email import get_secure_email as _op
+
+        kwargs = _op._get_kwargs(
             secure_mail_id=secure_mail_id,
             read=read,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            RetrieveSecureMailResponse,
-            self._handle(
-                response,
-                lambda: _get_secure_email._parse_response(client=client, response=response),
-                "get_secure_email",
-            ),
+            "RetrieveSecureMailResponse",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_secure_email"),
         )
 
     async def delete_secure_email(
@@ -418,18 +404,18 @@ class AsyncSecureEmailApi:
         the list of secure emails but keep it in the contact database, set remove to 'delete'.
         """
 
-        kwargs = _delete_secure_email._get_kwargs(
+        from .secure_email import delete_secure_email as _op
+
+        kwargs = _op._get_kwargs(
             secure_mail_id=secure_mail_id,
             remove=remove,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            RetrieveSecureMailResponse,
+            "RetrieveSecureMailResponse",
             self._handle(
-                response,
-                lambda: _delete_secure_email._parse_response(client=client, response=response),
-                "delete_secure_email",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_secure_email"
             ),
         )
 
@@ -444,17 +430,17 @@ class AsyncSecureEmailApi:
         Get the attached userdata of a secure email (some internal keys may be omitted).
         """
 
-        kwargs = _get_secure_email_userdata._get_kwargs(
+        from .secure_email import get_secure_email_userdata as _op
+
+        kwargs = _op._get_kwargs(
             secure_mail_id=secure_mail_id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            RetrieveSecureMailUserdataResponse,
+            "RetrieveSecureMailUserdataResponse",
             self._handle(
-                response,
-                lambda: _get_secure_email_userdata._parse_response(client=client, response=response),
-                "get_secure_email_userdata",
+                response, lambda: _op._parse_response(client=client, response=response), "get_secure_email_userdata"
             ),
         )
 

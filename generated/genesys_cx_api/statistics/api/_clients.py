@@ -7,33 +7,26 @@ the documented schema; the default handler parses 2xx answers and raises ``error
 for anything else.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
 from .. import errors
 from ..client import AuthenticatedClient, Client
-from ..models.api_response import ApiResponse
-from ..models.bayeux_message import BayeuxMessage
-from ..models.create_subscription_request import CreateSubscriptionRequest
-from ..models.get_statistic_values_request import GetStatisticValuesRequest
-from ..models.peeked_statistic_response import PeekedStatisticResponse
-from ..models.peeked_statistics_response import PeekedStatisticsResponse
-from ..models.statistic_data_response import StatisticDataResponse
-from ..models.verbose import Verbose
 from ..types import UNSET, Unset
-from .notifications import cometd_connect as _cometd_connect
-from .notifications import cometd_disconnect as _cometd_disconnect
-from .notifications import cometd_handshake as _cometd_handshake
-from .notifications import cometd_notifications as _cometd_notifications
-from .notifications import cometd_subscribe as _cometd_subscribe
-from .notifications import cometd_unsubscribe as _cometd_unsubscribe
-from .statistics import create_subscription as _create_subscription
-from .statistics import delete_subscription as _delete_subscription
-from .statistics import get_statistic_value as _get_statistic_value
-from .statistics import get_statistic_values as _get_statistic_values
-from .statistics import get_subscription_statistic_values as _get_subscription_statistic_values
+
+if TYPE_CHECKING:  # models load with their operation, on its first call
+    from ..models.api_response import ApiResponse
+    from ..models.bayeux_message import BayeuxMessage
+    from ..models.create_subscription_request import CreateSubscriptionRequest
+    from ..models.get_statistic_values_request import GetStatisticValuesRequest
+    from ..models.peeked_statistic_response import PeekedStatisticResponse
+    from ..models.peeked_statistics_response import PeekedStatisticsResponse
+    from ..models.statistic_data_response import StatisticDataResponse
+    from ..models.verbose import Verbose
 
 #: ``handler(response, parse, operation_id)`` -> the value the method returns.
 Handler = Callable[[httpx.Response, Callable[[], Any], str], Any]
@@ -97,17 +90,17 @@ class StatisticsApi:
         you want to get the values of from Stat Server), sent inside the `data` object.
         """
 
-        kwargs = _get_statistic_values._get_kwargs(
+        from .statistics import get_statistic_values as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PeekedStatisticsResponse,
+            "PeekedStatisticsResponse",
             self._handle(
-                response,
-                lambda: _get_statistic_values._parse_response(client=client, response=response),
-                "get_statistic_values",
+                response, lambda: _op._parse_response(client=client, response=response), "get_statistic_values"
             ),
         )
 
@@ -126,7 +119,9 @@ class StatisticsApi:
         applied to the object given by the two mandatory query parameters `objectType` and `objectId`.
         """
 
-        kwargs = _get_statistic_value._get_kwargs(
+        from .statistics import get_statistic_value as _op
+
+        kwargs = _op._get_kwargs(
             statistic_name=statistic_name,
             object_id=object_id,
             object_type=object_type,
@@ -134,11 +129,9 @@ class StatisticsApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PeekedStatisticResponse,
+            "PeekedStatisticResponse",
             self._handle(
-                response,
-                lambda: _get_statistic_value._parse_response(client=client, response=response),
-                "get_statistic_value",
+                response, lambda: _op._parse_response(client=client, response=response), "get_statistic_value"
             ),
         )
 
@@ -164,18 +157,18 @@ class StatisticsApi:
         service is `AVAILABLE` again.
         """
 
-        kwargs = _create_subscription._get_kwargs(
+        from .statistics import create_subscription as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
             verbose=verbose,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            StatisticDataResponse,
+            "StatisticDataResponse",
             self._handle(
-                response,
-                lambda: _create_subscription._parse_response(client=client, response=response),
-                "create_subscription",
+                response, lambda: _op._parse_response(client=client, response=response), "create_subscription"
             ),
         )
 
@@ -191,17 +184,17 @@ class StatisticsApi:
         operation and it always returns a success response.
         """
 
-        kwargs = _delete_subscription._get_kwargs(
+        from .statistics import delete_subscription as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
+            "ApiResponse",
             self._handle(
-                response,
-                lambda: _delete_subscription._parse_response(client=client, response=response),
-                "delete_subscription",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_subscription"
             ),
         )
 
@@ -220,7 +213,9 @@ class StatisticsApi:
         synchronous (status code 0).
         """
 
-        kwargs = _get_subscription_statistic_values._get_kwargs(
+        from .statistics import get_subscription_statistic_values as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
             statistic_ids=statistic_ids,
             verbose=verbose,
@@ -228,10 +223,10 @@ class StatisticsApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            StatisticDataResponse,
+            "StatisticDataResponse",
             self._handle(
                 response,
-                lambda: _get_subscription_statistic_values._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "get_subscription_statistic_values",
             ),
         )
@@ -252,17 +247,17 @@ class StatisticsApi:
         `/statistics/v3/service` (`ServiceStateChange`). See the CometD documentation for details.
         """
 
-        kwargs = _cometd_notifications._get_kwargs(
+        from .notifications import cometd_notifications as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
+            "list[BayeuxMessage]",
             self._handle(
-                response,
-                lambda: _cometd_notifications._parse_response(client=client, response=response),
-                "cometd_notifications",
+                response, lambda: _op._parse_response(client=client, response=response), "cometd_notifications"
             ),
         )
 
@@ -281,16 +276,16 @@ class StatisticsApi:
         See the CometD documentation for details.
         """
 
-        kwargs = _cometd_connect._get_kwargs(
+        from .notifications import cometd_connect as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
-            self._handle(
-                response, lambda: _cometd_connect._parse_response(client=client, response=response), "cometd_connect"
-            ),
+            "list[BayeuxMessage]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cometd_connect"),
         )
 
     def cometd_disconnect(
@@ -305,18 +300,16 @@ class StatisticsApi:
         CometD disconnect (`/meta/disconnect`). See the CometD documentation for details.
         """
 
-        kwargs = _cometd_disconnect._get_kwargs(
+        from .notifications import cometd_disconnect as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
-            self._handle(
-                response,
-                lambda: _cometd_disconnect._parse_response(client=client, response=response),
-                "cometd_disconnect",
-            ),
+            "list[BayeuxMessage]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cometd_disconnect"),
         )
 
     def cometd_handshake(
@@ -333,18 +326,16 @@ class StatisticsApi:
         details.
         """
 
-        kwargs = _cometd_handshake._get_kwargs(
+        from .notifications import cometd_handshake as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
-            self._handle(
-                response,
-                lambda: _cometd_handshake._parse_response(client=client, response=response),
-                "cometd_handshake",
-            ),
+            "list[BayeuxMessage]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cometd_handshake"),
         )
 
     def cometd_subscribe(
@@ -365,18 +356,16 @@ class StatisticsApi:
         - `/statistics/v3/updates` — statistics updates (`StatisticUpdate`).
         """
 
-        kwargs = _cometd_subscribe._get_kwargs(
+        from .notifications import cometd_subscribe as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
-            self._handle(
-                response,
-                lambda: _cometd_subscribe._parse_response(client=client, response=response),
-                "cometd_subscribe",
-            ),
+            "list[BayeuxMessage]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cometd_subscribe"),
         )
 
     def cometd_unsubscribe(
@@ -391,18 +380,16 @@ class StatisticsApi:
         Unsubscribe from a CometD channel (`/meta/unsubscribe`). See the CometD documentation for details.
         """
 
-        kwargs = _cometd_unsubscribe._get_kwargs(
+        from .notifications import cometd_unsubscribe as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
-            self._handle(
-                response,
-                lambda: _cometd_unsubscribe._parse_response(client=client, response=response),
-                "cometd_unsubscribe",
-            ),
+            "list[BayeuxMessage]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cometd_unsubscribe"),
         )
 
 
@@ -451,17 +438,17 @@ class AsyncStatisticsApi:
         you want to get the values of from Stat Server), sent inside the `data` object.
         """
 
-        kwargs = _get_statistic_values._get_kwargs(
+        from .statistics import get_statistic_values as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PeekedStatisticsResponse,
+            "PeekedStatisticsResponse",
             self._handle(
-                response,
-                lambda: _get_statistic_values._parse_response(client=client, response=response),
-                "get_statistic_values",
+                response, lambda: _op._parse_response(client=client, response=response), "get_statistic_values"
             ),
         )
 
@@ -480,7 +467,9 @@ class AsyncStatisticsApi:
         applied to the object given by the two mandatory query parameters `objectType` and `objectId`.
         """
 
-        kwargs = _get_statistic_value._get_kwargs(
+        from .statistics import get_statistic_value as _op
+
+        kwargs = _op._get_kwargs(
             statistic_name=statistic_name,
             object_id=object_id,
             object_type=object_type,
@@ -488,11 +477,9 @@ class AsyncStatisticsApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PeekedStatisticResponse,
+            "PeekedStatisticResponse",
             self._handle(
-                response,
-                lambda: _get_statistic_value._parse_response(client=client, response=response),
-                "get_statistic_value",
+                response, lambda: _op._parse_response(client=client, response=response), "get_statistic_value"
             ),
         )
 
@@ -518,18 +505,18 @@ class AsyncStatisticsApi:
         service is `AVAILABLE` again.
         """
 
-        kwargs = _create_subscription._get_kwargs(
+        from .statistics import create_subscription as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
             verbose=verbose,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            StatisticDataResponse,
+            "StatisticDataResponse",
             self._handle(
-                response,
-                lambda: _create_subscription._parse_response(client=client, response=response),
-                "create_subscription",
+                response, lambda: _op._parse_response(client=client, response=response), "create_subscription"
             ),
         )
 
@@ -545,17 +532,17 @@ class AsyncStatisticsApi:
         operation and it always returns a success response.
         """
 
-        kwargs = _delete_subscription._get_kwargs(
+        from .statistics import delete_subscription as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            ApiResponse,
+            "ApiResponse",
             self._handle(
-                response,
-                lambda: _delete_subscription._parse_response(client=client, response=response),
-                "delete_subscription",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_subscription"
             ),
         )
 
@@ -574,7 +561,9 @@ class AsyncStatisticsApi:
         synchronous (status code 0).
         """
 
-        kwargs = _get_subscription_statistic_values._get_kwargs(
+        from .statistics import get_subscription_statistic_values as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
             statistic_ids=statistic_ids,
             verbose=verbose,
@@ -582,10 +571,10 @@ class AsyncStatisticsApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            StatisticDataResponse,
+            "StatisticDataResponse",
             self._handle(
                 response,
-                lambda: _get_subscription_statistic_values._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "get_subscription_statistic_values",
             ),
         )
@@ -606,17 +595,17 @@ class AsyncStatisticsApi:
         `/statistics/v3/service` (`ServiceStateChange`). See the CometD documentation for details.
         """
 
-        kwargs = _cometd_notifications._get_kwargs(
+        from .notifications import cometd_notifications as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
+            "list[BayeuxMessage]",
             self._handle(
-                response,
-                lambda: _cometd_notifications._parse_response(client=client, response=response),
-                "cometd_notifications",
+                response, lambda: _op._parse_response(client=client, response=response), "cometd_notifications"
             ),
         )
 
@@ -635,16 +624,16 @@ class AsyncStatisticsApi:
         See the CometD documentation for details.
         """
 
-        kwargs = _cometd_connect._get_kwargs(
+        from .notifications import cometd_connect as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
-            self._handle(
-                response, lambda: _cometd_connect._parse_response(client=client, response=response), "cometd_connect"
-            ),
+            "list[BayeuxMessage]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cometd_connect"),
         )
 
     async def cometd_disconnect(
@@ -659,18 +648,16 @@ class AsyncStatisticsApi:
         CometD disconnect (`/meta/disconnect`). See the CometD documentation for details.
         """
 
-        kwargs = _cometd_disconnect._get_kwargs(
+        from .notifications import cometd_disconnect as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
-            self._handle(
-                response,
-                lambda: _cometd_disconnect._parse_response(client=client, response=response),
-                "cometd_disconnect",
-            ),
+            "list[BayeuxMessage]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cometd_disconnect"),
         )
 
     async def cometd_handshake(
@@ -687,18 +674,16 @@ class AsyncStatisticsApi:
         details.
         """
 
-        kwargs = _cometd_handshake._get_kwargs(
+        from .notifications import cometd_handshake as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
-            self._handle(
-                response,
-                lambda: _cometd_handshake._parse_response(client=client, response=response),
-                "cometd_handshake",
-            ),
+            "list[BayeuxMessage]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cometd_handshake"),
         )
 
     async def cometd_subscribe(
@@ -719,18 +704,16 @@ class AsyncStatisticsApi:
         - `/statistics/v3/updates` — statistics updates (`StatisticUpdate`).
         """
 
-        kwargs = _cometd_subscribe._get_kwargs(
+        from .notifications import cometd_subscribe as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
-            self._handle(
-                response,
-                lambda: _cometd_subscribe._parse_response(client=client, response=response),
-                "cometd_subscribe",
-            ),
+            "list[BayeuxMessage]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cometd_subscribe"),
         )
 
     async def cometd_unsubscribe(
@@ -745,18 +728,16 @@ class AsyncStatisticsApi:
         Unsubscribe from a CometD channel (`/meta/unsubscribe`). See the CometD documentation for details.
         """
 
-        kwargs = _cometd_unsubscribe._get_kwargs(
+        from .notifications import cometd_unsubscribe as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[BayeuxMessage],
-            self._handle(
-                response,
-                lambda: _cometd_unsubscribe._parse_response(client=client, response=response),
-                "cometd_unsubscribe",
-            ),
+            "list[BayeuxMessage]",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "cometd_unsubscribe"),
         )
 
 

@@ -7,86 +7,36 @@ the documented schema; the default handler parses 2xx answers and raises ``error
 for anything else.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
 from .. import errors
 from ..client import AuthenticatedClient, Client
-from ..models.certificate_info import CertificateInfo
-from ..models.certificate_upload import CertificateUpload
-from ..models.data_attributes import DataAttributes
-from ..models.data_type import DataType
-from ..models.data_type_result_type_1 import DataTypeResultType1
-from ..models.job import Job
-from ..models.job_info import JobInfo
-from ..models.job_progress import JobProgress
-from ..models.job_v4 import JobV4
-from ..models.key_value_item import KeyValueItem
-from ..models.key_value_result_type_1 import KeyValueResultType1
-from ..models.paged_response import PagedResponse
-from ..models.pre_signed_uri import PreSignedUri
-from ..models.saved_job_v4 import SavedJobV4
-from ..models.status_response import StatusResponse
-from ..models.sub_type import SubType
-from ..models.sub_type_result_type_1 import SubTypeResultType1
-from ..models.version_info import VersionInfo
 from ..types import UNSET, File, Unset
-from .v3_deprecated import delete_file_v3 as _delete_file_v3
-from .v3_deprecated import delete_files_v3 as _delete_files_v3
-from .v3_deprecated import download_file_v3 as _download_file_v3
-from .v3_deprecated import get_certificate_v3 as _get_certificate_v3
-from .v3_deprecated import get_data_sources_v3 as _get_data_sources_v3
-from .v3_deprecated import get_data_sub_types_v3 as _get_data_sub_types_v3
-from .v3_deprecated import get_data_types_v3 as _get_data_types_v3
-from .v3_deprecated import get_file_links_v3 as _get_file_links_v3
-from .v3_deprecated import get_file_metadatas_v3 as _get_file_metadatas_v3
-from .v3_deprecated import get_job_statuses_v3 as _get_job_statuses_v3
-from .v3_deprecated import get_version_v3 as _get_version_v3
-from .v3_deprecated import upload_certificate_v3 as _upload_certificate_v3
-from .v4_deprecated import cancel_export_job_v4 as _cancel_export_job_v4
-from .v4_deprecated import create_export_job_v4 as _create_export_job_v4
-from .v4_deprecated import delete_export_history_record_v4 as _delete_export_history_record_v4
-from .v4_deprecated import delete_export_history_v4 as _delete_export_history_v4
-from .v4_deprecated import delete_export_job_v4 as _delete_export_job_v4
-from .v4_deprecated import delete_export_jobs_v4 as _delete_export_jobs_v4
-from .v4_deprecated import get_export_history_progress_v4 as _get_export_history_progress_v4
-from .v4_deprecated import get_export_history_record_v4 as _get_export_history_record_v4
-from .v4_deprecated import get_export_history_v4 as _get_export_history_v4
-from .v4_deprecated import get_export_job_v4 as _get_export_job_v4
-from .v4_deprecated import get_export_jobs_v4 as _get_export_jobs_v4
-from .v4_deprecated import resume_export_job_v4 as _resume_export_job_v4
-from .v4_deprecated import suspend_export_job_v4 as _suspend_export_job_v4
-from .v4_deprecated import update_export_job_v4 as _update_export_job_v4
-from .v_10_cipher import get_certificate_v10 as _get_certificate_v10
-from .v_10_cipher import upload_certificate_v10 as _upload_certificate_v10
-from .v_10_data import get_data_attributes_v10 as _get_data_attributes_v10
-from .v_10_data import get_data_sources_v10 as _get_data_sources_v10
-from .v_10_data import get_data_sub_types_v10 as _get_data_sub_types_v10
-from .v_10_data import get_data_types_v10 as _get_data_types_v10
-from .v_10_data import get_job_statuses_v10 as _get_job_statuses_v10
-from .v_10_export import cancel_export_job_v10 as _cancel_export_job_v10
-from .v_10_export import create_export_job_v10 as _create_export_job_v10
-from .v_10_export import delete_export_history_record_v10 as _delete_export_history_record_v10
-from .v_10_export import delete_export_history_v10 as _delete_export_history_v10
-from .v_10_export import delete_export_job_v10 as _delete_export_job_v10
-from .v_10_export import delete_export_jobs_v10 as _delete_export_jobs_v10
-from .v_10_export import get_export_history_progress_v10 as _get_export_history_progress_v10
-from .v_10_export import get_export_history_record_v10 as _get_export_history_record_v10
-from .v_10_export import get_export_history_v10 as _get_export_history_v10
-from .v_10_export import get_export_job_v10 as _get_export_job_v10
-from .v_10_export import get_export_jobs_v10 as _get_export_jobs_v10
-from .v_10_export import resume_export_job_v10 as _resume_export_job_v10
-from .v_10_export import suspend_export_job_v10 as _suspend_export_job_v10
-from .v_10_export import update_export_job_v10 as _update_export_job_v10
-from .v_10_files import delete_file_v10 as _delete_file_v10
-from .v_10_files import delete_files_v10 as _delete_files_v10
-from .v_10_files import download_file_v10 as _download_file_v10
-from .v_10_files import get_file_links_v10 as _get_file_links_v10
-from .v_10_files import get_file_metadatas_v10 as _get_file_metadatas_v10
-from .v_10_resources import get_resource_labels_v10 as _get_resource_labels_v10
-from .v_10_version import get_version_v10 as _get_version_v10
+
+if TYPE_CHECKING:  # models load with their operation, on its first call
+    from ..models.certificate_info import CertificateInfo
+    from ..models.certificate_upload import CertificateUpload
+    from ..models.data_attributes import DataAttributes
+    from ..models.data_type import DataType
+    from ..models.data_type_result_type_1 import DataTypeResultType1
+    from ..models.job import Job
+    from ..models.job_info import JobInfo
+    from ..models.job_progress import JobProgress
+    from ..models.job_v4 import JobV4
+    from ..models.key_value_item import KeyValueItem
+    from ..models.key_value_result_type_1 import KeyValueResultType1
+    from ..models.paged_response import PagedResponse
+    from ..models.pre_signed_uri import PreSignedUri
+    from ..models.saved_job_v4 import SavedJobV4
+    from ..models.status_response import StatusResponse
+    from ..models.sub_type import SubType
+    from ..models.sub_type_result_type_1 import SubTypeResultType1
+    from ..models.version_info import VersionInfo
 
 #: ``handler(response, parse, operation_id)`` -> the value the method returns.
 Handler = Callable[[httpx.Response, Callable[[], Any], str], Any]
@@ -145,15 +95,15 @@ class UdmApi:
         This request is intended to get already uploaded certificate info.
         """
 
-        kwargs = _get_certificate_v10._get_kwargs()
+        from .v_10_cipher import get_certificate_v10 as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CertificateInfo,
+            "CertificateInfo",
             self._handle(
-                response,
-                lambda: _get_certificate_v10._parse_response(client=client, response=response),
-                "get_certificate_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_certificate_v10"
             ),
         )
 
@@ -170,18 +120,18 @@ class UdmApi:
         This request is intended to upload a certificate.
         """
 
-        kwargs = _upload_certificate_v10._get_kwargs(
+        from .v_10_cipher import upload_certificate_v10 as _op
+
+        kwargs = _op._get_kwargs(
             certificatefilename=certificatefilename,
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            str,
+            "str",
             self._handle(
-                response,
-                lambda: _upload_certificate_v10._parse_response(client=client, response=response),
-                "upload_certificate_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "upload_certificate_v10"
             ),
         )
 
@@ -198,17 +148,17 @@ class UdmApi:
         attributes.
         """
 
-        kwargs = _get_data_attributes_v10._get_kwargs(
+        from .v_10_data import get_data_attributes_v10 as _op
+
+        kwargs = _op._get_kwargs(
             entities=entities,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            DataAttributes,
+            "DataAttributes",
             self._handle(
-                response,
-                lambda: _get_data_attributes_v10._parse_response(client=client, response=response),
-                "get_data_attributes_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_data_attributes_v10"
             ),
         )
 
@@ -222,15 +172,15 @@ class UdmApi:
         This request is intended to get a list of job statuses.
         """
 
-        kwargs = _get_job_statuses_v10._get_kwargs()
+        from .v_10_data import get_job_statuses_v10 as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            KeyValueResultType1 | list[KeyValueItem],
+            "KeyValueResultType1 | list[KeyValueItem]",
             self._handle(
-                response,
-                lambda: _get_job_statuses_v10._parse_response(client=client, response=response),
-                "get_job_statuses_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_job_statuses_v10"
             ),
         )
 
@@ -244,15 +194,15 @@ class UdmApi:
         This request is intended to get a list of sources.
         """
 
-        kwargs = _get_data_sources_v10._get_kwargs()
+        from .v_10_data import get_data_sources_v10 as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            KeyValueResultType1 | list[KeyValueItem] | Any,
+            "KeyValueResultType1 | list[KeyValueItem] | Any",
             self._handle(
-                response,
-                lambda: _get_data_sources_v10._parse_response(client=client, response=response),
-                "get_data_sources_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_data_sources_v10"
             ),
         )
 
@@ -269,18 +219,18 @@ class UdmApi:
         This request is intended to get a list of entities for specific type and source.
         """
 
-        kwargs = _get_data_sub_types_v10._get_kwargs(
+        from .v_10_data import get_data_sub_types_v10 as _op
+
+        kwargs = _op._get_kwargs(
             data_type=data_type,
             source=source,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[SubType] | SubTypeResultType1 | Any,
+            "list[SubType] | SubTypeResultType1 | Any",
             self._handle(
-                response,
-                lambda: _get_data_sub_types_v10._parse_response(client=client, response=response),
-                "get_data_sub_types_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_data_sub_types_v10"
             ),
         )
 
@@ -296,18 +246,16 @@ class UdmApi:
         This request is intended to get a list of types for specific source.
         """
 
-        kwargs = _get_data_types_v10._get_kwargs(
+        from .v_10_data import get_data_types_v10 as _op
+
+        kwargs = _op._get_kwargs(
             source=source,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            DataTypeResultType1 | list[DataType] | Any,
-            self._handle(
-                response,
-                lambda: _get_data_types_v10._parse_response(client=client, response=response),
-                "get_data_types_v10",
-            ),
+            "DataTypeResultType1 | list[DataType] | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_data_types_v10"),
         )
 
     def get_export_history_v10(
@@ -332,7 +280,9 @@ class UdmApi:
         This request is intended to get a list of history records.
         """
 
-        kwargs = _get_export_history_v10._get_kwargs(
+        from .v_10_export import get_export_history_v10 as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             job_id=job_id,
             type_=type_,
@@ -348,11 +298,9 @@ class UdmApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
+            "PagedResponse | Any",
             self._handle(
-                response,
-                lambda: _get_export_history_v10._parse_response(client=client, response=response),
-                "get_export_history_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_history_v10"
             ),
         )
 
@@ -368,17 +316,17 @@ class UdmApi:
         This request is intended to delete a bunch of history records.
         """
 
-        kwargs = _delete_export_history_v10._get_kwargs(
+        from .v_10_export import delete_export_history_v10 as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_history_v10._parse_response(client=client, response=response),
-                "delete_export_history_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_history_v10"
             ),
         )
 
@@ -393,17 +341,17 @@ class UdmApi:
         This request is intended to get history record info.
         """
 
-        kwargs = _get_export_history_record_v10._get_kwargs(
+        from .v_10_export import get_export_history_record_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _get_export_history_record_v10._parse_response(client=client, response=response),
-                "get_export_history_record_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_history_record_v10"
             ),
         )
 
@@ -418,16 +366,18 @@ class UdmApi:
         This request is intended to delete a history record.
         """
 
-        kwargs = _delete_export_history_record_v10._get_kwargs(
+        from .v_10_export import delete_export_history_record_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
                 response,
-                lambda: _delete_export_history_record_v10._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "delete_export_history_record_v10",
             ),
         )
@@ -444,16 +394,18 @@ class UdmApi:
         percent).
         """
 
-        kwargs = _get_export_history_progress_v10._get_kwargs(
+        from .v_10_export import get_export_history_progress_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobProgress,
+            "JobProgress",
             self._handle(
                 response,
-                lambda: _get_export_history_progress_v10._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "get_export_history_progress_v10",
             ),
         )
@@ -479,7 +431,9 @@ class UdmApi:
         This request is intended to get a list of jobs.
         """
 
-        kwargs = _get_export_jobs_v10._get_kwargs(
+        from .v_10_export import get_export_jobs_v10 as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             schedule_type=schedule_type,
             type_=type_,
@@ -494,11 +448,9 @@ class UdmApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
+            "PagedResponse | Any",
             self._handle(
-                response,
-                lambda: _get_export_jobs_v10._parse_response(client=client, response=response),
-                "get_export_jobs_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_jobs_v10"
             ),
         )
 
@@ -514,17 +466,17 @@ class UdmApi:
         This request is intended to create a job.
         """
 
-        kwargs = _create_export_job_v10._get_kwargs(
+        from .v_10_export import create_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _create_export_job_v10._parse_response(client=client, response=response),
-                "create_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "create_export_job_v10"
             ),
         )
 
@@ -540,17 +492,17 @@ class UdmApi:
         This request is intended to delete a bunch of jobs.
         """
 
-        kwargs = _delete_export_jobs_v10._get_kwargs(
+        from .v_10_export import delete_export_jobs_v10 as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_jobs_v10._parse_response(client=client, response=response),
-                "delete_export_jobs_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_jobs_v10"
             ),
         )
 
@@ -565,17 +517,17 @@ class UdmApi:
         This request is intended to cancel an unfinished job.
         """
 
-        kwargs = _cancel_export_job_v10._get_kwargs(
+        from .v_10_export import cancel_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _cancel_export_job_v10._parse_response(client=client, response=response),
-                "cancel_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "cancel_export_job_v10"
             ),
         )
 
@@ -590,17 +542,17 @@ class UdmApi:
         This request is intended to resume an unfinished job.
         """
 
-        kwargs = _resume_export_job_v10._get_kwargs(
+        from .v_10_export import resume_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _resume_export_job_v10._parse_response(client=client, response=response),
-                "resume_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "resume_export_job_v10"
             ),
         )
 
@@ -615,17 +567,17 @@ class UdmApi:
         This request is intended to suspend an unfinished job.
         """
 
-        kwargs = _suspend_export_job_v10._get_kwargs(
+        from .v_10_export import suspend_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _suspend_export_job_v10._parse_response(client=client, response=response),
-                "suspend_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "suspend_export_job_v10"
             ),
         )
 
@@ -640,18 +592,16 @@ class UdmApi:
         This request is intended to get job info.
         """
 
-        kwargs = _get_export_job_v10._get_kwargs(
+        from .v_10_export import get_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response,
-                lambda: _get_export_job_v10._parse_response(client=client, response=response),
-                "get_export_job_v10",
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_job_v10"),
         )
 
     def update_export_job_v10(
@@ -667,18 +617,18 @@ class UdmApi:
         This request is intended to update not started job.
         """
 
-        kwargs = _update_export_job_v10._get_kwargs(
+        from .v_10_export import update_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _update_export_job_v10._parse_response(client=client, response=response),
-                "update_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "update_export_job_v10"
             ),
         )
 
@@ -693,17 +643,17 @@ class UdmApi:
         This request is intended to delete finished job.
         """
 
-        kwargs = _delete_export_job_v10._get_kwargs(
+        from .v_10_export import delete_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_job_v10._parse_response(client=client, response=response),
-                "delete_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_job_v10"
             ),
         )
 
@@ -730,7 +680,9 @@ class UdmApi:
         This request is intended to get a list of files data.
         """
 
-        kwargs = _get_file_metadatas_v10._get_kwargs(
+        from .v_10_files import get_file_metadatas_v10 as _op
+
+        kwargs = _op._get_kwargs(
             history_id=history_id,
             desc_asc=desc_asc,
             job_title=job_title,
@@ -747,11 +699,9 @@ class UdmApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse,
+            "PagedResponse",
             self._handle(
-                response,
-                lambda: _get_file_metadatas_v10._parse_response(client=client, response=response),
-                "get_file_metadatas_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_file_metadatas_v10"
             ),
         )
 
@@ -767,18 +717,16 @@ class UdmApi:
         This request is intended to get a bunch of links to download files.
         """
 
-        kwargs = _get_file_links_v10._get_kwargs(
+        from .v_10_files import get_file_links_v10 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[PreSignedUri] | PreSignedUri,
-            self._handle(
-                response,
-                lambda: _get_file_links_v10._parse_response(client=client, response=response),
-                "get_file_links_v10",
-            ),
+            "list[PreSignedUri] | PreSignedUri",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_file_links_v10"),
         )
 
     def delete_files_v10(
@@ -793,18 +741,16 @@ class UdmApi:
         This request is intended to delete a bunch of files.
         """
 
-        kwargs = _delete_files_v10._get_kwargs(
+        from .v_10_files import delete_files_v10 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response,
-                lambda: _delete_files_v10._parse_response(client=client, response=response),
-                "delete_files_v10",
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_files_v10"),
         )
 
     def download_file_v10(
@@ -818,18 +764,16 @@ class UdmApi:
         This request is intended to download a file. The service answers with a 303 redirect to the file.
         """
 
-        kwargs = _download_file_v10._get_kwargs(
+        from .v_10_files import download_file_v10 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            File,
-            self._handle(
-                response,
-                lambda: _download_file_v10._parse_response(client=client, response=response),
-                "download_file_v10",
-            ),
+            "File",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "download_file_v10"),
         )
 
     def delete_file_v10(
@@ -843,16 +787,16 @@ class UdmApi:
         This request is intended to delete a file.
         """
 
-        kwargs = _delete_file_v10._get_kwargs(
+        from .v_10_files import delete_file_v10 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response, lambda: _delete_file_v10._parse_response(client=client, response=response), "delete_file_v10"
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_file_v10"),
         )
 
     def get_resource_labels_v10(
@@ -865,15 +809,15 @@ class UdmApi:
         This request is intended to get labels and their values.
         """
 
-        kwargs = _get_resource_labels_v10._get_kwargs()
+        from .v_10_resources import get_resource_labels_v10 as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            KeyValueResultType1 | list[KeyValueItem],
+            "KeyValueResultType1 | list[KeyValueItem]",
             self._handle(
-                response,
-                lambda: _get_resource_labels_v10._parse_response(client=client, response=response),
-                "get_resource_labels_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_resource_labels_v10"
             ),
         )
 
@@ -887,14 +831,14 @@ class UdmApi:
         This request is intended to get service info.
         """
 
-        kwargs = _get_version_v10._get_kwargs()
+        from .v_10_version import get_version_v10 as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            VersionInfo,
-            self._handle(
-                response, lambda: _get_version_v10._parse_response(client=client, response=response), "get_version_v10"
-            ),
+            "VersionInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_version_v10"),
         )
 
     def get_export_history_v4(
@@ -916,7 +860,9 @@ class UdmApi:
         Get list of jobs info (history records).
         """
 
-        kwargs = _get_export_history_v4._get_kwargs(
+        from .v4_deprecated import get_export_history_v4 as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             type_=type_,
             order_field=order_field,
@@ -929,11 +875,9 @@ class UdmApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
+            "PagedResponse | Any",
             self._handle(
-                response,
-                lambda: _get_export_history_v4._parse_response(client=client, response=response),
-                "get_export_history_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_history_v4"
             ),
         )
 
@@ -951,17 +895,17 @@ class UdmApi:
         progress cannot be deleted.
         """
 
-        kwargs = _delete_export_history_v4._get_kwargs(
+        from .v4_deprecated import delete_export_history_v4 as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_history_v4._parse_response(client=client, response=response),
-                "delete_export_history_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_history_v4"
             ),
         )
 
@@ -976,17 +920,17 @@ class UdmApi:
         Get specified jobs history.
         """
 
-        kwargs = _get_export_history_record_v4._get_kwargs(
+        from .v4_deprecated import get_export_history_record_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _get_export_history_record_v4._parse_response(client=client, response=response),
-                "get_export_history_record_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_history_record_v4"
             ),
         )
 
@@ -1001,16 +945,18 @@ class UdmApi:
         Delete the specified job. A job in progress can not be deleted.
         """
 
-        kwargs = _delete_export_history_record_v4._get_kwargs(
+        from .v4_deprecated import delete_export_history_record_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
                 response,
-                lambda: _delete_export_history_record_v4._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "delete_export_history_record_v4",
             ),
         )
@@ -1026,16 +972,18 @@ class UdmApi:
         Get currently running job completion progress. Return value is between 0 and 100 percent.
         """
 
-        kwargs = _get_export_history_progress_v4._get_kwargs(
+        from .v4_deprecated import get_export_history_progress_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobProgress,
+            "JobProgress",
             self._handle(
                 response,
-                lambda: _get_export_history_progress_v4._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "get_export_history_progress_v4",
             ),
         )
@@ -1059,7 +1007,9 @@ class UdmApi:
         Get list of jobs info.
         """
 
-        kwargs = _get_export_jobs_v4._get_kwargs(
+        from .v4_deprecated import get_export_jobs_v4 as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             schedule_type=schedule_type,
             type_=type_,
@@ -1072,12 +1022,8 @@ class UdmApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
-            self._handle(
-                response,
-                lambda: _get_export_jobs_v4._parse_response(client=client, response=response),
-                "get_export_jobs_v4",
-            ),
+            "PagedResponse | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_jobs_v4"),
         )
 
     def create_export_job_v4(
@@ -1092,17 +1038,17 @@ class UdmApi:
         Save specified manualJob (create an export job).
         """
 
-        kwargs = _create_export_job_v4._get_kwargs(
+        from .v4_deprecated import create_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _create_export_job_v4._parse_response(client=client, response=response),
-                "create_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "create_export_job_v4"
             ),
         )
 
@@ -1120,17 +1066,17 @@ class UdmApi:
         progress cannot be deleted.
         """
 
-        kwargs = _delete_export_jobs_v4._get_kwargs(
+        from .v4_deprecated import delete_export_jobs_v4 as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_jobs_v4._parse_response(client=client, response=response),
-                "delete_export_jobs_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_jobs_v4"
             ),
         )
 
@@ -1145,17 +1091,17 @@ class UdmApi:
         Cancel running (cancel a running job).
         """
 
-        kwargs = _cancel_export_job_v4._get_kwargs(
+        from .v4_deprecated import cancel_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _cancel_export_job_v4._parse_response(client=client, response=response),
-                "cancel_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "cancel_export_job_v4"
             ),
         )
 
@@ -1170,17 +1116,17 @@ class UdmApi:
         Resume a suspended job.
         """
 
-        kwargs = _resume_export_job_v4._get_kwargs(
+        from .v4_deprecated import resume_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            StatusResponse,
+            "StatusResponse",
             self._handle(
-                response,
-                lambda: _resume_export_job_v4._parse_response(client=client, response=response),
-                "resume_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "resume_export_job_v4"
             ),
         )
 
@@ -1195,17 +1141,17 @@ class UdmApi:
         Suspend a job.
         """
 
-        kwargs = _suspend_export_job_v4._get_kwargs(
+        from .v4_deprecated import suspend_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            StatusResponse,
+            "StatusResponse",
             self._handle(
-                response,
-                lambda: _suspend_export_job_v4._parse_response(client=client, response=response),
-                "suspend_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "suspend_export_job_v4"
             ),
         )
 
@@ -1220,18 +1166,16 @@ class UdmApi:
         Get specified job (its saved definition).
         """
 
-        kwargs = _get_export_job_v4._get_kwargs(
+        from .v4_deprecated import get_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            SavedJobV4,
-            self._handle(
-                response,
-                lambda: _get_export_job_v4._parse_response(client=client, response=response),
-                "get_export_job_v4",
-            ),
+            "SavedJobV4",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_job_v4"),
         )
 
     def update_export_job_v4(
@@ -1247,18 +1191,18 @@ class UdmApi:
         Save specified manualJob (update an export job).
         """
 
-        kwargs = _update_export_job_v4._get_kwargs(
+        from .v4_deprecated import update_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _update_export_job_v4._parse_response(client=client, response=response),
-                "update_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "update_export_job_v4"
             ),
         )
 
@@ -1273,17 +1217,17 @@ class UdmApi:
         Delete the specified job. A job in progress can not be deleted.
         """
 
-        kwargs = _delete_export_job_v4._get_kwargs(
+        from .v4_deprecated import delete_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_job_v4._parse_response(client=client, response=response),
-                "delete_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_job_v4"
             ),
         )
 
@@ -1297,16 +1241,14 @@ class UdmApi:
         Get certificate information.
         """
 
-        kwargs = _get_certificate_v3._get_kwargs()
+        from .v3_deprecated import get_certificate_v3 as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CertificateInfo,
-            self._handle(
-                response,
-                lambda: _get_certificate_v3._parse_response(client=client, response=response),
-                "get_certificate_v3",
-            ),
+            "CertificateInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_certificate_v3"),
         )
 
     def upload_certificate_v3(
@@ -1322,18 +1264,18 @@ class UdmApi:
         POST the specified certificate (upload it).
         """
 
-        kwargs = _upload_certificate_v3._get_kwargs(
+        from .v3_deprecated import upload_certificate_v3 as _op
+
+        kwargs = _op._get_kwargs(
             certificatefilename=certificatefilename,
             body=body,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            str,
+            "str",
             self._handle(
-                response,
-                lambda: _upload_certificate_v3._parse_response(client=client, response=response),
-                "upload_certificate_v3",
+                response, lambda: _op._parse_response(client=client, response=response), "upload_certificate_v3"
             ),
         )
 
@@ -1347,15 +1289,15 @@ class UdmApi:
         Get list of job statuses.
         """
 
-        kwargs = _get_job_statuses_v3._get_kwargs()
+        from .v3_deprecated import get_job_statuses_v3 as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[KeyValueItem],
+            "list[KeyValueItem]",
             self._handle(
-                response,
-                lambda: _get_job_statuses_v3._parse_response(client=client, response=response),
-                "get_job_statuses_v3",
+                response, lambda: _op._parse_response(client=client, response=response), "get_job_statuses_v3"
             ),
         )
 
@@ -1369,15 +1311,15 @@ class UdmApi:
         Get list of sources.
         """
 
-        kwargs = _get_data_sources_v3._get_kwargs()
+        from .v3_deprecated import get_data_sources_v3 as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[KeyValueItem] | Any,
+            "list[KeyValueItem] | Any",
             self._handle(
-                response,
-                lambda: _get_data_sources_v3._parse_response(client=client, response=response),
-                "get_data_sources_v3",
+                response, lambda: _op._parse_response(client=client, response=response), "get_data_sources_v3"
             ),
         )
 
@@ -1394,18 +1336,18 @@ class UdmApi:
         Get list of data subtypes.
         """
 
-        kwargs = _get_data_sub_types_v3._get_kwargs(
+        from .v3_deprecated import get_data_sub_types_v3 as _op
+
+        kwargs = _op._get_kwargs(
             source=source,
             data_type=data_type,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[SubType] | Any,
+            "list[SubType] | Any",
             self._handle(
-                response,
-                lambda: _get_data_sub_types_v3._parse_response(client=client, response=response),
-                "get_data_sub_types_v3",
+                response, lambda: _op._parse_response(client=client, response=response), "get_data_sub_types_v3"
             ),
         )
 
@@ -1421,18 +1363,16 @@ class UdmApi:
         Get list of types.
         """
 
-        kwargs = _get_data_types_v3._get_kwargs(
+        from .v3_deprecated import get_data_types_v3 as _op
+
+        kwargs = _op._get_kwargs(
             source=source,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[DataType] | Any,
-            self._handle(
-                response,
-                lambda: _get_data_types_v3._parse_response(client=client, response=response),
-                "get_data_types_v3",
-            ),
+            "list[DataType] | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_data_types_v3"),
         )
 
     def get_file_metadatas_v3(
@@ -1455,7 +1395,9 @@ class UdmApi:
         Get list of files metadata.
         """
 
-        kwargs = _get_file_metadatas_v3._get_kwargs(
+        from .v3_deprecated import get_file_metadatas_v3 as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             job_title=job_title,
             name=name,
@@ -1469,11 +1411,9 @@ class UdmApi:
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse,
+            "PagedResponse",
             self._handle(
-                response,
-                lambda: _get_file_metadatas_v3._parse_response(client=client, response=response),
-                "get_file_metadatas_v3",
+                response, lambda: _op._parse_response(client=client, response=response), "get_file_metadatas_v3"
             ),
         )
 
@@ -1491,18 +1431,16 @@ class UdmApi:
         found as json array in the body.
         """
 
-        kwargs = _get_file_links_v3._get_kwargs(
+        from .v3_deprecated import get_file_links_v3 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[PreSignedUri] | PreSignedUri,
-            self._handle(
-                response,
-                lambda: _get_file_links_v3._parse_response(client=client, response=response),
-                "get_file_links_v3",
-            ),
+            "list[PreSignedUri] | PreSignedUri",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_file_links_v3"),
         )
 
     def delete_files_v3(
@@ -1518,16 +1456,16 @@ class UdmApi:
         returned with a list of files that weren't deleted as json array in the body.
         """
 
-        kwargs = _delete_files_v3._get_kwargs(
+        from .v3_deprecated import delete_files_v3 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response, lambda: _delete_files_v3._parse_response(client=client, response=response), "delete_files_v3"
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_files_v3"),
         )
 
     def download_file_v3(
@@ -1541,18 +1479,16 @@ class UdmApi:
         Get the specified file (the service redirects to it with 303).
         """
 
-        kwargs = _download_file_v3._get_kwargs(
+        from .v3_deprecated import download_file_v3 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            File,
-            self._handle(
-                response,
-                lambda: _download_file_v3._parse_response(client=client, response=response),
-                "download_file_v3",
-            ),
+            "File",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "download_file_v3"),
         )
 
     def delete_file_v3(
@@ -1566,16 +1502,16 @@ class UdmApi:
         Delete the specified file.
         """
 
-        kwargs = _delete_file_v3._get_kwargs(
+        from .v3_deprecated import delete_file_v3 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response, lambda: _delete_file_v3._parse_response(client=client, response=response), "delete_file_v3"
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_file_v3"),
         )
 
     def get_version_v3(
@@ -1588,14 +1524,14 @@ class UdmApi:
         Get version information.
         """
 
-        kwargs = _get_version_v3._get_kwargs()
+        from .v3_deprecated import get_version_v3 as _op
+
+        kwargs = _op._get_kwargs()
         response = self._client.get_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            VersionInfo,
-            self._handle(
-                response, lambda: _get_version_v3._parse_response(client=client, response=response), "get_version_v3"
-            ),
+            "VersionInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_version_v3"),
         )
 
 
@@ -1639,15 +1575,15 @@ class AsyncUdmApi:
         This request is intended to get already uploaded certificate info.
         """
 
-        kwargs = _get_certificate_v10._get_kwargs()
+        from .v_10_cipher import get_certificate_v10 as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CertificateInfo,
+            "CertificateInfo",
             self._handle(
-                response,
-                lambda: _get_certificate_v10._parse_response(client=client, response=response),
-                "get_certificate_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_certificate_v10"
             ),
         )
 
@@ -1664,18 +1600,18 @@ class AsyncUdmApi:
         This request is intended to upload a certificate.
         """
 
-        kwargs = _upload_certificate_v10._get_kwargs(
+        from .v_10_cipher import upload_certificate_v10 as _op
+
+        kwargs = _op._get_kwargs(
             certificatefilename=certificatefilename,
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            str,
+            "str",
             self._handle(
-                response,
-                lambda: _upload_certificate_v10._parse_response(client=client, response=response),
-                "upload_certificate_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "upload_certificate_v10"
             ),
         )
 
@@ -1692,17 +1628,17 @@ class AsyncUdmApi:
         attributes.
         """
 
-        kwargs = _get_data_attributes_v10._get_kwargs(
+        from .v_10_data import get_data_attributes_v10 as _op
+
+        kwargs = _op._get_kwargs(
             entities=entities,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            DataAttributes,
+            "DataAttributes",
             self._handle(
-                response,
-                lambda: _get_data_attributes_v10._parse_response(client=client, response=response),
-                "get_data_attributes_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_data_attributes_v10"
             ),
         )
 
@@ -1716,15 +1652,15 @@ class AsyncUdmApi:
         This request is intended to get a list of job statuses.
         """
 
-        kwargs = _get_job_statuses_v10._get_kwargs()
+        from .v_10_data import get_job_statuses_v10 as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            KeyValueResultType1 | list[KeyValueItem],
+            "KeyValueResultType1 | list[KeyValueItem]",
             self._handle(
-                response,
-                lambda: _get_job_statuses_v10._parse_response(client=client, response=response),
-                "get_job_statuses_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_job_statuses_v10"
             ),
         )
 
@@ -1738,15 +1674,15 @@ class AsyncUdmApi:
         This request is intended to get a list of sources.
         """
 
-        kwargs = _get_data_sources_v10._get_kwargs()
+        from .v_10_data import get_data_sources_v10 as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            KeyValueResultType1 | list[KeyValueItem] | Any,
+            "KeyValueResultType1 | list[KeyValueItem] | Any",
             self._handle(
-                response,
-                lambda: _get_data_sources_v10._parse_response(client=client, response=response),
-                "get_data_sources_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_data_sources_v10"
             ),
         )
 
@@ -1763,18 +1699,18 @@ class AsyncUdmApi:
         This request is intended to get a list of entities for specific type and source.
         """
 
-        kwargs = _get_data_sub_types_v10._get_kwargs(
+        from .v_10_data import get_data_sub_types_v10 as _op
+
+        kwargs = _op._get_kwargs(
             data_type=data_type,
             source=source,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[SubType] | SubTypeResultType1 | Any,
+            "list[SubType] | SubTypeResultType1 | Any",
             self._handle(
-                response,
-                lambda: _get_data_sub_types_v10._parse_response(client=client, response=response),
-                "get_data_sub_types_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_data_sub_types_v10"
             ),
         )
 
@@ -1790,18 +1726,16 @@ class AsyncUdmApi:
         This request is intended to get a list of types for specific source.
         """
 
-        kwargs = _get_data_types_v10._get_kwargs(
+        from .v_10_data import get_data_types_v10 as _op
+
+        kwargs = _op._get_kwargs(
             source=source,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            DataTypeResultType1 | list[DataType] | Any,
-            self._handle(
-                response,
-                lambda: _get_data_types_v10._parse_response(client=client, response=response),
-                "get_data_types_v10",
-            ),
+            "DataTypeResultType1 | list[DataType] | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_data_types_v10"),
         )
 
     async def get_export_history_v10(
@@ -1826,7 +1760,9 @@ class AsyncUdmApi:
         This request is intended to get a list of history records.
         """
 
-        kwargs = _get_export_history_v10._get_kwargs(
+        from .v_10_export import get_export_history_v10 as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             job_id=job_id,
             type_=type_,
@@ -1842,11 +1778,9 @@ class AsyncUdmApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
+            "PagedResponse | Any",
             self._handle(
-                response,
-                lambda: _get_export_history_v10._parse_response(client=client, response=response),
-                "get_export_history_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_history_v10"
             ),
         )
 
@@ -1862,17 +1796,17 @@ class AsyncUdmApi:
         This request is intended to delete a bunch of history records.
         """
 
-        kwargs = _delete_export_history_v10._get_kwargs(
+        from .v_10_export import delete_export_history_v10 as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_history_v10._parse_response(client=client, response=response),
-                "delete_export_history_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_history_v10"
             ),
         )
 
@@ -1887,17 +1821,17 @@ class AsyncUdmApi:
         This request is intended to get history record info.
         """
 
-        kwargs = _get_export_history_record_v10._get_kwargs(
+        from .v_10_export import get_export_history_record_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _get_export_history_record_v10._parse_response(client=client, response=response),
-                "get_export_history_record_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_history_record_v10"
             ),
         )
 
@@ -1912,16 +1846,18 @@ class AsyncUdmApi:
         This request is intended to delete a history record.
         """
 
-        kwargs = _delete_export_history_record_v10._get_kwargs(
+        from .v_10_export import delete_export_history_record_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
                 response,
-                lambda: _delete_export_history_record_v10._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "delete_export_history_record_v10",
             ),
         )
@@ -1938,16 +1874,18 @@ class AsyncUdmApi:
         percent).
         """
 
-        kwargs = _get_export_history_progress_v10._get_kwargs(
+        from .v_10_export import get_export_history_progress_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobProgress,
+            "JobProgress",
             self._handle(
                 response,
-                lambda: _get_export_history_progress_v10._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "get_export_history_progress_v10",
             ),
         )
@@ -1973,7 +1911,9 @@ class AsyncUdmApi:
         This request is intended to get a list of jobs.
         """
 
-        kwargs = _get_export_jobs_v10._get_kwargs(
+        from .v_10_export import get_export_jobs_v10 as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             schedule_type=schedule_type,
             type_=type_,
@@ -1988,11 +1928,9 @@ class AsyncUdmApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
+            "PagedResponse | Any",
             self._handle(
-                response,
-                lambda: _get_export_jobs_v10._parse_response(client=client, response=response),
-                "get_export_jobs_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_jobs_v10"
             ),
         )
 
@@ -2008,17 +1946,17 @@ class AsyncUdmApi:
         This request is intended to create a job.
         """
 
-        kwargs = _create_export_job_v10._get_kwargs(
+        from .v_10_export import create_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _create_export_job_v10._parse_response(client=client, response=response),
-                "create_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "create_export_job_v10"
             ),
         )
 
@@ -2034,17 +1972,17 @@ class AsyncUdmApi:
         This request is intended to delete a bunch of jobs.
         """
 
-        kwargs = _delete_export_jobs_v10._get_kwargs(
+        from .v_10_export import delete_export_jobs_v10 as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_jobs_v10._parse_response(client=client, response=response),
-                "delete_export_jobs_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_jobs_v10"
             ),
         )
 
@@ -2059,17 +1997,17 @@ class AsyncUdmApi:
         This request is intended to cancel an unfinished job.
         """
 
-        kwargs = _cancel_export_job_v10._get_kwargs(
+        from .v_10_export import cancel_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _cancel_export_job_v10._parse_response(client=client, response=response),
-                "cancel_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "cancel_export_job_v10"
             ),
         )
 
@@ -2084,17 +2022,17 @@ class AsyncUdmApi:
         This request is intended to resume an unfinished job.
         """
 
-        kwargs = _resume_export_job_v10._get_kwargs(
+        from .v_10_export import resume_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _resume_export_job_v10._parse_response(client=client, response=response),
-                "resume_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "resume_export_job_v10"
             ),
         )
 
@@ -2109,17 +2047,17 @@ class AsyncUdmApi:
         This request is intended to suspend an unfinished job.
         """
 
-        kwargs = _suspend_export_job_v10._get_kwargs(
+        from .v_10_export import suspend_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _suspend_export_job_v10._parse_response(client=client, response=response),
-                "suspend_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "suspend_export_job_v10"
             ),
         )
 
@@ -2134,18 +2072,16 @@ class AsyncUdmApi:
         This request is intended to get job info.
         """
 
-        kwargs = _get_export_job_v10._get_kwargs(
+        from .v_10_export import get_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
-            self._handle(
-                response,
-                lambda: _get_export_job_v10._parse_response(client=client, response=response),
-                "get_export_job_v10",
-            ),
+            "JobInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_job_v10"),
         )
 
     async def update_export_job_v10(
@@ -2161,18 +2097,18 @@ class AsyncUdmApi:
         This request is intended to update not started job.
         """
 
-        kwargs = _update_export_job_v10._get_kwargs(
+        from .v_10_export import update_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _update_export_job_v10._parse_response(client=client, response=response),
-                "update_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "update_export_job_v10"
             ),
         )
 
@@ -2187,17 +2123,17 @@ class AsyncUdmApi:
         This request is intended to delete finished job.
         """
 
-        kwargs = _delete_export_job_v10._get_kwargs(
+        from .v_10_export import delete_export_job_v10 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_job_v10._parse_response(client=client, response=response),
-                "delete_export_job_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_job_v10"
             ),
         )
 
@@ -2224,7 +2160,9 @@ class AsyncUdmApi:
         This request is intended to get a list of files data.
         """
 
-        kwargs = _get_file_metadatas_v10._get_kwargs(
+        from .v_10_files import get_file_metadatas_v10 as _op
+
+        kwargs = _op._get_kwargs(
             history_id=history_id,
             desc_asc=desc_asc,
             job_title=job_title,
@@ -2241,11 +2179,9 @@ class AsyncUdmApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse,
+            "PagedResponse",
             self._handle(
-                response,
-                lambda: _get_file_metadatas_v10._parse_response(client=client, response=response),
-                "get_file_metadatas_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_file_metadatas_v10"
             ),
         )
 
@@ -2261,18 +2197,16 @@ class AsyncUdmApi:
         This request is intended to get a bunch of links to download files.
         """
 
-        kwargs = _get_file_links_v10._get_kwargs(
+        from .v_10_files import get_file_links_v10 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[PreSignedUri] | PreSignedUri,
-            self._handle(
-                response,
-                lambda: _get_file_links_v10._parse_response(client=client, response=response),
-                "get_file_links_v10",
-            ),
+            "list[PreSignedUri] | PreSignedUri",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_file_links_v10"),
         )
 
     async def delete_files_v10(
@@ -2287,18 +2221,16 @@ class AsyncUdmApi:
         This request is intended to delete a bunch of files.
         """
 
-        kwargs = _delete_files_v10._get_kwargs(
+        from .v_10_files import delete_files_v10 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response,
-                lambda: _delete_files_v10._parse_response(client=client, response=response),
-                "delete_files_v10",
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_files_v10"),
         )
 
     async def download_file_v10(
@@ -2312,18 +2244,16 @@ class AsyncUdmApi:
         This request is intended to download a file. The service answers with a 303 redirect to the file.
         """
 
-        kwargs = _download_file_v10._get_kwargs(
+        from .v_10_files import download_file_v10 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            File,
-            self._handle(
-                response,
-                lambda: _download_file_v10._parse_response(client=client, response=response),
-                "download_file_v10",
-            ),
+            "File",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "download_file_v10"),
         )
 
     async def delete_file_v10(
@@ -2337,16 +2267,16 @@ class AsyncUdmApi:
         This request is intended to delete a file.
         """
 
-        kwargs = _delete_file_v10._get_kwargs(
+        from .v_10_files import delete_file_v10 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response, lambda: _delete_file_v10._parse_response(client=client, response=response), "delete_file_v10"
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_file_v10"),
         )
 
     async def get_resource_labels_v10(
@@ -2359,15 +2289,15 @@ class AsyncUdmApi:
         This request is intended to get labels and their values.
         """
 
-        kwargs = _get_resource_labels_v10._get_kwargs()
+        from .v_10_resources import get_resource_labels_v10 as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            KeyValueResultType1 | list[KeyValueItem],
+            "KeyValueResultType1 | list[KeyValueItem]",
             self._handle(
-                response,
-                lambda: _get_resource_labels_v10._parse_response(client=client, response=response),
-                "get_resource_labels_v10",
+                response, lambda: _op._parse_response(client=client, response=response), "get_resource_labels_v10"
             ),
         )
 
@@ -2381,14 +2311,14 @@ class AsyncUdmApi:
         This request is intended to get service info.
         """
 
-        kwargs = _get_version_v10._get_kwargs()
+        from .v_10_version import get_version_v10 as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            VersionInfo,
-            self._handle(
-                response, lambda: _get_version_v10._parse_response(client=client, response=response), "get_version_v10"
-            ),
+            "VersionInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_version_v10"),
         )
 
     async def get_export_history_v4(
@@ -2410,7 +2340,9 @@ class AsyncUdmApi:
         Get list of jobs info (history records).
         """
 
-        kwargs = _get_export_history_v4._get_kwargs(
+        from .v4_deprecated import get_export_history_v4 as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             type_=type_,
             order_field=order_field,
@@ -2423,11 +2355,9 @@ class AsyncUdmApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
+            "PagedResponse | Any",
             self._handle(
-                response,
-                lambda: _get_export_history_v4._parse_response(client=client, response=response),
-                "get_export_history_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_history_v4"
             ),
         )
 
@@ -2445,17 +2375,17 @@ class AsyncUdmApi:
         progress cannot be deleted.
         """
 
-        kwargs = _delete_export_history_v4._get_kwargs(
+        from .v4_deprecated import delete_export_history_v4 as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_history_v4._parse_response(client=client, response=response),
-                "delete_export_history_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_history_v4"
             ),
         )
 
@@ -2470,17 +2400,17 @@ class AsyncUdmApi:
         Get specified jobs history.
         """
 
-        kwargs = _get_export_history_record_v4._get_kwargs(
+        from .v4_deprecated import get_export_history_record_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _get_export_history_record_v4._parse_response(client=client, response=response),
-                "get_export_history_record_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "get_export_history_record_v4"
             ),
         )
 
@@ -2495,16 +2425,18 @@ class AsyncUdmApi:
         Delete the specified job. A job in progress can not be deleted.
         """
 
-        kwargs = _delete_export_history_record_v4._get_kwargs(
+        from .v4_deprecated import delete_export_history_record_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
                 response,
-                lambda: _delete_export_history_record_v4._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "delete_export_history_record_v4",
             ),
         )
@@ -2520,16 +2452,18 @@ class AsyncUdmApi:
         Get currently running job completion progress. Return value is between 0 and 100 percent.
         """
 
-        kwargs = _get_export_history_progress_v4._get_kwargs(
+        from .v4_deprecated import get_export_history_progress_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobProgress,
+            "JobProgress",
             self._handle(
                 response,
-                lambda: _get_export_history_progress_v4._parse_response(client=client, response=response),
+                lambda: _op._parse_response(client=client, response=response),
                 "get_export_history_progress_v4",
             ),
         )
@@ -2553,7 +2487,9 @@ class AsyncUdmApi:
         Get list of jobs info.
         """
 
-        kwargs = _get_export_jobs_v4._get_kwargs(
+        from .v4_deprecated import get_export_jobs_v4 as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             schedule_type=schedule_type,
             type_=type_,
@@ -2566,12 +2502,8 @@ class AsyncUdmApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse | Any,
-            self._handle(
-                response,
-                lambda: _get_export_jobs_v4._parse_response(client=client, response=response),
-                "get_export_jobs_v4",
-            ),
+            "PagedResponse | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_jobs_v4"),
         )
 
     async def create_export_job_v4(
@@ -2586,17 +2518,17 @@ class AsyncUdmApi:
         Save specified manualJob (create an export job).
         """
 
-        kwargs = _create_export_job_v4._get_kwargs(
+        from .v4_deprecated import create_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _create_export_job_v4._parse_response(client=client, response=response),
-                "create_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "create_export_job_v4"
             ),
         )
 
@@ -2614,17 +2546,17 @@ class AsyncUdmApi:
         progress cannot be deleted.
         """
 
-        kwargs = _delete_export_jobs_v4._get_kwargs(
+        from .v4_deprecated import delete_export_jobs_v4 as _op
+
+        kwargs = _op._get_kwargs(
             job_i_ds=job_i_ds,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_jobs_v4._parse_response(client=client, response=response),
-                "delete_export_jobs_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_jobs_v4"
             ),
         )
 
@@ -2639,17 +2571,17 @@ class AsyncUdmApi:
         Cancel running (cancel a running job).
         """
 
-        kwargs = _cancel_export_job_v4._get_kwargs(
+        from .v4_deprecated import cancel_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _cancel_export_job_v4._parse_response(client=client, response=response),
-                "cancel_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "cancel_export_job_v4"
             ),
         )
 
@@ -2664,17 +2596,17 @@ class AsyncUdmApi:
         Resume a suspended job.
         """
 
-        kwargs = _resume_export_job_v4._get_kwargs(
+        from .v4_deprecated import resume_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            StatusResponse,
+            "StatusResponse",
             self._handle(
-                response,
-                lambda: _resume_export_job_v4._parse_response(client=client, response=response),
-                "resume_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "resume_export_job_v4"
             ),
         )
 
@@ -2689,17 +2621,17 @@ class AsyncUdmApi:
         Suspend a job.
         """
 
-        kwargs = _suspend_export_job_v4._get_kwargs(
+        from .v4_deprecated import suspend_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            StatusResponse,
+            "StatusResponse",
             self._handle(
-                response,
-                lambda: _suspend_export_job_v4._parse_response(client=client, response=response),
-                "suspend_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "suspend_export_job_v4"
             ),
         )
 
@@ -2714,18 +2646,16 @@ class AsyncUdmApi:
         Get specified job (its saved definition).
         """
 
-        kwargs = _get_export_job_v4._get_kwargs(
+        from .v4_deprecated import get_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            SavedJobV4,
-            self._handle(
-                response,
-                lambda: _get_export_job_v4._parse_response(client=client, response=response),
-                "get_export_job_v4",
-            ),
+            "SavedJobV4",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_export_job_v4"),
         )
 
     async def update_export_job_v4(
@@ -2741,18 +2671,18 @@ class AsyncUdmApi:
         Save specified manualJob (update an export job).
         """
 
-        kwargs = _update_export_job_v4._get_kwargs(
+        from .v4_deprecated import update_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            JobInfo,
+            "JobInfo",
             self._handle(
-                response,
-                lambda: _update_export_job_v4._parse_response(client=client, response=response),
-                "update_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "update_export_job_v4"
             ),
         )
 
@@ -2767,17 +2697,17 @@ class AsyncUdmApi:
         Delete the specified job. A job in progress can not be deleted.
         """
 
-        kwargs = _delete_export_job_v4._get_kwargs(
+        from .v4_deprecated import delete_export_job_v4 as _op
+
+        kwargs = _op._get_kwargs(
             id=id,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
+            "Any",
             self._handle(
-                response,
-                lambda: _delete_export_job_v4._parse_response(client=client, response=response),
-                "delete_export_job_v4",
+                response, lambda: _op._parse_response(client=client, response=response), "delete_export_job_v4"
             ),
         )
 
@@ -2791,16 +2721,14 @@ class AsyncUdmApi:
         Get certificate information.
         """
 
-        kwargs = _get_certificate_v3._get_kwargs()
+        from .v3_deprecated import get_certificate_v3 as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            CertificateInfo,
-            self._handle(
-                response,
-                lambda: _get_certificate_v3._parse_response(client=client, response=response),
-                "get_certificate_v3",
-            ),
+            "CertificateInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_certificate_v3"),
         )
 
     async def upload_certificate_v3(
@@ -2816,18 +2744,18 @@ class AsyncUdmApi:
         POST the specified certificate (upload it).
         """
 
-        kwargs = _upload_certificate_v3._get_kwargs(
+        from .v3_deprecated import upload_certificate_v3 as _op
+
+        kwargs = _op._get_kwargs(
             certificatefilename=certificatefilename,
             body=body,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            str,
+            "str",
             self._handle(
-                response,
-                lambda: _upload_certificate_v3._parse_response(client=client, response=response),
-                "upload_certificate_v3",
+                response, lambda: _op._parse_response(client=client, response=response), "upload_certificate_v3"
             ),
         )
 
@@ -2841,15 +2769,15 @@ class AsyncUdmApi:
         Get list of job statuses.
         """
 
-        kwargs = _get_job_statuses_v3._get_kwargs()
+        from .v3_deprecated import get_job_statuses_v3 as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[KeyValueItem],
+            "list[KeyValueItem]",
             self._handle(
-                response,
-                lambda: _get_job_statuses_v3._parse_response(client=client, response=response),
-                "get_job_statuses_v3",
+                response, lambda: _op._parse_response(client=client, response=response), "get_job_statuses_v3"
             ),
         )
 
@@ -2863,15 +2791,15 @@ class AsyncUdmApi:
         Get list of sources.
         """
 
-        kwargs = _get_data_sources_v3._get_kwargs()
+        from .v3_deprecated import get_data_sources_v3 as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[KeyValueItem] | Any,
+            "list[KeyValueItem] | Any",
             self._handle(
-                response,
-                lambda: _get_data_sources_v3._parse_response(client=client, response=response),
-                "get_data_sources_v3",
+                response, lambda: _op._parse_response(client=client, response=response), "get_data_sources_v3"
             ),
         )
 
@@ -2888,18 +2816,18 @@ class AsyncUdmApi:
         Get list of data subtypes.
         """
 
-        kwargs = _get_data_sub_types_v3._get_kwargs(
+        from .v3_deprecated import get_data_sub_types_v3 as _op
+
+        kwargs = _op._get_kwargs(
             source=source,
             data_type=data_type,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[SubType] | Any,
+            "list[SubType] | Any",
             self._handle(
-                response,
-                lambda: _get_data_sub_types_v3._parse_response(client=client, response=response),
-                "get_data_sub_types_v3",
+                response, lambda: _op._parse_response(client=client, response=response), "get_data_sub_types_v3"
             ),
         )
 
@@ -2915,18 +2843,16 @@ class AsyncUdmApi:
         Get list of types.
         """
 
-        kwargs = _get_data_types_v3._get_kwargs(
+        from .v3_deprecated import get_data_types_v3 as _op
+
+        kwargs = _op._get_kwargs(
             source=source,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[DataType] | Any,
-            self._handle(
-                response,
-                lambda: _get_data_types_v3._parse_response(client=client, response=response),
-                "get_data_types_v3",
-            ),
+            "list[DataType] | Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_data_types_v3"),
         )
 
     async def get_file_metadatas_v3(
@@ -2949,7 +2875,9 @@ class AsyncUdmApi:
         Get list of files metadata.
         """
 
-        kwargs = _get_file_metadatas_v3._get_kwargs(
+        from .v3_deprecated import get_file_metadatas_v3 as _op
+
+        kwargs = _op._get_kwargs(
             desc_asc=desc_asc,
             job_title=job_title,
             name=name,
@@ -2963,11 +2891,9 @@ class AsyncUdmApi:
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            PagedResponse,
+            "PagedResponse",
             self._handle(
-                response,
-                lambda: _get_file_metadatas_v3._parse_response(client=client, response=response),
-                "get_file_metadatas_v3",
+                response, lambda: _op._parse_response(client=client, response=response), "get_file_metadatas_v3"
             ),
         )
 
@@ -2985,18 +2911,16 @@ class AsyncUdmApi:
         found as json array in the body.
         """
 
-        kwargs = _get_file_links_v3._get_kwargs(
+        from .v3_deprecated import get_file_links_v3 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            list[PreSignedUri] | PreSignedUri,
-            self._handle(
-                response,
-                lambda: _get_file_links_v3._parse_response(client=client, response=response),
-                "get_file_links_v3",
-            ),
+            "list[PreSignedUri] | PreSignedUri",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_file_links_v3"),
         )
 
     async def delete_files_v3(
@@ -3012,16 +2936,16 @@ class AsyncUdmApi:
         returned with a list of files that weren't deleted as json array in the body.
         """
 
-        kwargs = _delete_files_v3._get_kwargs(
+        from .v3_deprecated import delete_files_v3 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response, lambda: _delete_files_v3._parse_response(client=client, response=response), "delete_files_v3"
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_files_v3"),
         )
 
     async def download_file_v3(
@@ -3035,18 +2959,16 @@ class AsyncUdmApi:
         Get the specified file (the service redirects to it with 303).
         """
 
-        kwargs = _download_file_v3._get_kwargs(
+        from .v3_deprecated import download_file_v3 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            File,
-            self._handle(
-                response,
-                lambda: _download_file_v3._parse_response(client=client, response=response),
-                "download_file_v3",
-            ),
+            "File",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "download_file_v3"),
         )
 
     async def delete_file_v3(
@@ -3060,16 +2982,16 @@ class AsyncUdmApi:
         Delete the specified file.
         """
 
-        kwargs = _delete_file_v3._get_kwargs(
+        from .v3_deprecated import delete_file_v3 as _op
+
+        kwargs = _op._get_kwargs(
             filename=filename,
         )
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            Any,
-            self._handle(
-                response, lambda: _delete_file_v3._parse_response(client=client, response=response), "delete_file_v3"
-            ),
+            "Any",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "delete_file_v3"),
         )
 
     async def get_version_v3(
@@ -3082,14 +3004,14 @@ class AsyncUdmApi:
         Get version information.
         """
 
-        kwargs = _get_version_v3._get_kwargs()
+        from .v3_deprecated import get_version_v3 as _op
+
+        kwargs = _op._get_kwargs()
         response = await self._client.get_async_httpx_client().request(**kwargs)
         client = self._client
         return cast(
-            VersionInfo,
-            self._handle(
-                response, lambda: _get_version_v3._parse_response(client=client, response=response), "get_version_v3"
-            ),
+            "VersionInfo",
+            self._handle(response, lambda: _op._parse_response(client=client, response=response), "get_version_v3"),
         )
 
 
