@@ -16,6 +16,8 @@ everything wired in: credentials per operation as the spec requires them (``Sche
 from __future__ import annotations
 
 import importlib
+import threading
+from collections.abc import Callable
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -76,6 +78,42 @@ class _NoClose(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         pass
+
+
+class _LazyPool(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """The httpx connection pool, built on the first request.
+
+    Building it loads the CA bundle into an SSL context (tens of milliseconds): a service that
+    creates its ``Genesys`` client at start-up should not pay for that before it sends anything.
+    """
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._pool: Any = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = self._factory()
+        return self._pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = self._get().handle_request(request)
+        return response
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = await self._get().handle_async_request(request)
+        return response
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
 
 
 class _Base:
@@ -160,7 +198,8 @@ class Genesys(_Base):
         self, settings: Settings | None = None, /, *, transport: httpx.BaseTransport | None = None, **options: Any
     ) -> None:
         super().__init__(settings, **options)
-        inner = transport or httpx.HTTPTransport(verify=self.settings.verify, retries=0)
+        verify = self.settings.verify
+        inner = transport or _LazyPool(lambda: httpx.HTTPTransport(verify=verify, retries=0))
         self._transport = TracingTransport(RetryTransport(inner, self.settings.retry))
         self._clients: list[httpx.Client] = []
         self._cometd: SyncCometdClient | None = None
@@ -297,7 +336,8 @@ class AsyncGenesys(_Base):
         **options: Any,
     ) -> None:
         super().__init__(settings, **options)
-        inner = transport or httpx.AsyncHTTPTransport(verify=self.settings.verify, retries=0)
+        verify = self.settings.verify
+        inner = transport or _LazyPool(lambda: httpx.AsyncHTTPTransport(verify=verify, retries=0))
         self._transport = AsyncTracingTransport(AsyncRetryTransport(inner, self.settings.retry))
         self._clients: list[httpx.AsyncClient] = []
         self._cometd: CometdClient | None = None
