@@ -164,10 +164,32 @@ class _Base:
         security = importlib.import_module(f"genesys_cx_api.{api}._security")
         return SchemeAuth(BASE_PATHS[api], security.OPERATIONS, self._providers(self._bearer()))
 
+    _tokens: TokenManager | AsyncTokenManager | None
+    _transport: Any
+
     def _bearer(self) -> httpx.Auth | None:
-        raise NotImplementedError
+        return BearerToken(self._tokens) if self._tokens is not None else None
+
+    def _client_options(self, api: str | None) -> dict[str, Any]:
+        """An httpx client on the shared pool: for one API (its base path and credentials), or, with
+        ``None``, for the token endpoint (the token manager applies the client credentials itself)."""
+        from genesys_cx_api import BASE_PATHS
+
+        options: dict[str, Any] = {"transport": _NoClose(self._transport), "timeout": self.settings.timeout}
+        if api is None:
+            api_key = {"x-api-key": self.settings.api_key} if self.settings.api_key else {}
+            return {**options, "base_url": self.settings.base_url, "headers": {**self._headers, **api_key}}
+        return {
+            **options,
+            "base_url": self.settings.base_url + BASE_PATHS[api],
+            "headers": self._headers,
+            "auth": self._scheme_auth(api),
+        }
 
     def _http(self, api: str) -> Any:
+        raise NotImplementedError
+
+    def _notifications(self) -> Any:
         raise NotImplementedError
 
     def _build(self, api: str) -> Any:
@@ -186,7 +208,7 @@ class _Base:
         return cls(client, handler=handle_response, ambient=self._ambient, **extra)
 
     def _extra(self, api: str) -> dict[str, Any]:
-        return {}
+        return {"notifications": self._notifications} if api == "statistics" else {}
 
 
 class Genesys(_Base):
@@ -205,12 +227,7 @@ class Genesys(_Base):
         self._cometd: SyncCometdClient | None = None
         self._tokens: TokenManager | None = None
         if self.settings.oauth is not None:
-            token_http = httpx.Client(
-                base_url=self.settings.base_url,
-                transport=_NoClose(self._transport),
-                timeout=self.settings.timeout,
-                headers={**self._headers, **({"x-api-key": self.settings.api_key} if self.settings.api_key else {})},
-            )
+            token_http = httpx.Client(**self._client_options(None))
             self._clients.append(token_http)
             self._tokens = TokenManager(self.settings.base_url + _TOKEN_PATH, self.settings.oauth, http=token_http)
 
@@ -218,12 +235,6 @@ class Genesys(_Base):
     def tokens(self) -> TokenManager | None:
         """The OAuth2 token manager (None when no OAuth credentials are configured)."""
         return self._tokens
-
-    def _bearer(self) -> httpx.Auth | None:
-        return BearerToken(self._tokens) if self._tokens is not None else None
-
-    def _extra(self, api: str) -> dict[str, Any]:
-        return {"notifications": self._notifications} if api == "statistics" else {}
 
     def _notifications(self) -> SyncCometdClient:
         """The CometD client of ``statistics.subscribe`` (its own loop thread; created on first use)."""
@@ -256,15 +267,7 @@ class Genesys(_Base):
         return found
 
     def _http(self, api: str) -> httpx.Client:
-        from genesys_cx_api import BASE_PATHS
-
-        client = httpx.Client(
-            base_url=self.settings.base_url + BASE_PATHS[api],
-            transport=_NoClose(self._transport),
-            auth=self._scheme_auth(api),
-            timeout=self.settings.timeout,
-            headers=self._headers,
-        )
+        client = httpx.Client(**self._client_options(api))
         self._clients.append(client)
         return client
 
@@ -343,12 +346,7 @@ class AsyncGenesys(_Base):
         self._cometd: CometdClient | None = None
         self._tokens: AsyncTokenManager | None = None
         if self.settings.oauth is not None:
-            token_http = httpx.AsyncClient(
-                base_url=self.settings.base_url,
-                transport=_NoClose(self._transport),
-                timeout=self.settings.timeout,
-                headers={**self._headers, **({"x-api-key": self.settings.api_key} if self.settings.api_key else {})},
-            )
+            token_http = httpx.AsyncClient(**self._client_options(None))
             self._clients.append(token_http)
             self._tokens = AsyncTokenManager(self.settings.base_url + _TOKEN_PATH, self.settings.oauth, http=token_http)
 
@@ -356,12 +354,6 @@ class AsyncGenesys(_Base):
     def tokens(self) -> AsyncTokenManager | None:
         """The OAuth2 token manager (None when no OAuth credentials are configured)."""
         return self._tokens
-
-    def _bearer(self) -> httpx.Auth | None:
-        return BearerToken(self._tokens) if self._tokens is not None else None
-
-    def _extra(self, api: str) -> dict[str, Any]:
-        return {"notifications": self._notifications} if api == "statistics" else {}
 
     def _notifications(self) -> CometdClient:
         """The CometD client of ``statistics.subscribe`` (credentials per request, as the spec says)."""
@@ -372,15 +364,7 @@ class AsyncGenesys(_Base):
         return self._cometd
 
     def _http(self, api: str) -> httpx.AsyncClient:
-        from genesys_cx_api import BASE_PATHS
-
-        client = httpx.AsyncClient(
-            base_url=self.settings.base_url + BASE_PATHS[api],
-            transport=_NoClose(self._transport),
-            auth=self._scheme_auth(api),
-            timeout=self.settings.timeout,
-            headers=self._headers,
-        )
+        client = httpx.AsyncClient(**self._client_options(api))
         self._clients.append(client)
         return client
 
