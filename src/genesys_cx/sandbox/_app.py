@@ -131,6 +131,7 @@ class _Endpoint:
         self.op = op
         self.state = state
         self.handler = state.handlers.get(op.api, {}).get(op.operation_id)
+        self.validator = state.specs.validator(op)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.state.loop is None:
@@ -151,12 +152,7 @@ class _Endpoint:
             token = self._authorize(request, body)
         except ApiError as error:
             return self._refusal(request, body, error)
-        problems = self.state.specs.parameter_problems(
-            self.op,
-            request.url.path,
-            request.url.query,
-            request.headers,
-        )
+        problems = self.validator.parameter_problems(request.path_params, request.url.query, request.headers)
         try:
             parsed = self._parse_body(request, body, problems)
         except ApiError as error:
@@ -239,13 +235,13 @@ class _Endpoint:
     # -- request body ------------------------------------------------------------------------
 
     def _parse_body(self, request: Request, body: bytes, problems: list[str]) -> Any:
-        media_types = self.state.specs.body_media_types(self.op)
+        media_types = self.validator.body_schemas
         if not media_types:
             return None
         content_type = request.headers.get("content-type", "")
         media_type = content_type.split(";")[0].strip().lower()
         if not body and not media_type:
-            if self.state.specs.body_required(self.op):
+            if self.validator.body_required:
                 problems.append("missing required request body")
             return None
         if media_type not in media_types:
@@ -269,10 +265,10 @@ class _Endpoint:
             problems.append(f"body: cannot be parsed as {media_type} ({type(exc).__name__})")
             return None
         if instance is None:
-            if self.state.specs.body_required(self.op):
+            if self.validator.body_required:
                 problems.append("missing required request body")
             return None
-        problems.extend(self.state.specs.body_problems(self.op, media_types[media_type], instance))
+        problems.extend(self.validator.body_problems(media_type, instance))
         return parsed
 
     # -- the answer --------------------------------------------------------------------------
@@ -281,16 +277,7 @@ class _Endpoint:
         if not self.state.config.validate_responses or (gateway and not self.op.documents(response.status_code)):
             return response
         payload = bytes(response.body) if hasattr(response, "body") else b""
-        problems = self.state.specs.response_problems(
-            self.op,
-            request.url.path,
-            request.url.query,
-            request.headers,
-            body,
-            response.status_code,
-            Headers(raw=response.raw_headers),
-            payload,
-        )
+        problems = self.validator.response_problems(response.status_code, Headers(raw=response.raw_headers), payload)
         if not problems:
             return response
         self.state.record_violation(

@@ -2,10 +2,10 @@
 
 The specs are read from ``genesys_cx_api/_specs/<api>.json`` (the exact documents the clients were
 generated from). Each API becomes a list of ``Operation`` (method, full path template, operationId,
-security requirements) and one openapi-core ``OpenAPI`` object that validates requests and
-responses. Security is *not* left to the validator: the sandbox's handlers check ``x-api-key``,
-bearer tokens and ``X-Hub-Signature`` themselves and answer the documented errors, so the copies
-given to openapi-core have their ``security`` removed and their server reduced to the base path.
+security requirements), and each operation an ``OperationValidator`` (``_validation``) prepared once
+when the ``SpecSet`` is built: its parameters, request body and answers are then checked without
+re-reading the spec. Security is *not* left to the validators: the sandbox's handlers check
+``x-api-key``, bearer tokens and ``X-Hub-Signature`` themselves and answer the documented errors.
 
 Validation failures are turned into short messages that name the place (``header x-ccid``,
 ``body.messages[0].text``) and the broken rule, and never quote the offending value: a request
@@ -18,22 +18,19 @@ import copy
 import importlib.resources
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import genesys_cx_api
-import jsonschema.exceptions
 from jsonschema import Draft202012Validator
-from jsonschema_path import SchemaPath
-from openapi_core import Config, OpenAPI
-from openapi_core.datatypes import RequestParameters
-from openapi_core.deserializing.styles.exceptions import EmptyQueryParameterValue
-from openapi_core.validation.request.validators import V31RequestParametersValidator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from starlette.datastructures import Headers, QueryParams
+from starlette.datastructures import Headers
+
+from ._messages import schema_message
+from ._validation import OperationValidator
 
 __all__ = ["API_NAMES", "Operation", "SpecSet", "load_spec", "sample_response", "spec_set"]
 
@@ -108,7 +105,7 @@ def _operations(api: str, spec: Mapping[str, Any]) -> list[Operation]:
 
 
 def _relax_binary(node: Any) -> None:
-    # openapi-core checks `type: string` against the raw bytes of a binary body and fails.
+    # An answer's binary body is checked as raw bytes, which `type: string` would refuse.
     if isinstance(node, dict):
         if node.get("format") == "binary":
             node.pop("type", None)
@@ -120,74 +117,24 @@ def _relax_binary(node: Any) -> None:
 
 
 def _validator_copy(api: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The copy of *api*'s spec that parameters and answers are checked against."""
     doc = copy.deepcopy(dict(spec))
     _relax_binary(doc)
-    doc.pop("security", None)
-    doc["servers"] = [{"url": genesys_cx_api.BASE_PATHS[api]}]
-    for item in doc.get("paths", {}).values():
-        for method in _METHODS:
-            if method in item:
-                item[method].pop("security", None)
     return doc
 
 
-class _ParametersValidator(V31RequestParametersValidator):
-    """openapi-core's parameter validator, reading ``?name=`` as the empty string.
-
-    openapi-core refuses every empty query value unless the parameter says ``allowEmptyValue: true``
-    (a keyword OpenAPI deprecates). ``?name=`` is how the empty string is serialised, so the value is
-    judged by the parameter's schema instead: a ``string`` admits it, an ``integer`` or an enum not.
-    """
-
-    def _get_simple_param_or_header(self, param_or_header: Any, location: Any, name: str | None = None) -> Any:
-        try:
-            return super()._get_simple_param_or_header(param_or_header, location, name=name)
-        except EmptyQueryParameterValue:
-            return "", param_or_header / "schema"
-
-
-class _Request:
-    """The openapi-core request protocol over what the sandbox received."""
-
-    def __init__(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> None:
-        self.method = method.lower()
-        self.path = path
-        self.host_url = "http://sandbox"
-        self.full_url_pattern = self.host_url + path
-        self.body = body
-        self.content_type = headers.get("content-type") or "application/octet-stream"
-        self.parameters = RequestParameters(query=QueryParams(query), header=headers, cookie={})
-
-
-class _Response:
-    def __init__(self, status: int, headers: Headers, body: bytes) -> None:
-        self.status_code = status
-        self.headers = headers
-        self.data = body
-        self.content_type = headers.get("content-type", "")
-
-
 class SpecSet:
-    """All served APIs: their operations (in routing order) and validators.
-
-    Parameters (path, query, header) and responses are validated by openapi-core. Request bodies
-    are validated here with jsonschema against the documented media type's schema, because
-    openapi-core 0.23.1 decodes an ``application/x-www-form-urlencoded`` body whose schema is a
-    ``oneOf`` (``TokenRequest``) to an empty object and rejects the bytes of a ``format: binary``
-    multipart part under OpenAPI 3.1 (for responses, binary schemas are relaxed in its copy).
-    """
+    """All served APIs: their operations (in routing order) and each operation's validator."""
 
     def __init__(self, apis: tuple[str, ...] = API_NAMES) -> None:
         self.specs = {api: load_spec(api) for api in apis}
         self.operations = [op for api in apis for op in _operations(api, self.specs[api])]
-        copies = {api: _validator_copy(api, spec) for api, spec in self.specs.items()}
-        # The specs were validated by the generator; re-checking them here costs seconds per start.
-        unchecked = Config(spec_validator_cls=None)  # type: ignore[arg-type]  # None: skip the check
-        self._openapi = {api: OpenAPI.from_dict(doc, config=unchecked) for api, doc in copies.items()}
-        self._parameters = {api: _ParametersValidator(SchemaPath.from_dict(doc)) for api, doc in copies.items()}
         self._registries = {
             api: Registry().with_resource(f"urn:{api}", Resource.from_contents(spec, default_specification=DRAFT202012))
             for api, spec in self.specs.items()
+        }
+        self._validators = {
+            api: OperationValidator.prepare(api, _validator_copy(api, spec), spec) for api, spec in self.specs.items()
         }
 
     def find(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
@@ -197,23 +144,25 @@ class SpecSet:
                 return op, m.groupdict()
         return None
 
-    def parameter_problems(self, op: Operation, path: str, query: str, headers: Headers) -> list[str]:
+    def validator(self, op: Operation) -> OperationValidator:
+        """The prepared validator of *op*."""
+        return self._validators[op.api][op.operation_id]
+
+    def parameter_problems(
+        self, op: Operation, path_params: Mapping[str, str], query: str, headers: Headers
+    ) -> list[str]:
         """Why the request's parameters do not conform to *op* (empty list: they do)."""
-        request = _Request(op.method, path, query, headers, b"")
-        return [p for error in self._parameters[op.api].iter_errors(request) for p in _describe(error)]
+        return self.validator(op).parameter_problems(path_params, query, headers)
 
     def body_media_types(self, op: Operation) -> dict[str, Any]:
         """The documented request media types of *op* -> their schema ({} if it takes no body)."""
-        operation = self.specs[op.api]["paths"][op.path[len(genesys_cx_api.BASE_PATHS[op.api]) :]][op.method.lower()]
-        body = _resolve(self.specs[op.api], operation.get("requestBody", {}))
-        return {media: spec.get("schema", {}) for media, spec in body.get("content", {}).items()}
+        return self.validator(op).body_schemas
 
     def body_required(self, op: Operation) -> bool:
-        operation = self.specs[op.api]["paths"][op.path[len(genesys_cx_api.BASE_PATHS[op.api]) :]][op.method.lower()]
-        return bool(_resolve(self.specs[op.api], operation.get("requestBody", {})).get("required", False))
+        return self.validator(op).body_required
 
     def body_problems(self, op: Operation, schema: Mapping[str, Any], instance: Any) -> list[str]:
-        """Why *instance* (the parsed body) does not conform to *schema* of *op*'s spec."""
+        """Why *instance* conforms not to *schema* of *op*'s spec (the app uses prepared validators)."""
         resolved = {"$ref": f"urn:{op.api}{schema['$ref']}"} if "$ref" in schema else dict(schema)
         validator = Draft202012Validator(
             resolved,
@@ -221,110 +170,17 @@ class SpecSet:
             format_checker=Draft202012Validator.FORMAT_CHECKER,
         )
         errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
-        return [_schema_message("body", e) for e in errors]
+        return [schema_message("body", e) for e in errors]
 
-    def response_problems(
-        self,
-        op: Operation,
-        path: str,
-        query: str,
-        headers: Headers,
-        body: bytes,
-        status: int,
-        response_headers: Headers,
-        response_body: bytes,
-    ) -> list[str]:
-        """Why the response does not conform to *op*'s documented responses (empty list: it does)."""
-        request = _Request(op.method, path, query, headers, body)
-        result = self._openapi[op.api].unmarshal_response(request, _Response(status, response_headers, response_body))
-        return [p for error in result.errors for p in _describe(error)]
+    def response_problems(self, op: Operation, status: int, headers: Headers, body: bytes) -> list[str]:
+        """Why the answer does not conform to *op*'s documented responses (empty list: it does)."""
+        return self.validator(op).response_problems(status, headers, body)
 
 
 @cache
 def spec_set() -> SpecSet:
     """The shared, read-only ``SpecSet`` (building it takes a moment; sandboxes share it)."""
     return SpecSet()
-
-
-def _describe(error: BaseException) -> Iterator[str]:
-    name = getattr(error, "name", None)
-    location = getattr(error, "location", None)
-    kind = type(error).__name__
-    where = f"{location} parameter {name}" if name and location else "body"
-    if nested := getattr(error, "errors", None):  # ParametersError / grouped errors
-        for sub in nested:
-            yield from _describe(sub)
-        return
-    cause = error.__cause__
-    if kind.startswith("MissingRequired") and name:
-        yield f"missing required {location} parameter {name}"
-    elif kind == "MissingRequiredRequestBody":
-        yield "missing required request body"
-    elif cause is not None and type(cause).__name__ == "MediaTypeNotFound":
-        available = ", ".join(getattr(cause, "availableMimetypes", []) or [])
-        yield f"unsupported content type {getattr(cause, 'mimetype', '?')!r} (documented: {available})"
-    elif cause is not None and (schema_errors := getattr(cause, "schema_errors", None)):
-        for schema_error in schema_errors:
-            yield _schema_message(where, schema_error)
-    elif cause is not None and type(cause).__name__ == "MediaTypeDeserializeError":
-        yield f"{where}: cannot be parsed as {getattr(cause, 'mimetype', 'the declared content type')}"
-    elif cause is not None and type(cause).__name__ == "CastError":
-        yield f"{where}: cannot be read as {getattr(cause, 'type', 'the documented type')}"
-    elif kind == "ResponseNotFound":
-        yield f"status {getattr(error, 'http_status', '?')} is not a documented response"
-    elif cause is not None and type(cause).__name__ == "ResponseNotFound":
-        yield f"status {getattr(cause, 'http_status', '?')} is not a documented response"
-    else:
-        detail = type(cause).__name__ if cause is not None else kind
-        yield f"{where}: {detail}"
-
-
-def _schema_message(where: str, error: jsonschema.exceptions.ValidationError) -> str:
-    place = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-    if error.validator in ("oneOf", "anyOf") and error.context:
-        return _variant_message(where, place, error.context)
-    rule, expected = error.validator, error.validator_value
-    if rule in ("required", "additionalProperties", "dependentRequired"):
-        text = error.message  # names properties, never values
-    elif rule == "type":
-        text = f"must be of type {expected}"
-    elif rule == "enum":
-        text = f"must be one of {expected}"
-    elif rule == "const":
-        text = f"must be {expected!r}"
-    elif rule == "format":
-        text = f"must be a valid {expected}"
-    elif rule in (
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "minLength",
-        "maxLength",
-        "minItems",
-        "maxItems",
-        "pattern",
-    ):
-        text = f"violates {rule} {expected}"
-    else:
-        text = f"violates '{rule}'"
-    return f"{place}: {text}"
-
-
-def _variant_message(where: str, place: str, context: list[jsonschema.exceptions.ValidationError]) -> str:
-    # Explain a failed oneOf by the variant the instance claims to be (its `const` tag matched);
-    # if every variant's tag failed, list the documented tag values.
-    by_variant: dict[Any, list[jsonschema.exceptions.ValidationError]] = {}
-    for sub in context:
-        by_variant.setdefault(sub.relative_schema_path[0], []).append(sub)
-    claimed = [errs for errs in by_variant.values() if not any(e.validator == "const" for e in errs)]
-    if claimed:
-        return "; ".join(_schema_message(where, e) for e in min(claimed, key=len))
-    tags = [e for errs in by_variant.values() for e in errs if e.validator == "const"]
-    if tags:
-        tag_place = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in tags[0].absolute_path)
-        return f"{tag_place}: must be one of {sorted({str(e.validator_value) for e in tags})}"
-    return f"{place}: matches none of the documented variants"
 
 
 # -- sample answers ---------------------------------------------------------------------------------

@@ -40,7 +40,8 @@ from starlette.routing import BaseRoute, Route
 
 from ._cometd import BayeuxServer
 from ._http import envelope, json_response
-from ._specs import _schema_message, load_spec
+from ._messages import schema_message as _schema_message
+from ._specs import load_spec
 
 __all__ = ["SERVICE_CHANNEL", "UPDATES_CHANNEL", "SeenRequest", "StatisticsEmulator"]
 
