@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import os
 import queue
 import sys
@@ -195,7 +196,9 @@ class Demo:
     def media_flow(self) -> None:
         upload = self.genesys.messaging.upload_media(
             self.sms_channel,
-            body=UploadMediaRequest(file=File(payload=_bytes_io(TINY_PNG), file_name="map.png", mime_type="image/png")),
+            body=UploadMediaRequest(
+                file=File(payload=io.BytesIO(TINY_PNG), file_name="map.png", mime_type="image/png")
+            ),
         )
         media = upload.to_dict().get("data", {})
         media_id = str(media.get("mediaId"))
@@ -275,12 +278,6 @@ class Demo:
 
 def _fields(message: OutgoingMessage) -> dict[str, Any]:
     return message.raw if isinstance(message, UnknownMessage) else message.to_dict()
-
-
-def _bytes_io(data: bytes) -> Any:
-    import io
-
-    return io.BytesIO(data)
 
 
 def _short(value: Any, limit: int = 110) -> str:
