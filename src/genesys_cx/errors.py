@@ -4,14 +4,18 @@ Every failure is a ``GenesysError``, with what a user needs to act on it or to r
 
     GenesysError                  status, code, message, detail, trace_id, operation, response
     ├── TransportError            no answer: the connection failed
-    │   └── Timeout
+    │   ├── Timeout
+    │   └── DownloadInterrupted   a download kept failing mid-file (the .part file is kept)
     ├── ApiError                  the API answered, and the answer is an error
     │   ├── BadRequest 400, Unauthorized 401, Forbidden 403, NotFound 404, Conflict 409,
     │   │   UnsupportedMediaType 415, RateLimited 429 (retry_after), ServerError 5xx
     │   ├── UnexpectedStatus      any other status, including ones HTTP does not list
     │   ├── InvalidResponse       a 2xx whose body is not the documented JSON (raw body kept)
     │   └── PartialSuccess        envelope code 2: .result (parsed) and .errors (failed parts)
-    └── LoginRequired             no way left to get a token without the user signing in again
+    ├── LoginRequired             no way left to get a token without the user signing in again
+    ├── CorruptDownload           a downloaded file's size or checksum is not the announced one
+    ├── ExportFailed              an export job was cancelled or failed (job_id, job_status)
+    └── ExportTimeout             an export job did not finish in time (also a TimeoutError)
 
 The generated API classes call ``handle_response(response, parse, operation)`` for every answer:
 a 2xx is parsed with the documented model; envelope code 1 (accepted, the outcome arrives through
@@ -41,6 +45,10 @@ __all__ = [
     "ApiError",
     "BadRequest",
     "Conflict",
+    "CorruptDownload",
+    "DownloadInterrupted",
+    "ExportFailed",
+    "ExportTimeout",
     "Forbidden",
     "GenesysError",
     "InvalidResponse",
@@ -190,6 +198,35 @@ class PartialSuccess(ApiError):
         super().__init__(message, **kwargs)
         self.result = result
         self.errors = errors if errors is not None else []
+
+
+# ------------------------------------------------------------------------- files and export jobs
+
+
+class DownloadInterrupted(TransportError):
+    """A download kept failing mid-file; what arrived stays in ``<name>.part`` and the next attempt resumes it."""
+
+
+class CorruptDownload(GenesysError):
+    """A downloaded file is not what its metadata announced (size or checksum); it was not put in place."""
+
+
+class ExportFailed(GenesysError):
+    """An export job ended without its files (failed or cancelled); ``job_id`` and ``job_status`` say which."""
+
+    def __init__(self, message: str, *, job_id: int | str | None = None, job_status: str | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.job_id = job_id
+        self.job_status = job_status
+
+
+class ExportTimeout(GenesysError, TimeoutError):
+    """An export job did not finish within the time given to wait for it (it may still be running)."""
+
+    def __init__(self, message: str, *, job_id: int | str | None = None, progress: int | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.job_id = job_id
+        self.progress = progress
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {

@@ -62,8 +62,8 @@ class SandboxState:
         self.open_media = OpenMediaApi(config)
         self.auth = AuthApi(config, self.tokens)
         self.secure_email = SecureEmailApi()
-        self.udm = ExportsApi(config.export_job_duration)
-        self.data_download = ExportsApi(config.export_job_duration)
+        self.udm = ExportsApi(config)
+        self.data_download = ExportsApi(config)
         self.handlers: dict[str, dict[str, Handler]] = {
             "messaging": self.messaging.handlers(),
             "open_media": self.open_media.handlers(),
