@@ -23,24 +23,9 @@ from typing import Any
 
 import httpx
 
+from . import errors
 from ._headers import RETRY_AFTER_HEADER, TRACE_HEADER, parse_retry_after
 from ._tracing import get_logger, redact
-from .errors import (
-    ApiError,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    InvalidResponse,
-    NotFound,
-    PartialSuccess,
-    RateLimited,
-    ServerError,
-    Timeout,
-    TransportError,
-    Unauthorized,
-    UnexpectedStatus,
-    UnsupportedMediaType,
-)
 
 __all__ = ["error_for_response", "handle_response", "transport_error"]
 
@@ -49,14 +34,14 @@ logger = get_logger()
 _DETAIL_TEXT_LIMIT = 2048
 
 
-_BY_STATUS: dict[int, type[ApiError]] = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    415: UnsupportedMediaType,
-    429: RateLimited,
+_BY_STATUS: dict[int, type[errors.ApiError]] = {
+    400: errors.BadRequest,
+    401: errors.Unauthorized,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    415: errors.UnsupportedMediaType,
+    429: errors.RateLimited,
 }
 
 
@@ -114,7 +99,7 @@ def _envelope(payload: Any) -> tuple[int | str | None, str | None, object]:
     return None, None, None
 
 
-def error_for_response(response: httpx.Response, operation: str | None) -> ApiError:
+def error_for_response(response: httpx.Response, operation: str | None) -> errors.ApiError:
     """The typed error for an error answer: by status, with the envelope's code, message and detail.
 
     Never raises, whatever the status (even one HTTP does not list) and whatever the body.
@@ -126,13 +111,13 @@ def error_for_response(response: httpx.Response, operation: str | None) -> ApiEr
     if payload is None and content:
         detail = content[:_DETAIL_TEXT_LIMIT].decode("utf-8", "replace")
     message = redact(message or response.reason_phrase or "unknown status")
-    kind: type[ApiError]
+    kind: type[errors.ApiError]
     if status in _BY_STATUS:
         kind = _BY_STATUS[status]
     elif 500 <= status <= 599:
-        kind = ServerError
+        kind = errors.ServerError
     else:
-        kind = UnexpectedStatus
+        kind = errors.UnexpectedStatus
     common: dict[str, Any] = {
         "status": status,
         "code": code,
@@ -141,16 +126,18 @@ def error_for_response(response: httpx.Response, operation: str | None) -> ApiEr
         "operation": operation,
         "response": response,
     }
-    if kind is RateLimited:
-        return RateLimited(message, retry_after=parse_retry_after(response.headers.get(RETRY_AFTER_HEADER)), **common)
+    if kind is errors.RateLimited:
+        return errors.RateLimited(
+            message, retry_after=parse_retry_after(response.headers.get(RETRY_AFTER_HEADER)), **common
+        )
     return kind(message, **common)
 
 
 def transport_error(
     exc: httpx.TransportError, *, trace_id: str | None = None, operation: str | None = None
-) -> TransportError:
+) -> errors.TransportError:
     """The ``TransportError`` (``Timeout`` for timeouts) for a failed connection; raise it ``from exc``."""
-    kind = Timeout if isinstance(exc, httpx.TimeoutException) else TransportError
+    kind = errors.Timeout if isinstance(exc, httpx.TimeoutException) else errors.TransportError
     words = str(exc) or "no details"
     return kind(redact(f"{type(exc).__name__}: {words}"), trace_id=trace_id, operation=operation)
 
@@ -166,7 +153,7 @@ def handle_response(response: httpx.Response, parse: Callable[[], Any], operatio
     try:
         result = parse()
     except Exception as exc:
-        raise InvalidResponse(
+        raise errors.InvalidResponse(
             redact(f"the answer does not match the documented model ({type(exc).__name__}: {exc})"),
             body=_body(response),
             status=response.status_code,
@@ -180,15 +167,15 @@ def handle_response(response: httpx.Response, parse: Callable[[], Any], operatio
             "%s accepted (code 1): the outcome arrives through CometD (trace %s)", operation, _trace_id(response)
         )
     elif code == 2:
-        errors = getattr(result, "errors", None)
-        if not isinstance(errors, list):
+        failed = getattr(result, "errors", None)
+        if not isinstance(failed, list):
             extra = getattr(result, "additional_properties", None)
             raw = extra.get("errors") if isinstance(extra, dict) else None
-            errors = raw if isinstance(raw, list) else []
-        raise PartialSuccess(
-            redact(message or f"partial success: {len(errors)} part(s) failed"),
+            failed = raw if isinstance(raw, list) else []
+        raise errors.PartialSuccess(
+            redact(message or f"partial success: {len(failed)} part(s) failed"),
             result=result,
-            errors=errors,
+            errors=failed,
             code=code,
             detail=detail,
             status=response.status_code,
