@@ -41,6 +41,7 @@ from typing import IO, Any
 import httpx
 
 from . import errors
+from ._response import error_for_response
 from .errors import CorruptDownload, DownloadInterrupted
 
 __all__ = [
@@ -204,7 +205,7 @@ class _State:
             raise _Retry("range not satisfiable")
         if status not in (200, 206):
             response.read()
-            raise errors.error_for_response(response, self.operation)
+            raise error_for_response(response, self.operation)
         self.etag = response.headers.get("etag") or self.etag
         if status == 206:
             match = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())

@@ -41,9 +41,10 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import httpx
 
+from ._response import handle_response, transport_error
 from ._retry import retry_safe
 from ._tracing import get_logger, register_secret
-from .errors import BadRequest, LoginRequired, Unauthorized, handle_response, transport_error
+from .errors import BadRequest, LoginRequired, Unauthorized
 from .signing import replayable
 
 if TYPE_CHECKING:  # the generated models and authlib load on first token request (keeps `import genesys_cx` cheap)

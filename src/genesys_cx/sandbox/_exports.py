@@ -3,7 +3,7 @@
 Both APIs describe the same service in different versions: export *jobs* (created, updated,
 suspended, resumed, cancelled, deleted), their *history* records and progress, the exported *files*
 (metadata, links, download, delete), an encryption *certificate*, and reference data. One
-``ExportsApi`` per API keeps that state; operations are dispatched by their operationId with the
+``ExportsEmulator`` per API keeps that state; operations are dispatched by their operationId with the
 version suffix stripped (``cancel_export_job_v10`` -> ``cancel_export_job``), and the few answers
 whose shape differs per version follow the schema the operation documents.
 
@@ -41,9 +41,9 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 from ._config import SandboxConfig
-from ._http import ApiError, Call, envelope, json_response
+from ._http import Call, ErrorReply, envelope, json_response
 
-__all__ = ["ExportFile", "ExportJob", "ExportsApi", "parse_size"]
+__all__ = ["ExportFile", "ExportJob", "ExportsEmulator", "parse_size"]
 
 STATUSES = ("IN_PROGRESS", "SUSPENDED", "COMPLETED", "CANCELED")
 _ALIASES = {
@@ -146,7 +146,7 @@ async def _astream(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """``(start, end exclusive)`` of a single ``bytes=`` range; None to serve the whole file.
 
-    Raises ``ApiError(416)`` for a range that starts beyond the end. A header this parser does not
+    Raises ``ErrorReply(416)`` for a range that starts beyond the end. A header this parser does not
     understand (several ranges, another unit) is ignored, as RFC 9110 allows.
     """
     match = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header or "")
@@ -158,7 +158,7 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     start = int(first)
     end = size if last == "" else min(size, int(last) + 1)
     if start >= size or start >= end:
-        raise ApiError(416, f"range {header} not satisfiable", headers={"Content-Range": f"bytes */{size}"})
+        raise ErrorReply(416, f"range {header} not satisfiable", headers={"Content-Range": f"bytes */{size}"})
     return start, end
 
 
@@ -244,7 +244,7 @@ class ExportJob:
         return data
 
 
-class ExportsApi:
+class ExportsEmulator:
     """Handlers of ``udm.yaml`` or ``data_download.yaml`` (one instance per API)."""
 
     def __init__(self, config: SandboxConfig) -> None:
@@ -275,9 +275,9 @@ class ExportsApi:
         try:
             job = self._jobs.get(int(call.params["id"]))
         except ValueError:
-            raise ApiError(400, f"job id {call.params['id']} is not a number") from None
+            raise ErrorReply(400, f"job id {call.params['id']} is not a number") from None
         if job is None:  # a 404 where the operation documents one, else the documented 400
-            raise ApiError(404 if call.op.documents(404) else 400, f"job {call.params['id']} not found")
+            raise ErrorReply(404 if call.op.documents(404) else 400, f"job {call.params['id']} not found")
         return job
 
     @staticmethod
@@ -355,9 +355,9 @@ class ExportsApi:
             try:
                 split = job.split_size
             except ValueError as exc:
-                raise ApiError(400, f"jobParams.fileSplitSize: {exc}") from None
+                raise ErrorReply(400, f"jobParams.fileSplitSize: {exc}") from None
             if split is not None and (split <= 0 or job.size / split > _MAX_PARTS):
-                raise ApiError(400, f"jobParams.fileSplitSize: at most {_MAX_PARTS} parts of at least 1 byte")
+                raise ErrorReply(400, f"jobParams.fileSplitSize: at most {_MAX_PARTS} parts of at least 1 byte")
             if str(spec.get("suspended")).lower() != "true":
                 job.resume()
             self._jobs[job.id] = job
@@ -386,7 +386,7 @@ class ExportsApi:
         with self._lock:
             job = self._job(call)
             if job.status in ("COMPLETED", "CANCELED"):
-                raise ApiError(400, f"job {job.id} is {job.status.lower()}")
+                raise ErrorReply(400, f"job {job.id} is {job.status.lower()}")
             change(job)
             if call.op.operation_id.startswith("cancel"):
                 return Response(status_code=200)
@@ -411,7 +411,7 @@ class ExportsApi:
         with self._lock:
             job = self._job(call)
             if job.status == "IN_PROGRESS":
-                raise ApiError(400, f"job {job.id} is in progress and cannot be deleted")
+                raise ErrorReply(400, f"job {job.id} is in progress and cannot be deleted")
             del self._jobs[job.id]
         return Response(status_code=204)
 
@@ -428,7 +428,7 @@ class ExportsApi:
             return Response(status_code=204)
         if call.op.documents(500) and "500" in call.op.responses:
             return json_response(undeleted, status=500)
-        raise ApiError(400, f"job(s) not deleted: {', '.join(undeleted)}")
+        raise ErrorReply(400, f"job(s) not deleted: {', '.join(undeleted)}")
 
     # -- history -------------------------------------------------------------------------------
 
@@ -489,7 +489,7 @@ class ExportsApi:
         with self._lock:
             file = self._files().get(call.params["filename"])
         if file is None:
-            raise ApiError(404, f"file {call.params['filename']} not found")
+            raise ErrorReply(404, f"file {call.params['filename']} not found")
         headers = {"Accept-Ranges": "bytes", "ETag": file.etag}
         if_range = call.header("if-range")
         span = _byte_range(call.header("range"), file.size) if if_range in (None, file.etag) else None
