@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict, Unpack
 
 import httpx
 
@@ -47,6 +47,7 @@ from .errors import CorruptDownload, DownloadInterrupted
 __all__ = [
     "AsyncOpener",
     "Download",
+    "DownloadOptions",
     "Opener",
     "Progress",
     "ProgressCallback",
@@ -303,79 +304,62 @@ class _State:
         return Download(self.target, self.done, self.received, tuple(self.resumed_from), checksum)
 
 
-def _state(
-    dest: str | os.PathLike[str] | IO[bytes],
-    *,
-    name: str | None,
-    expected_size: int | None,
-    checksum: str | None,
-    progress: ProgressCallback | None,
-    resume: bool,
-    attempts: int,
-    backoff: float,
-    operation: str | None,
-) -> _State:
+class DownloadOptions(TypedDict, total=False):
+    """The keyword arguments of ``download`` and ``adownload``.
+
+    Attributes:
+        name: the name shown in progress and errors (default: the file name of the destination).
+        expected_size: the size the metadata announces (checked against the answer and the result).
+        checksum: ``"sha256:<hex>"`` (any ``hashlib`` algorithm) to verify before the rename.
+        progress: called with a ``Progress`` after every piece written.
+        resume: continue an existing ``<name>.part`` (default True; False starts from byte 0).
+        attempts: connection failures in a row, without a byte of progress, before giving up (default 5).
+        backoff: seconds before the first retry, doubled after each further failure in a row (default 0.2).
+        operation: the operationId, for error messages.
+    """
+
+    name: str | None
+    expected_size: int | None
+    checksum: str | None
+    progress: ProgressCallback | None
+    resume: bool
+    attempts: int
+    backoff: float
+    operation: str | None
+
+
+def _state(dest: str | os.PathLike[str] | IO[bytes], options: DownloadOptions) -> _State:
+    attempts = options.get("attempts", 5)
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
     target = Path(dest) if isinstance(dest, (str, os.PathLike)) else None
-    sink = None if target is not None else dest
-    label = name or (target.name if target is not None else str(getattr(dest, "name", "download")))
-    assert target is not None or sink is not None
+    sink = None if isinstance(dest, (str, os.PathLike)) else dest
+    label = options.get("name") or (target.name if target is not None else str(getattr(dest, "name", "download")))
     state = _State(
         label,
         target,
-        sink,  # type: ignore[arg-type]
-        expected_size,
-        _parse_checksum(checksum),
-        progress,
+        sink,
+        options.get("expected_size"),
+        _parse_checksum(options.get("checksum")),
+        options.get("progress"),
         attempts,
-        backoff,
-        operation,
+        options.get("backoff", 0.2),
+        options.get("operation"),
     )
-    state.open(resume)
+    state.open(options.get("resume", True))
     return state
 
 
 _NETWORK_ERRORS = (httpx.TransportError, errors.TransportError, _Retry)
 
 
-def download(
-    opener: Opener,
-    dest: str | os.PathLike[str] | IO[bytes],
-    *,
-    name: str | None = None,
-    expected_size: int | None = None,
-    checksum: str | None = None,
-    progress: ProgressCallback | None = None,
-    resume: bool = True,
-    attempts: int = 5,
-    backoff: float = 0.2,
-    operation: str | None = None,
-) -> Download:
-    """Stream the answer of *opener* into *dest* (a path, or a binary file object); see the module docstring.
+def download(opener: Opener, dest: str | os.PathLike[str] | IO[bytes], **options: Unpack[DownloadOptions]) -> Download:
+    """Stream the answer of *opener* into *dest* (a path, or a writable binary file object).
 
-    Args:
-        opener: ``opener(headers)`` opens the streamed request (headers: ``Range`` and friends).
-        dest: a path (written atomically through ``<name>.part``) or a writable binary file object.
-        name: the name shown in progress and errors (default: the file name of *dest*).
-        expected_size: the size the metadata announces (checked against the answer and the result).
-        checksum: ``"sha256:<hex>"`` (any ``hashlib`` algorithm) to verify before the rename.
-        progress: called with a ``Progress`` after every piece written.
-        resume: continue an existing ``<name>.part`` (False: start from byte 0).
-        attempts: connection failures in a row (without a byte of progress) before giving up.
-        backoff: seconds before the first retry, doubled after each further failure in a row.
+    *opener* opens the streamed request given the headers to add (``Range`` and friends); a path
+    is written atomically through ``<name>.part``. See the module docstring and ``DownloadOptions``.
     """
-    state = _state(
-        dest,
-        name=name,
-        expected_size=expected_size,
-        checksum=checksum,
-        progress=progress,
-        resume=resume,
-        attempts=attempts,
-        backoff=backoff,
-        operation=operation,
-    )
+    state = _state(dest, options)
     try:
         while True:
             try:
@@ -394,32 +378,12 @@ def download(
 
 
 async def adownload(
-    opener: AsyncOpener,
-    dest: str | os.PathLike[str] | IO[bytes],
-    *,
-    name: str | None = None,
-    expected_size: int | None = None,
-    checksum: str | None = None,
-    progress: ProgressCallback | None = None,
-    resume: bool = True,
-    attempts: int = 5,
-    backoff: float = 0.2,
-    operation: str | None = None,
+    opener: AsyncOpener, dest: str | os.PathLike[str] | IO[bytes], **options: Unpack[DownloadOptions]
 ) -> Download:
     """The async twin of ``download`` (file writes are small and stay on the event loop's thread)."""
     import anyio
 
-    state = _state(
-        dest,
-        name=name,
-        expected_size=expected_size,
-        checksum=checksum,
-        progress=progress,
-        resume=resume,
-        attempts=attempts,
-        backoff=backoff,
-        operation=operation,
-    )
+    state = _state(dest, options)
     try:
         while True:
             try:
