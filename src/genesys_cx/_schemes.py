@@ -18,17 +18,13 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from .errors import GenesysError
+from .errors import MissingCredentials
 from .signing import HEADER as SIGNATURE_HEADER
 from .signing import HubSignature, sign
 
-__all__ = ["MissingCredentials", "Providers", "SchemeAuth"]
+__all__ = ["Providers", "SchemeAuth"]
 
 Operations = Sequence[tuple[str, str, str, tuple[tuple[str, ...], ...]]]
-
-
-class MissingCredentials(GenesysError):
-    """An operation needs credentials this client was not configured with."""
 
 
 @dataclass(frozen=True)

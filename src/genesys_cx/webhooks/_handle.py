@@ -50,8 +50,8 @@ from typing import Any, Literal, TypeVar, overload
 from genesys_cx_api.interactions.models.events_payload import EventsPayload
 
 from .._tracing import get_logger
+from ..errors import InvalidPayload, InvalidSignature
 from ..signing import HEADER
-from ._errors import InvalidPayload, InvalidSignature
 from ._leases import drop, hold
 from ._parse import (
     Kind,
@@ -133,10 +133,10 @@ def admit(
         payload = message_from(data, raw) if kind == "message" else events_from(data, raw)
     except InvalidSignature as exc:
         logger.warning("webhook rejected with %d: %s", SIGNATURE_REJECTED, exc)
-        return error_response(SIGNATURE_REJECTED, str(exc))
+        return error_response(SIGNATURE_REJECTED, exc.message)
     except InvalidPayload as exc:
         logger.warning("webhook rejected with 400: %s", exc)
-        return error_response(400, str(exc))
+        return error_response(400, exc.message)
     return _Delivery(kind, payload, idempotency_key(payload, raw))
 
 

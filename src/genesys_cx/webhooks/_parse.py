@@ -32,8 +32,8 @@ from genesys_cx_api.interactions.models.events_payload import EventsPayload
 from genesys_cx_api.messaging.models.outgoing_email_message import OutgoingEmailMessage
 from genesys_cx_api.messaging.models.outgoing_sms_message import OutgoingSmsMessage
 
+from ..errors import InvalidPayload, InvalidSignature
 from ..signing import _SIGNATURE, HEADER, verify
-from ._errors import InvalidPayload, InvalidSignature
 from ._shape import json_kind, shape_error
 
 __all__ = [
