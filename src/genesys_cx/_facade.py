@@ -26,12 +26,12 @@ import httpx
 from genesys_cx_api._registry import APIS, Apis, AsyncApis
 
 from ._config import Settings
+from ._response import handle_response
 from ._retry import AsyncRetryTransport, RetryTransport
 from ._schemes import Providers, SchemeAuth
 from ._tracing import AsyncTracingTransport, TracingTransport, register_secret
 from ._version import __version__
 from .auth import AsyncTokenManager, BearerToken, TokenManager
-from .errors import handle_response
 from .signing import HubSignature
 
 if TYPE_CHECKING:
