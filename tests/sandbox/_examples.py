@@ -97,4 +97,16 @@ def example_body(spec: dict[str, Any], operation: dict[str, Any]) -> Any:
             name: FILE_CONTENT if resolve(spec, props[name]).get("format") == "binary" else sample(spec, props[name])
             for name in schema.get("required", props)
         }
-    return sample(spec, schema)
+    return _with_values(sample(spec, schema))
+
+
+#: Fields whose schema (a plain string) allows values the sandbox rightly refuses.
+FIELD_VALUES = {"fileSplitSize": "1M"}
+
+
+def _with_values(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: FIELD_VALUES[k] if k in FIELD_VALUES else _with_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_values(v) for v in value]
+    return value
