@@ -59,7 +59,7 @@ logger = get_logger("webhooks")
 
 SIGNATURE_REJECTED = 401
 _T = TypeVar("_T")
-Handler = Callable[[Any], Any]
+WebhookCallback = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def handle_webhook(
     headers: Mapping[str, str],
     *,
     secret: Secrets,
-    on_message: Handler,
+    on_message: WebhookCallback,
     store: IdempotencyStore | None = None,
     kind: Kind = "message",
 ) -> WebhookResponse:
@@ -252,7 +252,7 @@ async def _offload(store: IdempotencyStore | None, function: Callable[..., _T], 
 
 
 async def _run(
-    handler: Handler, delivery: _Delivery, store: IdempotencyStore | None, claim: Claim | None
+    handler: WebhookCallback, delivery: _Delivery, store: IdempotencyStore | None, claim: Claim | None
 ) -> WebhookResponse:
     try:
         if inspect.iscoroutinefunction(handler):
@@ -273,7 +273,7 @@ async def dispatch(
     body: bytes,
     headers: Mapping[str, str],
     secret: Secrets,
-    handlers: Mapping[Kind, Handler],
+    handlers: Mapping[Kind, WebhookCallback],
     store: IdempotencyStore | None,
     timeout: float | None,
 ) -> WebhookResponse:
@@ -327,7 +327,7 @@ async def ahandle_webhook(
     headers: Mapping[str, str],
     *,
     secret: Secrets,
-    on_message: Handler,
+    on_message: WebhookCallback,
     store: IdempotencyStore | None = None,
     kind: Kind = "message",
     timeout: float | None = None,
