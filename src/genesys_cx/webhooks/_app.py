@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from genesys_cx_api.interactions.models.events_payload import EventsPayload
 
-from ._handle import WebhookCallback, HandlerPool, dispatch, error_response
+from ._handle import HandlerPool, WebhookCallback, dispatch, error_response
 from ._parse import Kind, OutgoingMessage, Secrets, check_secrets
 from ._stores import IdempotencyStore, MemoryStore
 

@@ -335,7 +335,11 @@ def default_pool() -> HandlerPool:
 
 
 async def _run(
-    pool: HandlerPool, handler: WebhookCallback, delivery: _Delivery, store: IdempotencyStore | None, claim: Claim | None
+    pool: HandlerPool,
+    handler: WebhookCallback,
+    delivery: _Delivery,
+    store: IdempotencyStore | None,
+    claim: Claim | None,
 ) -> WebhookResponse:
     try:
         with _held(store, claim):
@@ -359,7 +363,11 @@ class _Progress:
 
 
 async def _pipeline(
-    pool: HandlerPool, handler: WebhookCallback, delivery: _Delivery, store: IdempotencyStore | None, progress: _Progress
+    pool: HandlerPool,
+    handler: WebhookCallback,
+    delivery: _Delivery,
+    store: IdempotencyStore | None,
+    progress: _Progress,
 ) -> WebhookResponse:
     try:
         claim = await pool.store_step(store, _claim, store, delivery)
