@@ -14,6 +14,8 @@ import threading
 from types import FrameType
 from typing import TextIO
 
+from genesys_cx_api._registry import APIS
+
 from ._config import (
     DEMO_API_KEY,
     DEMO_CCID,
@@ -38,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _banner(sandbox: Sandbox, demo: bool, out: TextIO) -> None:
     print(f"Genesys sandbox listening on {sandbox.url}", file=out)
-    for api in ("messaging", "open_media", "auth", "secure_email", "udm", "data_download", "statistics"):
+    for api in (name for name, entry in APIS.items() if entry.operations):
         print(f"  {api:<14} {sandbox.base_url(api)}", file=out)
     print(f"  control        {sandbox.url}/_sandbox", file=out)
     if demo:
