@@ -53,6 +53,18 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
     raise AssertionError("condition not met in time")
 
 
+def access_token(http: httpx.Client) -> str:
+    """A token of the sandbox's password grant (its answer and requests carry secrets to mask)."""
+    answer = http.post(
+        "/auth/v3/oauth/token",
+        data={"grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD, "scope": "*"},
+        auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+    )
+    assert answer.status_code == 200
+    token: str = answer.json()["access_token"]
+    return token
+
+
 @pytest.fixture
 def client(sb: Sandbox) -> Iterator[httpx.Client]:
     headers = {"x-api-key": DEMO_API_KEY, "x-ccid": DEMO_CCID}
@@ -238,13 +250,7 @@ def test_delivery_attempts_show_status_latency_next_attempt_and_final_state(
 
 
 def test_no_secret_is_kept_in_any_event(sb: Sandbox, client: httpx.Client) -> None:
-    token = client.post(
-        "/auth/v3/oauth/token",
-        data={"grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD, "scope": "*"},
-        auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
-    )
-    assert token.status_code == 200
-    access = token.json()["access_token"]
+    access = access_token(client)
     client.get("/auth/v3/userinfo", headers={"Authorization": f"Bearer {access}"})
     client.get("/auth/v3/userinfo", params={"access_token": access})
     # a secret where no field name gives it away: masked by value
@@ -350,12 +356,7 @@ def test_the_capacity_must_be_positive() -> None:
 
 
 def test_cometd_sessions_subscriptions_and_last_messages(sb: Sandbox, client: httpx.Client) -> None:
-    token = client.post(
-        "/auth/v3/oauth/token",
-        data={"grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD, "scope": "*"},
-        auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
-    ).json()["access_token"]
-    client.headers["Authorization"] = f"Bearer {token}"
+    client.headers["Authorization"] = f"Bearer {access_token(client)}"
     url = "/statistics/v3/notifications"
     hello = client.post(
         url, json=[{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}]
