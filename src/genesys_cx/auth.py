@@ -41,9 +41,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import httpx
 
+from ._response import handle_response, transport_error
 from ._retry import retry_safe
 from ._tracing import get_logger, register_secret
-from .errors import BadRequest, LoginRequired, Unauthorized, handle_response, transport_error
+from .errors import BadRequest, LoginRequired, Unauthorized
+from .signing import replayable
 
 if TYPE_CHECKING:  # the generated models and authlib load on first token request (keeps `import genesys_cx` cheap)
     from genesys_cx_api.auth.models.default_o_auth_2_access_token import DefaultOAuth2AccessToken
@@ -454,7 +456,8 @@ class BearerToken(httpx.Auth):
         manager = self.manager
         if not isinstance(manager, TokenManager):
             raise TypeError("BearerToken(AsyncTokenManager) needs an httpx.AsyncClient; use a TokenManager")
-        request.read()  # a streamed body can then be sent a second time
+        if not replayable(request):
+            request.read()  # a one-shot streamed body can then be sent a second time
         token = manager.token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
@@ -468,7 +471,8 @@ class BearerToken(httpx.Auth):
         manager = self.manager
         if not isinstance(manager, AsyncTokenManager):
             raise TypeError("BearerToken(TokenManager) needs an httpx.Client; use an AsyncTokenManager")
-        await request.aread()
+        if not replayable(request):
+            await request.aread()
         token = await manager.token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request

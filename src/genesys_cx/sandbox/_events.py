@@ -32,7 +32,7 @@ from genesys_cx.signing import PREFIX, verify
 
 if TYPE_CHECKING:
     from ._config import SandboxChannel, SandboxConfig
-    from ._delivery import Attempt, OutgoingMessage
+    from ._delivery import Attempt, Delivery
     from ._faults import Hit
 
 __all__ = ["CAPTURE_LIMIT", "DEFAULT_CAPACITY", "Event", "EventLog", "Masker", "signature_problem"]
@@ -265,7 +265,10 @@ class EventLog:
         """A fault rule applied to a request (noted on its row, and as an event of its own)."""
         if hit is None:
             return
-        effect = "dropped the connection" if hit.drop else f"HTTP {hit.status}" if hit.status is not None else None
+        if hit.drop_after is not None:
+            effect: str | None = f"cut the answer after {hit.drop_after} body bytes"
+        else:
+            effect = "dropped the connection" if hit.drop else f"HTTP {hit.status}" if hit.status is not None else None
         if hit.latency:
             effect = f"{effect}, after {hit.latency:g} s" if effect else f"delayed {hit.latency:g} s"
         call = scope.get(CALL_STATE_KEY)
@@ -281,7 +284,7 @@ class EventLog:
             },
         )
 
-    def delivery_queued(self, message: OutgoingMessage, webhook_url: str | None) -> None:
+    def delivery_queued(self, message: Delivery, webhook_url: str | None) -> None:
         """An agent reply was created (delivery starts now, or never without a webhook URL)."""
         self.add(
             "delivery",
@@ -295,7 +298,7 @@ class EventLog:
             {"payload": self.masker.value(message.payload, 2048)},
         )
 
-    def delivery_attempt(self, message: OutgoingMessage, attempt: Attempt, retry_in: float | None) -> None:
+    def delivery_attempt(self, message: Delivery, attempt: Attempt, retry_in: float | None) -> None:
         """One POST of an agent reply to the webhook; *retry_in* seconds until the next one (None: final)."""
         final = {"delivered": "delivered", "failed": "given up"}.get(message.status)
         self.add(
