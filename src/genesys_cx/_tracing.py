@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 __all__ = [
+    "OPERATION_EXTENSION",
     "TRACE_HEADER",
     "AsyncTracingTransport",
     "SecretFilter",
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 TRACE_HEADER = "X-B3-TraceId"
+#: ``request.extensions`` key holding the operationId of a request (set by ``SchemeAuth``), named in errors.
+OPERATION_EXTENSION = "genesys_cx.operation"
 MASK = "***"
 #: How much of a body a DEBUG record may show.
 BODY_LOG_LIMIT = 2048
@@ -311,7 +314,13 @@ class _Tracer:
             trace_id,
             type(exc).__name__,
         )
-        return transport_error(exc, trace_id=trace_id)
+        operation = request.extensions.get(OPERATION_EXTENSION)
+        # The httpx error stays the __cause__, but without its frames inside httpx/httpcore nor
+        # httpcore's twin of it (kept as __context__): a traceback shows it as one line.
+        exc.__traceback__ = None
+        exc.__cause__, exc.__suppress_context__ = None, True
+        named = operation if isinstance(operation, str) else None
+        return transport_error(exc, trace_id=trace_id, operation=named, request=request)
 
 
 class TracingTransport(httpx.BaseTransport):

@@ -40,11 +40,13 @@ from ._tracing import TRACE_HEADER, get_logger, redact
 __all__ = [
     "ApiError",
     "BadRequest",
+    "ConfigurationError",
     "Conflict",
     "Forbidden",
     "GenesysError",
     "InvalidResponse",
     "LoginRequired",
+    "MissingExtra",
     "NotFound",
     "PartialSuccess",
     "RateLimited",
@@ -290,13 +292,44 @@ def error_for_response(response: httpx.Response, operation: str | None) -> ApiEr
     return kind(message, **common)
 
 
+_TRANSPORT_WORDS: tuple[tuple[type[httpx.TransportError], str], ...] = (
+    (httpx.ConnectTimeout, "timed out connecting to {host}"),
+    (httpx.ReadTimeout, "timed out waiting for the answer of {host}"),
+    (httpx.WriteTimeout, "timed out sending the request to {host}"),
+    (httpx.PoolTimeout, "timed out waiting for a free connection to {host}"),
+    (httpx.ConnectError, "could not connect to {host}"),
+    (httpx.RemoteProtocolError, "{host} broke the connection"),
+    (httpx.ReadError, "the connection to {host} broke while reading the answer"),
+    (httpx.WriteError, "the connection to {host} broke while sending the request"),
+)
+
+
 def transport_error(
-    exc: httpx.TransportError, *, trace_id: str | None = None, operation: str | None = None
+    exc: httpx.TransportError,
+    *,
+    trace_id: str | None = None,
+    operation: str | None = None,
+    request: httpx.Request | None = None,
 ) -> TransportError:
-    """The ``TransportError`` (``Timeout`` for timeouts) for a failed connection; raise it ``from exc``."""
+    """The ``TransportError`` (``Timeout`` for timeouts) for a failed connection; raise it ``from exc``.
+
+    One line naming what failed and where: ``could not connect to gapi.example.com:443 (ConnectError:
+    [Errno 111] Connection refused)``; ``operation`` and ``trace_id`` are added by ``str()``.
+    """
     kind = Timeout if isinstance(exc, httpx.TimeoutException) else TransportError
-    words = str(exc) or "no details"
-    return kind(f"{type(exc).__name__}: {words}", trace_id=trace_id, operation=operation)
+    if request is None:
+        try:
+            request = exc.request
+        except RuntimeError:  # an error raised without its request
+            request = None
+    host = "the server"
+    if request is not None:
+        url = request.url
+        host = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        operation = operation or f"{request.method} {url.path}"
+    words = next((text for cls, text in _TRANSPORT_WORDS if isinstance(exc, cls)), "the request to {host} failed")
+    detail = str(exc) or "no details"
+    return kind(f"{words.format(host=host)} ({type(exc).__name__}: {detail})", trace_id=trace_id, operation=operation)
 
 
 def handle_response(response: httpx.Response, parse: Callable[[], Any], operation: str) -> Any:
@@ -351,3 +384,25 @@ def _status_of(result: object) -> object:
         status = extra.get("status") if isinstance(extra, dict) else None
     to_dict = getattr(status, "to_dict", None)
     return to_dict() if callable(to_dict) else status
+
+
+# ------------------------------------------------------------------- set-up errors (issue 13)
+# Raised before any request: the installation or the configuration cannot work as it is.
+
+
+class MissingExtra(GenesysError, ImportError):
+    """A feature needs an optional extra that is not installed; the message says what to install.
+
+    ``extra`` is its name (``"sandbox"``, ``"server"``, ``"redis"``): ``pip install "genesys-cx[<extra>]"``.
+    """
+
+    def __init__(self, message: str, *, extra: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.extra = extra
+
+
+class ConfigurationError(GenesysError, ValueError):
+    """A setting (an environment variable, a configuration file's key) has a value that cannot work.
+
+    The message names the variable or key and what it expects.
+    """

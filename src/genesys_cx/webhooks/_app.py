@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from genesys_cx_api.interactions.models.events_payload import EventsPayload
 
+from .._extras import require
 from ._handle import Handler, dispatch, error_response
 from ._parse import Kind, OutgoingMessage, Secrets, check_secrets
 from ._stores import IdempotencyStore, MemoryStore
@@ -46,6 +47,7 @@ def webhook_app(
     path: str = "/",
 ) -> Starlette:
     """An ASGI app receiving Genesys webhooks on ``POST path`` (see the module docstring)."""
+    require("server", "webhook_app")
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
