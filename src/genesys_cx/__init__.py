@@ -15,9 +15,9 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._config import Settings
     from ._facade import AsyncGenesys, Genesys
+    from ._response import handle_response
     from ._retry import RetryPolicy, retry_safe
-    from ._schemes import MissingCredentials
-    from .errors import GenesysError
+    from .errors import GenesysError, MissingCredentials
 
 _LAZY = {
     "Genesys": "._facade",
@@ -26,7 +26,8 @@ _LAZY = {
     "RetryPolicy": "._retry",
     "retry_safe": "._retry",
     "GenesysError": ".errors",
-    "MissingCredentials": "._schemes",
+    "MissingCredentials": ".errors",
+    "handle_response": "._response",
 }
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "__version__",
+    "handle_response",
     "retry_safe",
 ]
 

@@ -18,18 +18,14 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ._tracing import OPERATION_EXTENSION
-from .errors import GenesysError
+from ._headers import OPERATION_EXTENSION
+from .errors import MissingCredentials
 from .signing import HEADER as SIGNATURE_HEADER
 from .signing import HubSignature, sign
 
-__all__ = ["MissingCredentials", "Providers", "SchemeAuth"]
+__all__ = ["Providers", "SchemeAuth"]
 
 Operations = Sequence[tuple[str, str, str, tuple[tuple[str, ...], ...]]]
-
-
-class MissingCredentials(GenesysError):
-    """An operation needs credentials this client was not configured with."""
 
 
 @dataclass(frozen=True)

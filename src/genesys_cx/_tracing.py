@@ -33,9 +33,9 @@ from typing import Any
 
 import httpx
 
+from ._headers import OPERATION_EXTENSION, TRACE_HEADER
+
 __all__ = [
-    "OPERATION_EXTENSION",
-    "TRACE_HEADER",
     "AsyncTracingTransport",
     "SecretFilter",
     "TracingTransport",
@@ -46,9 +46,6 @@ __all__ = [
     "register_secret",
 ]
 
-TRACE_HEADER = "X-B3-TraceId"
-#: ``request.extensions`` key holding the operationId of a request (set by ``SchemeAuth``), named in errors.
-OPERATION_EXTENSION = "genesys_cx.operation"
 MASK = "***"
 #: How much of a body a DEBUG record may show.
 BODY_LOG_LIMIT = 2048
@@ -304,7 +301,7 @@ class _Tracer:
 
     @staticmethod
     def failed(request: httpx.Request, exc: httpx.TransportError, trace_id: str, started: float) -> Exception:
-        from .errors import transport_error  # errors imports this module for redaction
+        from ._response import transport_error  # _response imports this module for redaction
 
         logger.debug(
             "request %s %s failed after %.1f ms trace=%s: %s",

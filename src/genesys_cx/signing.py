@@ -18,7 +18,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 
 import httpx
 
-from .errors import GenesysError
+from .errors import UnknownChannel
 
 __all__ = ["HEADER", "PREFIX", "HubSignature", "UnknownChannel", "sign", "verify"]
 
@@ -56,15 +56,6 @@ def verify(secret: Secret | Sequence[Secret], body: bytes, signature: str | None
         expected = sign(candidate, body).encode("ascii")
         matched |= hmac.compare_digest(expected, given)
     return matched
-
-
-class UnknownChannel(GenesysError, LookupError):
-    """No secret is configured for the channel a request is addressed to (nothing was sent)."""
-
-    def __init__(self, channel_id: str | None) -> None:
-        self.channel_id = channel_id
-        where = f"channel {channel_id!r}" if channel_id else "a request that names no channel"
-        super().__init__(f"no channel secret is configured for {where}; add it to channel_secrets")
 
 
 class HubSignature(httpx.Auth):

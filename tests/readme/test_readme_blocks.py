@@ -167,3 +167,14 @@ def test_readme_block_runs_as_written(
             assert json.loads(answer) == {"messageId": "readme-1"}
             assert [message.text for message in deliveries.messages] == ["How can I help?"]
     sys.stdout.flush()
+
+
+def test_the_errors_section_names_every_exception() -> None:
+    import genesys_cx.errors
+
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### Errors") :]
+    section = section[: section.index("\n#", 1)]
+    classes = [name for name in genesys_cx.errors.__all__ if isinstance(getattr(genesys_cx.errors, name), type)]
+    missing = [name for name in classes if f"`{name}`" not in section]
+    assert not missing, f"README's Errors section does not name {missing}"

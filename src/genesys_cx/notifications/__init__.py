@@ -22,8 +22,8 @@ it when the service comes back from an outage.
   anything unknown is kept raw, never dropped.
 """
 
+from ..errors import HandshakeFailed, NotificationError, SessionEnded, SubscribeFailed
 from ._client import DEFAULT_PATH, CometdClient, HeadersProvider, State
-from ._errors import HandshakeFailed, NotificationError, SessionEnded, SubscribeFailed
 from ._messages import SERVICE_CHANNEL, UPDATES_CHANNEL, Notification, RawMessage, parse_notification
 from ._statistics import (
     AsyncStatisticsSubscription,

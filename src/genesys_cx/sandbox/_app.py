@@ -39,10 +39,10 @@ from starlette.types import Receive, Scope, Send
 from genesys_cx.signing import HEADER as SIGNATURE_HEADER
 from genesys_cx.signing import verify
 
-from ._auth import Token, client_from_basic
+from ._auth import IssuedToken, client_from_basic
 from ._config import SandboxConfig
 from ._control import control_routes
-from ._http import ApiError, Call, envelope, parse_multipart
+from ._http import Call, ErrorReply, envelope, parse_multipart
 from ._secure_email import error_body as secure_email_error
 from ._specs import Operation, sample_response
 from ._state import SandboxState, Violation
@@ -141,7 +141,7 @@ class _Endpoint:
         response = await self._answer(request, body)
         await response(scope, receive, send)
 
-    def _refusal(self, request: Request, body: bytes, error: ApiError) -> Response:
+    def _refusal(self, request: Request, body: bytes, error: ErrorReply) -> Response:
         """A security or validation error: in the API's own envelope, checked where documented."""
         if self.op.api == "secure_email" and error.body is None:
             error.body = secure_email_error(error.status, error.message)
@@ -150,19 +150,19 @@ class _Endpoint:
     async def _answer(self, request: Request, body: bytes) -> Response:
         try:
             token = self._authorize(request, body)
-        except ApiError as error:
+        except ErrorReply as error:
             return self._refusal(request, body, error)
         problems = self.validator.parameter_problems(request.path_params, request.url.query, request.headers)
         try:
             parsed = self._parse_body(request, body, problems)
-        except ApiError as error:
+        except ErrorReply as error:
             return self._refusal(request, body, error)
         if problems:
-            return self._refusal(request, body, ApiError(400, "; ".join(problems)))
+            return self._refusal(request, body, ErrorReply(400, "; ".join(problems)))
         call = Call(request, self.op, dict(request.path_params), body, parsed, token)
         try:
             response = await self.handler(call) if self.handler is not None else self._example()
-        except ApiError as error:
+        except ErrorReply as error:
             response = error.response()
         except Exception as exc:
             logger.exception("sandbox handler %s failed", self.op.operation_id)
@@ -188,12 +188,12 @@ class _Endpoint:
 
     # -- security ----------------------------------------------------------------------------
 
-    def _authorize(self, request: Request, body: bytes) -> Token | None:
+    def _authorize(self, request: Request, body: bytes) -> IssuedToken | None:
         headers = request.headers
         authorization = headers.get("authorization", "")
         bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
         token = self.state.tokens.lookup(bearer)
-        first_failure: ApiError | None = None
+        first_failure: ErrorReply | None = None
         for requirement in self.op.security:
             failure = self._failure(requirement, request, body, token)
             if failure is None:
@@ -208,24 +208,24 @@ class _Endpoint:
         requirement: frozenset[str],
         request: Request,
         body: bytes,
-        token: Token | None,
-    ) -> ApiError | None:
+        token: IssuedToken | None,
+    ) -> ErrorReply | None:
         config = self.state.config
         headers = request.headers
         if "apiKey" in requirement and headers.get("x-api-key") not in config.api_keys:
-            return ApiError(403, "Forbidden: missing or invalid x-api-key")
+            return ErrorReply(403, "Forbidden: missing or invalid x-api-key")
         if "hubSignature" in requirement:
             channel_id = request.path_params.get("channelId", "")
             channel = config.channel(channel_id)
             if channel is None:
-                return ApiError(404, f"Channel {channel_id} not found")
+                return ErrorReply(404, f"Channel {channel_id} not found")
             if not verify(channel.secret, body, headers.get(SIGNATURE_HEADER)):
-                return ApiError(401, "Unauthorized: X-Hub-Signature is missing or does not match the request body")
+                return ErrorReply(401, "Unauthorized: X-Hub-Signature is missing or does not match the request body")
         if requirement & {"bearer", "oauth2"} and token is None:
             status = 403 if self.op.documents(403) and not self.op.documents(401) else 401
-            return ApiError(status, "Unauthorized: the access token is missing, expired or invalid")
+            return ErrorReply(status, "Unauthorized: the access token is missing, expired or invalid")
         if "clientBasic" in requirement and client_from_basic(config, headers.get("authorization")) is None:
-            return ApiError(
+            return ErrorReply(
                 401,
                 "Bad client credentials",
                 body={"error": "unauthorized", "error_description": "Bad client credentials"},
@@ -246,7 +246,7 @@ class _Endpoint:
             return None
         if media_type not in media_types:
             status = 415 if self.op.documents(415) else 400
-            raise ApiError(
+            raise ErrorReply(
                 status, f"Unsupported Media Type: {media_type or 'none'} (documented: {', '.join(media_types)})"
             )
         parsed: Any

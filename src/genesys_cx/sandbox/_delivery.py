@@ -29,7 +29,7 @@ from genesys_cx.signing import HEADER, sign
 
 from ._config import DeliveryPolicy, SandboxChannel
 
-__all__ = ["Attempt", "Outbox", "OutgoingMessage"]
+__all__ = ["Attempt", "Delivery", "Outbox"]
 
 logger = logging.getLogger("genesys_cx.sandbox")
 
@@ -55,7 +55,7 @@ class Attempt:
 
 
 @dataclass
-class OutgoingMessage:
+class Delivery:
     """An agent reply (``OutgoingSmsMessage`` / ``OutgoingEmailMessage``) and its delivery history."""
 
     id: str
@@ -76,14 +76,14 @@ class Outbox:
     def __init__(self, policy: DeliveryPolicy) -> None:
         self.policy = policy
         self._lock = threading.Condition()
-        self._messages: dict[str, OutgoingMessage] = {}
+        self._messages: dict[str, Delivery] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def get(self, message_id: str) -> OutgoingMessage | None:
+    def get(self, message_id: str) -> Delivery | None:
         with self._lock:
             return self._messages.get(message_id)
 
-    def messages(self, channel_id: str | None = None) -> list[OutgoingMessage]:
+    def messages(self, channel_id: str | None = None) -> list[Delivery]:
         with self._lock:
             return [m for m in self._messages.values() if channel_id is None or m.channel_id == channel_id]
 
@@ -97,7 +97,7 @@ class Outbox:
             change()
             self._lock.notify_all()
 
-    def wait(self, message_id: str, timeout: float) -> OutgoingMessage:
+    def wait(self, message_id: str, timeout: float) -> Delivery:
         """Block until *message_id* is no longer pending; ``TimeoutError`` after *timeout* seconds."""
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -112,7 +112,7 @@ class Outbox:
                     raise TimeoutError(f"agent message {message_id!r} still pending after {timeout} s")
                 self._lock.wait(remaining)
 
-    def send(self, message: OutgoingMessage, channel: SandboxChannel, client: httpx.AsyncClient) -> None:
+    def send(self, message: Delivery, channel: SandboxChannel, client: httpx.AsyncClient) -> None:
         """Record *message* and start delivering it (call in the sandbox's event loop)."""
         with self._lock:
             self._messages[message.id] = message
@@ -129,7 +129,7 @@ class Outbox:
 
     async def _deliver(
         self,
-        message: OutgoingMessage,
+        message: Delivery,
         channel: SandboxChannel,
         url: str,
         client: httpx.AsyncClient,

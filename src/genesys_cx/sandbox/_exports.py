@@ -3,7 +3,7 @@
 Both APIs describe the same service in different versions: export *jobs* (created, updated,
 suspended, resumed, cancelled, deleted), their *history* records and progress, the exported *files*
 (metadata, links, download, delete), an encryption *certificate*, and reference data. One
-``ExportsApi`` per API keeps that state; operations are dispatched by their operationId with the
+``ExportsEmulator`` per API keeps that state; operations are dispatched by their operationId with the
 version suffix stripped (``cancel_export_job_v10`` -> ``cancel_export_job``), and the few answers
 whose shape differs per version follow the schema the operation documents.
 
@@ -26,9 +26,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ._http import ApiError, Call, envelope, json_response
+from ._http import Call, ErrorReply, envelope, json_response
 
-__all__ = ["ExportJob", "ExportsApi"]
+__all__ = ["ExportJob", "ExportsEmulator"]
 
 STATUSES = ("IN_PROGRESS", "SUSPENDED", "COMPLETED", "CANCELED")
 _ALIASES = {
@@ -109,7 +109,7 @@ class ExportJob:
         return data
 
 
-class ExportsApi:
+class ExportsEmulator:
     """Handlers of ``udm.yaml`` or ``data_download.yaml`` (one instance per API)."""
 
     def __init__(self, job_duration: float) -> None:
@@ -140,9 +140,9 @@ class ExportsApi:
         try:
             job = self._jobs.get(int(call.params["id"]))
         except ValueError:
-            raise ApiError(400, f"job id {call.params['id']} is not a number") from None
+            raise ErrorReply(400, f"job id {call.params['id']} is not a number") from None
         if job is None:  # a 404 where the operation documents one, else the documented 400
-            raise ApiError(404 if call.op.documents(404) else 400, f"job {call.params['id']} not found")
+            raise ErrorReply(404 if call.op.documents(404) else 400, f"job {call.params['id']} not found")
         return job
 
     @staticmethod
@@ -239,7 +239,7 @@ class ExportsApi:
         with self._lock:
             job = self._job(call)
             if job.status in ("COMPLETED", "CANCELED"):
-                raise ApiError(400, f"job {job.id} is {job.status.lower()}")
+                raise ErrorReply(400, f"job {job.id} is {job.status.lower()}")
             change(job)
             if call.op.operation_id.startswith("cancel"):
                 return Response(status_code=200)
@@ -264,7 +264,7 @@ class ExportsApi:
         with self._lock:
             job = self._job(call)
             if job.status == "IN_PROGRESS":
-                raise ApiError(400, f"job {job.id} is in progress and cannot be deleted")
+                raise ErrorReply(400, f"job {job.id} is in progress and cannot be deleted")
             del self._jobs[job.id]
         return Response(status_code=204)
 
@@ -281,7 +281,7 @@ class ExportsApi:
             return Response(status_code=204)
         if call.op.documents(500) and "500" in call.op.responses:
             return json_response(undeleted, status=500)
-        raise ApiError(400, f"job(s) not deleted: {', '.join(undeleted)}")
+        raise ErrorReply(400, f"job(s) not deleted: {', '.join(undeleted)}")
 
     # -- history -------------------------------------------------------------------------------
 
@@ -337,7 +337,7 @@ class ExportsApi:
         with self._lock:
             job = self._files().get(call.params["filename"])
         if job is None:
-            raise ApiError(404, f"file {call.params['filename']} not found")
+            raise ErrorReply(404, f"file {call.params['filename']} not found")
         return Response(job.content(), media_type="application/octet-stream")
 
     async def op_delete_file(self, call: Call) -> Response:
