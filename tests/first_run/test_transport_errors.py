@@ -15,16 +15,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from runtime._core_helpers import dead_port
 
 from genesys_cx import AsyncGenesys, Genesys, RetryPolicy
 from genesys_cx.errors import Timeout, TransportError
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @pytest.fixture
@@ -72,7 +66,7 @@ def _assert_one_line(error: TransportError, host: str, words: str) -> None:
 
 
 def test_a_refused_connection_names_host_operation_and_trace() -> None:
-    port = _closed_port()
+    port = dead_port()
     with _client(f"http://127.0.0.1:{port}") as genesys, pytest.raises(TransportError) as caught:
         genesys.open_media.get_interaction("workitem", "42")
     _assert_one_line(caught.value, f"127.0.0.1:{port}", "could not connect to")
@@ -91,7 +85,7 @@ def test_a_server_that_never_answers_is_a_timeout_naming_it(silent_server: int) 
 
 
 def test_the_async_client_says_the_same() -> None:
-    port = _closed_port()
+    port = dead_port()
 
     async def call() -> None:
         async with AsyncGenesys(base_url=f"http://127.0.0.1:{port}", api_key="k", retry=RetryPolicy.off()) as genesys:
