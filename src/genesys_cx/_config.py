@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ._retry import RetryPolicy
-from .auth import OAuth2Credentials
+from .credentials import OAuth2Credentials
 from .errors import ConfigurationError
 
 __all__ = ["Settings"]
