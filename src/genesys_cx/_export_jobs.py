@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._transfer import Download, ProgressCallback, adownload, async_http_opener, download, http_opener
+from ._transfer import Download, Progress, ProgressCallback, adownload, async_http_opener, download, http_opener
 from .errors import ExportFailed, ExportTimeout
 
 if TYPE_CHECKING:
@@ -211,11 +212,23 @@ def _export_files(items: Sequence[Mapping[str, Any]], job_id: int, file_name: st
     return files
 
 
+def _named(items: Sequence[Mapping[str, Any]], name: str) -> ExportFile:
+    for item in items:
+        if item.get("name") == name:
+            size, job = item.get("size"), item.get("historyId")
+            return ExportFile(name, size if isinstance(size, int) else None, _checksum(item), job)
+    return ExportFile(name)
+
+
 def _items(page: Any) -> tuple[list[dict[str, Any]], int | None]:
     raw = getattr(page, "items", None)
     items = [dict(getattr(item, "additional_properties", None) or {}) for item in raw] if isinstance(raw, list) else []
     count = getattr(page, "count", None)
     return items, count if isinstance(count, int) else None
+
+
+class _Stopped(Exception):
+    """Raised in a download thread when the whole download was interrupted (its ``.part`` file stays)."""
 
 
 def _target(file: ExportFile, to: Path) -> Path:
@@ -289,6 +302,11 @@ class ExportJobs:
                 break
         return _export_files(items, job_id, getattr(record, "file_name", None))
 
+    def file(self, name: str) -> ExportFile:
+        """The file *name* with its size and checksum from the file metadata (just the name if not listed)."""
+        items, _ = _items(getattr(self._api, self._ops.files)(name=name))
+        return _named(items, name)
+
     def download_file(
         self, file: ExportFile | str, to: str | Path, *, progress: ProgressCallback | None = None
     ) -> Download:
@@ -320,9 +338,23 @@ class ExportJobs:
         folder = Path(to)
         paths = [_target(f, folder) for f in wanted]
         todo = [f for f, path in zip(wanted, paths, strict=True) if not _complete(f, path)]
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="genesys-export") as pool:
-            for future in [pool.submit(self.download_file, f, folder, progress=progress) for f in todo]:
+        stop = threading.Event()
+
+        def watched(step: Progress) -> None:
+            if stop.is_set():  # Ctrl-C (or a failed file): the other downloads stop at their next piece
+                raise _Stopped
+            if progress is not None:
+                progress(step)
+
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="genesys-export")
+        try:
+            for future in [pool.submit(self.download_file, f, folder, progress=watched) for f in todo]:
                 future.result()
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         return paths
 
     def run(
@@ -361,8 +393,8 @@ class AsyncExportJobs:
     def _api(self) -> Any:
         return getattr(self._genesys, self._ops.api)
 
-    async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        result: Awaitable[Any] = getattr(self._api, name)(*args, **kwargs)
+    async def _call(self, operation: str, /, *args: Any, **kwargs: Any) -> Any:
+        result: Awaitable[Any] = getattr(self._api, operation)(*args, **kwargs)
         return await result
 
     async def create(self, job: Mapping[str, Any] | Any) -> int:
@@ -397,6 +429,10 @@ class AsyncExportJobs:
             if not page_items or count is None or len(items) >= count:
                 break
         return _export_files(items, job_id, getattr(record, "file_name", None))
+
+    async def file(self, name: str) -> ExportFile:
+        items, _ = _items(await self._call(self._ops.files, name=name))
+        return _named(items, name)
 
     async def download_file(
         self, file: ExportFile | str, to: str | Path, *, progress: ProgressCallback | None = None

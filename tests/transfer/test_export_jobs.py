@@ -86,9 +86,7 @@ def test_a_cancelled_job_is_a_typed_error(sandbox: Sandbox, genesys: Genesys, tm
     assert list(tmp_path.iterdir()) == []
 
 
-async def test_async_a_job_that_does_not_finish_in_time_is_a_timeout(
-    sandbox: Sandbox, agenesys: AsyncGenesys
-) -> None:
+async def test_async_a_job_that_does_not_finish_in_time_is_a_timeout(sandbox: Sandbox, agenesys: AsyncGenesys) -> None:
     exports = agenesys.exports.version("data_download")
     job_id = await exports.create(_job("data_download", suspended=True))
 
