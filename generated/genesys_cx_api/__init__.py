@@ -43,6 +43,6 @@ BASE_PATHS: dict[str, str] = {
 }
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "0acc46c9dbb9e9b39e6e5380c4c035117d20744dad762a2d6a3400b06b80ee91"
+INPUT_DIGEST = "cdabd9e9027b035d306f1cdfb76d156ae6d5b78e8aa647cddd4e58c377e358d0"
 
 __all__ = ("API_SPECS", "BASE_PATHS", "INPUT_DIGEST", "SPEC_VERSIONS")

@@ -5,7 +5,7 @@ The generator writes each API's security requirements to ``genesys_cx_api.<api>.
 against those templates and applies the first alternative whose schemes are all configured:
 ``apiKey`` (x-api-key), ``clientBasic`` (HTTP Basic client credentials), ``hubSignature``
 (HMAC of the exact body bytes) and ``bearer`` / ``oauth2`` (a fresh token; one refresh and retry
-on 401, delegated to ``genesys_cx.auth.BearerToken``). When no alternative can be satisfied the
+on 401, delegated to ``genesys_cx.credentials.BearerToken``). When no alternative can be satisfied the
 request is not sent: ``MissingCredentials`` says which credentials the operation needs.
 """
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from genesys_cx import AsyncGenesys, Genesys, Settings
-from genesys_cx.auth import OAuth2Credentials
+from genesys_cx.credentials import OAuth2Credentials
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
     DEMO_CCID,
