@@ -29,17 +29,16 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Generic, Literal, Self, TypeVar
 
+from ._facade import AsyncGenesys, Genesys
 from ._transfer import Download, Progress, ProgressCallback, adownload, async_http_opener, download, http_opener
 from .errors import ExportFailed, ExportTimeout
-
-if TYPE_CHECKING:
-    from ._facade import AsyncGenesys, Genesys
 
 __all__ = ["AsyncExportJobs", "ExportFile", "ExportJobs", "JobStatus", "Version"]
 
 Version = Literal["v10", "v4", "data_download"]
+_Client = TypeVar("_Client")
 
 _DONE = re.compile(r"COMPLET|DONE|SUCCE|FINISH", re.IGNORECASE)
 _FAILED = re.compile(r"CANCEL|FAIL|ERROR|ABORT", re.IGNORECASE)
@@ -248,25 +247,50 @@ def _http(api: Any, attribute: str) -> Any:
     return getattr(client, attribute)() if client is not None else api._http
 
 
-# -- sync --------------------------------------------------------------------------------------------
+class _Exports(Generic[_Client]):
+    """What ``ExportJobs`` and ``AsyncExportJobs`` share: the client, the version, the plans."""
 
-
-class ExportJobs:
-    """Export jobs of one API version, through a ``Genesys`` client (see the module docstring)."""
-
-    def __init__(self, genesys: Genesys, version: Version = "v10", *, poll: float = 0.5) -> None:
+    def __init__(self, genesys: _Client, version: Version = "v10", *, poll: float = 0.5) -> None:
         self._genesys = genesys
         self._ops = _operations(version)
         self._poll = poll
         self.version_name = version
 
-    def version(self, version: Version) -> ExportJobs:
+    def version(self, version: Version) -> Self:
         """The same client, another API version."""
-        return ExportJobs(self._genesys, version, poll=self._poll)
+        return type(self)(self._genesys, version, poll=self._poll)
 
     @property
     def _api(self) -> Any:
         return getattr(self._genesys, self._ops.api)
+
+    def _files_query(self, job_id: int, offset: int) -> dict[str, Any]:
+        query: dict[str, Any] = {"from_": offset}
+        if self._ops.files_filter:
+            query[self._ops.files_filter] = str(job_id)
+        return query
+
+    def _request(self, file: ExportFile) -> dict[str, Any]:
+        request: dict[str, Any] = importlib.import_module(self._ops.download_module)._get_kwargs(filename=file.name)
+        return request
+
+    @staticmethod
+    def _plan(
+        files: Sequence[ExportFile | str], to: str | Path, concurrency: int
+    ) -> tuple[list[Path], list[ExportFile]]:
+        """The paths of *files* in *to*, and those of them still to download."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        wanted = [f if isinstance(f, ExportFile) else ExportFile(f) for f in files]
+        paths = [_target(f, Path(to)) for f in wanted]
+        return paths, [f for f, path in zip(wanted, paths, strict=True) if not _complete(f, path)]
+
+
+# -- sync --------------------------------------------------------------------------------------------
+
+
+class ExportJobs(_Exports[Genesys]):
+    """Export jobs of one API version, through a ``Genesys`` client (see the module docstring)."""
 
     def create(self, job: Mapping[str, Any] | Any) -> int:
         """Create an export job (a JSON-like mapping, or the generated model); return its id."""
@@ -293,10 +317,9 @@ class ExportJobs:
     def files(self, job_id: int) -> list[ExportFile]:
         """The files of job run *job_id* (every page of the file metadata)."""
         record = getattr(self._api, self._ops.record)(str(job_id))
-        query = {self._ops.files_filter: str(job_id)} if self._ops.files_filter else {}
         items: list[dict[str, Any]] = []
         while True:
-            page_items, count = _items(getattr(self._api, self._ops.files)(**query, from_=len(items)))
+            page_items, count = _items(getattr(self._api, self._ops.files)(**self._files_query(job_id, len(items))))
             items.extend(page_items)
             if not page_items or count is None or len(items) >= count:
                 break
@@ -312,8 +335,7 @@ class ExportJobs:
     ) -> Download:
         """Stream one file into the directory *to* (atomic, verified, resumed; see ``genesys_cx._transfer``)."""
         file = file if isinstance(file, ExportFile) else ExportFile(file)
-        request = importlib.import_module(self._ops.download_module)._get_kwargs(filename=file.name)
-        opener = http_opener(_http(self._api, "get_httpx_client"), request)
+        opener = http_opener(_http(self._api, "get_httpx_client"), self._request(file))
         return download(
             opener,
             _target(file, Path(to)),
@@ -332,12 +354,7 @@ class ExportJobs:
         progress: ProgressCallback | None = None,
     ) -> list[Path]:
         """Download *files* into *to*, at most *concurrency* at a time; skip those already complete."""
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        wanted = [f if isinstance(f, ExportFile) else ExportFile(f) for f in files]
-        folder = Path(to)
-        paths = [_target(f, folder) for f in wanted]
-        todo = [f for f, path in zip(wanted, paths, strict=True) if not _complete(f, path)]
+        paths, todo = self._plan(files, to, concurrency)
         stop = threading.Event()
 
         def watched(step: Progress) -> None:
@@ -348,7 +365,7 @@ class ExportJobs:
 
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="genesys-export")
         try:
-            for future in [pool.submit(self.download_file, f, folder, progress=watched) for f in todo]:
+            for future in [pool.submit(self.download_file, f, to, progress=watched) for f in todo]:
                 future.result()
         except BaseException:
             stop.set()
@@ -376,22 +393,8 @@ class ExportJobs:
 # -- async -------------------------------------------------------------------------------------------
 
 
-class AsyncExportJobs:
+class AsyncExportJobs(_Exports[AsyncGenesys]):
     """The async twin of ``ExportJobs``, through an ``AsyncGenesys`` client."""
-
-    def __init__(self, genesys: AsyncGenesys, version: Version = "v10", *, poll: float = 0.5) -> None:
-        self._genesys = genesys
-        self._ops = _operations(version)
-        self._poll = poll
-        self.version_name = version
-
-    def version(self, version: Version) -> AsyncExportJobs:
-        """The same client, another API version."""
-        return AsyncExportJobs(self._genesys, version, poll=self._poll)
-
-    @property
-    def _api(self) -> Any:
-        return getattr(self._genesys, self._ops.api)
 
     async def _call(self, operation: str, /, *args: Any, **kwargs: Any) -> Any:
         result: Awaitable[Any] = getattr(self._api, operation)(*args, **kwargs)
@@ -421,10 +424,9 @@ class AsyncExportJobs:
 
     async def files(self, job_id: int) -> list[ExportFile]:
         record = await self._call(self._ops.record, str(job_id))
-        query = {self._ops.files_filter: str(job_id)} if self._ops.files_filter else {}
         items: list[dict[str, Any]] = []
         while True:
-            page_items, count = _items(await self._call(self._ops.files, **query, from_=len(items)))
+            page_items, count = _items(await self._call(self._ops.files, **self._files_query(job_id, len(items))))
             items.extend(page_items)
             if not page_items or count is None or len(items) >= count:
                 break
@@ -438,8 +440,7 @@ class AsyncExportJobs:
         self, file: ExportFile | str, to: str | Path, *, progress: ProgressCallback | None = None
     ) -> Download:
         file = file if isinstance(file, ExportFile) else ExportFile(file)
-        request = importlib.import_module(self._ops.download_module)._get_kwargs(filename=file.name)
-        opener = async_http_opener(_http(self._api, "get_async_httpx_client"), request)
+        opener = async_http_opener(_http(self._api, "get_async_httpx_client"), self._request(file))
         return await adownload(
             opener,
             _target(file, Path(to)),
@@ -459,17 +460,12 @@ class AsyncExportJobs:
     ) -> list[Path]:
         import anyio
 
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        wanted = [f if isinstance(f, ExportFile) else ExportFile(f) for f in files]
-        folder = Path(to)
-        paths = [_target(f, folder) for f in wanted]
-        todo = [f for f, path in zip(wanted, paths, strict=True) if not _complete(f, path)]
+        paths, todo = self._plan(files, to, concurrency)
         limit = anyio.Semaphore(concurrency)
 
         async def one(file: ExportFile) -> None:
             async with limit:
-                await self.download_file(file, folder, progress=progress)
+                await self.download_file(file, to, progress=progress)
 
         async with anyio.create_task_group() as group:
             for file in todo:

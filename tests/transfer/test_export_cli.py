@@ -17,36 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from genesys_cx.sandbox import (
-    DEMO_API_KEY,
-    DEMO_CCID,
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    DEMO_PASSWORD,
-    DEMO_USERNAME,
-    Sandbox,
-    SandboxConfig,
-)
+from genesys_cx.sandbox import Sandbox, SandboxConfig
 
-from .conftest import JOB, expected_sha256
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _env(sb: Sandbox) -> dict[str, str]:
-    path = os.pathsep.join([str(ROOT / "src"), str(ROOT / "generated"), os.environ.get("PYTHONPATH", "")])
-    return {
-        **os.environ,
-        "PYTHONPATH": path,
-        "GENESYS_BASE_URL": sb.url,
-        "GENESYS_API_KEY": DEMO_API_KEY,
-        "GENESYS_CCID": DEMO_CCID,
-        "GENESYS_CLIENT_ID": DEMO_CLIENT_ID,
-        "GENESYS_CLIENT_SECRET": DEMO_CLIENT_SECRET,
-        "GENESYS_GRANT_TYPE": "password",
-        "GENESYS_USERNAME": DEMO_USERNAME,
-        "GENESYS_PASSWORD": DEMO_PASSWORD,
-    }
+from .conftest import JOB, environment, expected_sha256
 
 
 def _cli(*args: str) -> list[str]:
@@ -64,7 +37,7 @@ def test_piped_output_is_plain_lines_and_the_paths(sandbox: Sandbox, tmp_path: P
     job = {**JOB, "jobParams": {**JOB["jobParams"], "fileSplitSize": "2M"}}
     done = subprocess.run(
         _cli("export", "--job", json.dumps(job), "--to", str(tmp_path / "out")),
-        env=_env(sandbox),
+        env=environment(sandbox),
         capture_output=True,
         text=True,
         timeout=120,
@@ -85,7 +58,7 @@ def test_on_a_terminal_progress_is_a_bar(sandbox: Sandbox, tmp_path: Path) -> No
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
         _cli("export", "--job", json.dumps(JOB), "--to", str(tmp_path)),
-        env={**_env(sandbox), "TERM": "xterm-256color", "COLUMNS": "100"},
+        env={**environment(sandbox), "TERM": "xterm-256color", "COLUMNS": "100"},
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
@@ -117,7 +90,7 @@ def test_ctrl_c_keeps_the_partial_file_and_the_same_command_resumes_it(big: Sand
     part = tmp_path / "export-1.csv.part"
     process = subprocess.Popen(
         _cli("export", "--job", json.dumps(JOB), "--to", str(tmp_path)),
-        env=_env(big),
+        env=environment(big),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -137,7 +110,7 @@ def test_ctrl_c_keeps_the_partial_file_and_the_same_command_resumes_it(big: Sand
 
     again = subprocess.run(
         _cli("export", "--job-id", "1", "--to", str(tmp_path)),
-        env=_env(big),
+        env=environment(big),
         capture_output=True,
         text=True,
         timeout=120,
@@ -152,7 +125,7 @@ def test_ctrl_c_keeps_the_partial_file_and_the_same_command_resumes_it(big: Sand
 
 
 def test_download_by_name_verifies_with_the_metadata(sandbox: Sandbox, tmp_path: Path) -> None:
-    env = _env(sandbox)
+    env = environment(sandbox)
     subprocess.run(_cli("export", "--job", json.dumps(JOB), "--to", str(tmp_path / "a")), env=env, check=True)
 
     done = subprocess.run(
