@@ -25,7 +25,9 @@ Catch ``GenesysError`` to handle any failure of the SDK; catch a branch to handl
     ├── DeliveryFailed            (also a RuntimeError) the sandbox gave up delivering an agent reply (.delivery)
     ├── CorruptDownload           a downloaded file's size or checksum is not the announced one
     ├── ExportFailed              an export job was cancelled or failed (job_id, job_status)
-    └── ExportTimeout             an export job did not finish in time (also a TimeoutError)
+    ├── ExportTimeout             an export job did not finish in time (also a TimeoutError)
+    ├── MissingExtra              (also an ImportError) a feature needs an extra: pip install "genesys-cx[<extra>]"
+    └── ConfigurationError        (also a ValueError) a variable or configuration key has a value that cannot work
 
 Misusing the SDK itself (an argument of the wrong type or value) raises Python's own ``TypeError``
 or ``ValueError`` at the call, as any Python library does; those are bugs to fix, not failures to
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiError",
     "BadRequest",
+    "ConfigurationError",
     "Conflict",
     "CorruptDownload",
     "DeliveryFailed",
@@ -64,6 +67,7 @@ __all__ = [
     "InvalidSignature",
     "LoginRequired",
     "MissingCredentials",
+    "MissingExtra",
     "NotFound",
     "NotificationError",
     "PartialSuccess",
@@ -321,6 +325,28 @@ class ExportTimeout(GenesysError, TimeoutError):
         super().__init__(message, **kwargs)
         self.job_id = job_id
         self.progress = progress
+
+
+# ------------------------------------------------------------------------------------- set-up
+# Raised before any request: the installation or the configuration cannot work as it is.
+
+
+class MissingExtra(GenesysError, ImportError):
+    """A feature needs an optional extra that is not installed; the message says what to install.
+
+    ``extra`` is its name (``"sandbox"``, ``"server"``, ``"redis"``): ``pip install "genesys-cx[<extra>]"``.
+    """
+
+    def __init__(self, message: str, *, extra: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.extra = extra
+
+
+class ConfigurationError(GenesysError, ValueError):
+    """A setting (an environment variable, a configuration file's key) has a value that cannot work.
+
+    The message names the variable or key and what it expects.
+    """
 
 
 # ------------------------------------------------------------------------- deprecated (0.1.0)

@@ -21,6 +21,11 @@ background, and injects faults on demand (``sb.faults.add(Fault(...))``). ``crea
 ASGI application alone; ``/_sandbox/...`` control routes drive it over HTTP (see ``_control``).
 """
 
+# ruff: noqa: E402  (the extra is checked before the first import of starlette)
+from .._extras import require
+
+require("sandbox", "genesys_cx.sandbox")  # MissingExtra naming `pip install "genesys-cx[sandbox]"`
+
 from ..errors import DeliveryFailed
 from ._app import create_app
 from ._auth import IssuedToken
