@@ -322,6 +322,31 @@ def test_no_other_module_defines_an_exception_a_user_can_meet() -> None:
     assert internal and not public & internal
 
 
+def test_the_tree_drawn_in_the_docstring_is_the_real_one() -> None:
+    """Each ``── Name`` sits under its real parent class, and each "(also a X)" mix-in is real."""
+    import builtins
+
+    parents: list[tuple[int, str]] = []  # (column, name) of the open branches
+    drawn = 0
+    for line in (errors.__doc__ or "").splitlines():
+        match = re.search(r"(── )?\b([A-Z]\w+)\b", line)
+        if match is None or not hasattr(errors, match.group(2)):
+            continue
+        column, name = match.start(2), match.group(2)
+        if match.group(1) is None and name != "GenesysError":
+            continue  # the BadRequest/Unauthorized... line: test_errors.py maps each status to its type
+        while parents and parents[-1][0] >= column:
+            parents.pop()
+        kind = getattr(errors, name)
+        if parents:
+            assert kind.__bases__[0] is getattr(errors, parents[-1][1]), f"{name} is drawn under {parents[-1][1]}"
+        for mixin in re.findall(r"\(also an? (\w+)\)", line):
+            assert issubclass(kind, getattr(builtins, mixin)), f"{name} is drawn as a {mixin}"
+        parents.append((column, name))
+        drawn += 1
+    assert drawn >= 20
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [
