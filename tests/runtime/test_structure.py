@@ -412,6 +412,48 @@ def test_a_misspelt_name_is_still_an_attribute_error() -> None:
         _ = errors.handle_respons  # type: ignore[attr-defined]  # (mypy sees no module __getattr__)
 
 
+# --------------------------------------------------------------------------- one name, one thing
+
+#: Names defined twice today, each with its owner; like the cycles, the test fails when one is gone.
+KNOWN_TWICE = {
+    "ExportFile": "issue 15: _export_jobs.ExportFile and the sandbox's export file record",
+    "SERVICE_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
+    "UPDATES_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
+    "Event": "issue 16: sandbox/_events.Event and the generated interactions webhook model Event",
+    "Operation": "issue 11/12b: sandbox/_specs.Operation and the generated registry's Operation",
+    "UnexpectedStatus": "issue 12a: genesys_cx.errors' and a copy in every generated package",
+}
+
+
+def _defined_names(root: Path) -> dict[str, set[str]]:
+    """Public classes and UPPER_CASE constants defined at module level under *root*: name -> modules."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            names = []
+            if isinstance(node, ast.ClassDef):
+                names = [node.name]
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper() and len(t.id) > 1]
+            for name in names:
+                if not name.startswith("_"):
+                    found.setdefault(name, set()).add(str(path.relative_to(root.parent)))
+    return found
+
+
+def test_a_grep_for_a_class_or_constant_finds_one_thing() -> None:
+    ours = _defined_names(SOURCE)
+    generated = _defined_names(Path(importlib.import_module("genesys_cx_api").__file__ or "").parent)
+    twice = {name: sorted(where) for name, where in ours.items() if len(where) > 1}
+    # a generated package repeats its API-independent classes (Client, types...): only clashes with ours count
+    twice |= {name: sorted(where | generated[name])[:3] for name, where in ours.items() if name in generated}
+    new = {name: where for name, where in twice.items() if name not in KNOWN_TWICE}
+    assert new == {}, "one name, one thing: rename one of each"
+    gone = set(KNOWN_TWICE) - set(twice)
+    assert not gone, f"defined once now: delete from KNOWN_TWICE: {sorted(gone)}"
+
+
 # ---------------------------------------------------------------------------------- the map
 
 
