@@ -214,3 +214,5 @@ register(
     _run_demo,
     help="the end-to-end demo on the embedded sandbox (or the tenant named by GENESYS_* variables)",
 )
+
+from . import _export_cli  # noqa: E402, F401 - registers `export` and `download`

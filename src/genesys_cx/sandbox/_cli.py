@@ -14,6 +14,8 @@ import threading
 from types import FrameType
 from typing import TextIO
 
+from genesys_cx_api._registry import APIS
+
 from .._cli import add_sandbox_arguments as add_arguments
 from ..errors import ConfigurationError
 from ._config import (
@@ -32,7 +34,7 @@ __all__ = ["add_arguments", "run"]
 
 def _banner(sandbox: Sandbox, demo: bool, out: TextIO) -> None:
     print(f"Genesys sandbox listening on {sandbox.url}", file=out)
-    for api in ("messaging", "open_media", "auth", "secure_email", "udm", "data_download", "statistics"):
+    for api in (name for name, entry in APIS.items() if entry.operations):
         print(f"  {api:<14} {sandbox.base_url(api)}", file=out)
     print(f"  control        {sandbox.url}/_sandbox", file=out)
     print(f"  inspector      {sandbox.url}/_sandbox/   (open it in a browser: every request, live)", file=out)
