@@ -38,9 +38,6 @@ KNOWN_CYCLES = {
     # _tracing turns httpx errors into TransportError (_response.transport_error); _response takes
     # redact/get_logger from _tracing. Ends when both take them from _redact (issues 10 and 14).
     frozenset({"genesys_cx._response", "genesys_cx._tracing"}),
-    # the sandbox command's arguments are defined in _cli (so `genesys-cx --help` needs no extra) and
-    # sandbox._cli imports them; _cli runs sandbox._cli lazily (issue 13).
-    frozenset({"genesys_cx._cli", "genesys_cx.sandbox._cli"}),
     # _state loads the Statistics emulator through importlib; _cometd imports _app (issue 11).
     frozenset(
         {
@@ -60,7 +57,7 @@ PUBLIC += ["genesys_cx.webhooks", "genesys_cx.notifications", "genesys_cx.sandbo
 #: HTTP answer, an exit status or another attempt where it is caught): the private ones (``_Name``)
 #: and these. They are checked to be unreachable from a public module.
 INTERNAL_EXCEPTIONS = {
-    "genesys_cx._cli.UsageError",  # the CLI prints it and exits 2
+    "genesys_cx._commands.UsageError",  # the CLI prints it and exits 2
     "genesys_cx.sandbox._coercion.CastFailed",  # a parameter that does not cast: a 400 answer
     "genesys_cx.sandbox._control._BadInput",  # bad control input: a 400 answer
     "genesys_cx.sandbox._http.ErrorReply",  # a documented error answer of an emulated API
