@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from genesys_cx._statistics import AsyncStatisticsClient, StatisticsClient
+    from genesys_cx._statistics_client import AsyncStatisticsClient, StatisticsClient
 
     from .auth.api import AsyncAuthApi, AuthApi
     from .data_download.api import AsyncDataDownloadApi, DataDownloadApi
@@ -142,8 +142,8 @@ APIS: dict[str, Api] = {
         version="3.0.1",
         base_path="/statistics/v3",
         module="genesys_cx_api.statistics.api",
-        sync_class="genesys_cx._statistics:StatisticsClient",
-        async_class="genesys_cx._statistics:AsyncStatisticsClient",
+        sync_class="genesys_cx._statistics_client:StatisticsClient",
+        async_class="genesys_cx._statistics_client:AsyncStatisticsClient",
         generated_sync="genesys_cx_api.statistics.api:StatisticsApi",
         generated_async="genesys_cx_api.statistics.api:AsyncStatisticsApi",
         operations=(
@@ -394,7 +394,7 @@ class Apis:
     @cached_property
     def statistics(self) -> StatisticsClient:
         """Statistics: values, subscriptions, and ``subscribe()`` for CometD updates."""
-        from genesys_cx._statistics import StatisticsClient
+        from genesys_cx._statistics_client import StatisticsClient
 
         return self._api("statistics", StatisticsClient)
 
@@ -450,7 +450,7 @@ class AsyncApis:
     @cached_property
     def statistics(self) -> AsyncStatisticsClient:
         """Statistics: values, subscriptions, and ``subscribe()`` for CometD updates."""
-        from genesys_cx._statistics import AsyncStatisticsClient
+        from genesys_cx._statistics_client import AsyncStatisticsClient
 
         return self._api("statistics", AsyncStatisticsClient)
 

@@ -1,7 +1,7 @@
 """genesys-cx: the Python SDK for the Genesys Multicloud CX web APIs.
 
 ``Genesys`` / ``AsyncGenesys`` are the one client object an integration holds; the public modules
-``genesys_cx.signing``, ``.webhooks``, ``.auth``, ``.errors``, ``.notifications`` and ``.sandbox``
+``genesys_cx.signing``, ``.webhooks``, ``.credentials``, ``.errors``, ``.notifications`` and ``.sandbox``
 hold the rest. Importing this package is cheap: names load on first access.
 """
 

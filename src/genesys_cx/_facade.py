@@ -32,7 +32,7 @@ from ._retry import AsyncRetryTransport, RetryTransport
 from ._schemes import Providers, SchemeAuth
 from ._tracing import AsyncTracingTransport, TracingTransport
 from ._version import __version__
-from .auth import AsyncTokenManager, BearerToken, TokenManager
+from .credentials import AsyncTokenManager, BearerToken, TokenManager
 from .signing import HubSignature
 
 if TYPE_CHECKING:

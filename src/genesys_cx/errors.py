@@ -4,7 +4,8 @@ Catch ``GenesysError`` to handle any failure of the SDK; catch a branch to handl
 
     GenesysError                  message, status, code, detail, trace_id, operation, response
     ├── TransportError            no answer: the connection failed (``__cause__`` is httpx's error)
-    │   └── Timeout
+    │   ├── Timeout
+    │   └── DownloadInterrupted   a download kept failing mid-file (the .part file is kept)
     ├── ApiError                  the API answered, and the answer is an error
     │   ├── BadRequest 400, Unauthorized 401, Forbidden 403, NotFound 404, Conflict 409,
     │   │   UnsupportedMediaType 415, RateLimited 429 (retry_after), ServerError 5xx
@@ -21,7 +22,10 @@ Catch ``GenesysError`` to handle any failure of the SDK; catch a branch to handl
     ├── WebhookError              an incoming webhook was rejected
     │   ├── InvalidSignature      X-Hub-Signature missing, malformed or wrong (the body was not parsed)
     │   └── InvalidPayload        (also a ValueError) an authentic body that is not the documented JSON (.body, .data)
-    └── DeliveryFailed            (also a RuntimeError) the sandbox gave up delivering an agent reply (.delivery)
+    ├── DeliveryFailed            (also a RuntimeError) the sandbox gave up delivering an agent reply (.delivery)
+    ├── CorruptDownload           a downloaded file's size or checksum is not the announced one
+    ├── ExportFailed              an export job was cancelled or failed (job_id, job_status)
+    └── ExportTimeout             an export job did not finish in time (also a TimeoutError)
 
 Misusing the SDK itself (an argument of the wrong type or value) raises Python's own ``TypeError``
 or ``ValueError`` at the call, as any Python library does; those are bugs to fix, not failures to
@@ -47,7 +51,11 @@ __all__ = [
     "ApiError",
     "BadRequest",
     "Conflict",
+    "CorruptDownload",
     "DeliveryFailed",
+    "DownloadInterrupted",
+    "ExportFailed",
+    "ExportTimeout",
     "Forbidden",
     "GenesysError",
     "HandshakeFailed",
@@ -284,6 +292,35 @@ class DeliveryFailed(GenesysError, RuntimeError):
     def __init__(self, message: str, *, delivery: Any) -> None:
         super().__init__(message)
         self.delivery = delivery
+
+
+# ------------------------------------------------------------------------- files and export jobs
+
+
+class DownloadInterrupted(TransportError):
+    """A download kept failing mid-file; what arrived stays in ``<name>.part`` and the next attempt resumes it."""
+
+
+class CorruptDownload(GenesysError):
+    """A downloaded file is not what its metadata announced (size or checksum); it was not put in place."""
+
+
+class ExportFailed(GenesysError):
+    """An export job ended without its files (failed or cancelled); ``job_id`` and ``job_status`` say which."""
+
+    def __init__(self, message: str, *, job_id: int | str | None = None, job_status: str | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.job_id = job_id
+        self.job_status = job_status
+
+
+class ExportTimeout(GenesysError, TimeoutError):
+    """An export job did not finish within the time given to wait for it (it may still be running)."""
+
+    def __init__(self, message: str, *, job_id: int | str | None = None, progress: int | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.job_id = job_id
+        self.progress = progress
 
 
 # ------------------------------------------------------------------------- deprecated (0.1.0)

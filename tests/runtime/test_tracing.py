@@ -22,7 +22,7 @@ from genesys_cx._redact import SecretFilter, get_logger, redact, redact_headers,
 from genesys_cx._retry import AsyncRetryTransport, RetryPolicy, RetryTransport
 from genesys_cx._serve import serve
 from genesys_cx._tracing import BODY_LOG_LIMIT, AsyncTracingTransport, TracingTransport, describe_body, new_trace_id
-from genesys_cx.auth import ApiKey, BearerToken, OAuth2Credentials, TokenManager, combine_auth
+from genesys_cx.credentials import ApiKey, BearerToken, OAuth2Credentials, TokenManager, combine_auth
 from genesys_cx.signing import HubSignature, sign
 
 from ._core_helpers import Answer, Scripted, isolated_secrets

@@ -34,7 +34,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from genesys_cx.signing import HEADER as SIGNATURE_HEADER
 from genesys_cx.signing import verify
@@ -94,7 +94,9 @@ class _FaultLayer:
             return
         if hit.latency:
             await asyncio.sleep(hit.latency)
-        if hit.drop:
+        if hit.drop_after is not None:
+            await self.app(scope, receive, _cut_after(send, hit.drop_after))
+        elif hit.drop:
             await _drop_connection(send)
         elif hit.status is not None:
             headers = {"Retry-After": str(hit.retry_after)} if hit.retry_after is not None else {}
@@ -122,6 +124,27 @@ async def _drop_connection(send: Send) -> None:
         return
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
     await send({"type": "http.response.body", "body": b"{", "more_body": True})
+
+
+def _cut_after(send: Send, limit: int) -> Send:
+    """*send*, but the connection drops once *limit* bytes of the answer's body have gone out."""
+    sent = 0
+
+    async def cut(message: Message) -> None:
+        nonlocal sent
+        if sent > limit:
+            return  # already dropped: the rest of the answer goes nowhere
+        if message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            if sent + len(body) > limit or (sent + len(body) == limit and not message.get("more_body")):
+                await send({"type": "http.response.body", "body": body[: limit - sent], "more_body": True})
+                sent = limit + 1
+                await _drop_connection(send)
+                return
+            sent += len(body)
+        await send(message)
+
+    return cut
 
 
 class _Endpoint:
@@ -276,7 +299,7 @@ class _Endpoint:
     def _checked(self, request: Request, body: bytes, response: Response, *, gateway: bool = False) -> Response:
         if not self.state.config.validate_responses or (gateway and not self.op.documents(response.status_code)):
             return response
-        payload = bytes(response.body) if hasattr(response, "body") else b""
+        payload = bytes(response.body) if hasattr(response, "body") else None  # None: streamed, not read
         problems = self.validator.response_problems(response.status_code, Headers(raw=response.raw_headers), payload)
         if not problems:
             return response

@@ -170,6 +170,8 @@ class SandboxConfig:
     )
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     export_job_duration: float = 2.0
+    export_file_size: int = 64 * 1024  # bytes of every export job's data (split by jobParams.fileSplitSize)
+    export_seed: int = 0  # the exported bytes are a function of (seed, job id, part, size)
     validate_responses: bool = True
     faults: list[Fault] = field(default_factory=list)
     fault_seed: int = 0

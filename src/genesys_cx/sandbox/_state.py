@@ -62,8 +62,8 @@ class SandboxState:
         self.open_media = OpenMediaEmulator(config)
         self.auth = AuthEmulator(config, self.tokens)
         self.secure_email = SecureEmailEmulator()
-        self.udm = ExportsEmulator(config.export_job_duration)
-        self.data_download = ExportsEmulator(config.export_job_duration)
+        self.udm = ExportsEmulator(config)
+        self.data_download = ExportsEmulator(config)
         self.handlers: dict[str, dict[str, OperationHandler]] = {
             "messaging": self.messaging.handlers(),
             "open_media": self.open_media.handlers(),

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from genesys_cx_api.interactions.models.events_payload import EventsPayload
 
-from ._handle import Handler, HandlerPool, dispatch, error_response
+from ._handle import HandlerPool, WebhookCallback, dispatch, error_response
 from ._parse import Kind, OutgoingMessage, Secrets, check_secrets
 from ._stores import IdempotencyStore, MemoryStore
 
@@ -61,7 +61,7 @@ def webhook_app(
     from starlette.routing import Route
 
     check_secrets(secret)
-    handlers: dict[Kind, Handler] = {}
+    handlers: dict[Kind, WebhookCallback] = {}
     if on_message is not None:
         handlers["message"] = on_message
     if on_events is not None:

@@ -71,7 +71,7 @@ logger = get_logger("webhooks")
 
 SIGNATURE_REJECTED = 401
 _T = TypeVar("_T")
-Handler = Callable[[Any], Any]
+WebhookCallback = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,7 @@ def handle_webhook(
     headers: Mapping[str, str],
     *,
     secret: Secrets,
-    on_message: Handler,
+    on_message: WebhookCallback,
     store: IdempotencyStore | None = None,
     kind: Kind = "message",
 ) -> WebhookResponse:
@@ -335,7 +335,11 @@ def default_pool() -> HandlerPool:
 
 
 async def _run(
-    pool: HandlerPool, handler: Handler, delivery: _Delivery, store: IdempotencyStore | None, claim: Claim | None
+    pool: HandlerPool,
+    handler: WebhookCallback,
+    delivery: _Delivery,
+    store: IdempotencyStore | None,
+    claim: Claim | None,
 ) -> WebhookResponse:
     try:
         with _held(store, claim):
@@ -359,7 +363,11 @@ class _Progress:
 
 
 async def _pipeline(
-    pool: HandlerPool, handler: Handler, delivery: _Delivery, store: IdempotencyStore | None, progress: _Progress
+    pool: HandlerPool,
+    handler: WebhookCallback,
+    delivery: _Delivery,
+    store: IdempotencyStore | None,
+    progress: _Progress,
 ) -> WebhookResponse:
     try:
         claim = await pool.store_step(store, _claim, store, delivery)
@@ -375,7 +383,7 @@ async def dispatch(
     body: bytes,
     headers: Mapping[str, str],
     secret: Secrets,
-    handlers: Mapping[Kind, Handler],
+    handlers: Mapping[Kind, WebhookCallback],
     store: IdempotencyStore | None,
     deadline: float | None,
     pool: HandlerPool,
@@ -440,7 +448,7 @@ async def ahandle_webhook(
     headers: Mapping[str, str],
     *,
     secret: Secrets,
-    on_message: Handler,
+    on_message: WebhookCallback,
     store: IdempotencyStore | None = None,
     kind: Kind = "message",
     timeout: float | None = None,
