@@ -8,9 +8,7 @@ for the implicit grant). Every secret value seen on the wire is then looked for 
 from __future__ import annotations
 
 import io
-import logging
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,7 +16,7 @@ from genesys_cx_api.auth.models import AuthorizationCodeTokenRequest, AuthorizeR
 
 from genesys_cx import Genesys, Settings
 from genesys_cx._demo import EMAIL_SECRET, run
-from genesys_cx.auth import OAuth2Credentials
+from genesys_cx.credentials import OAuth2Credentials
 from genesys_cx.errors import UnexpectedStatus
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
@@ -33,21 +31,7 @@ from genesys_cx.sandbox import (
     SandboxConfig,
 )
 
-
-@pytest.fixture(scope="module")
-def debug_log() -> Iterator[io.StringIO]:
-    log = io.StringIO()
-    handler = logging.StreamHandler(log)
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield log
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
+from ._logs import debug_log
 
 
 def _location(genesys: Genesys, response_type: str) -> str:
@@ -63,9 +47,24 @@ def _location(genesys: Genesys, response_type: str) -> str:
     return str(info.value.response.headers["location"])
 
 
-def test_the_debug_log_of_the_demo_and_the_authorize_flows_has_no_secret(debug_log: io.StringIO) -> None:
-    assert run(io.StringIO(), environ={}) == 0
-    seen: list[str] = [DEMO_API_KEY, DEMO_CHANNEL_SECRET, EMAIL_SECRET, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_CCID]
+def test_the_debug_log_of_the_demo_and_the_authorize_flows_has_no_secret() -> None:
+    with debug_log() as captured:
+        assert run(io.StringIO(), environ={}) == 0
+        seen = _authorize_flows()
+    seen += [DEMO_API_KEY, DEMO_CHANNEL_SECRET, EMAIL_SECRET, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_CCID]
+    log = captured.getvalue()
+    # the log is the real thing: the SDK's records and httpcore's raw response headers were captured
+    assert "request GET" in log and "receive_response_headers.complete" in log and "oauthcallback" in log
+    assert "x-ccid" in log  # the header is there, its value is not
+    leaked = [value for value in seen if value in log]
+    assert leaked == []
+    assert not re.search(r"Bearer\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]{8,}", log)  # no access token
+    assert not re.search(r"sha1=[0-9a-fA-F]{40}", log)  # no signature value
+    assert not re.search(r"[?&#](code|access_token|refresh_token)=(?!\*\*\*)", log)
+
+
+def _authorize_flows() -> list[str]:
+    """The authorization-code and implicit flows through the facade; the secrets they produced."""
     with Sandbox(SandboxConfig(auto_login=DEMO_USERNAME)) as sb:
         settings = Settings(
             base_url=sb.url,
@@ -79,16 +78,7 @@ def test_the_debug_log_of_the_demo_and_the_authorize_flows_has_no_secret(debug_l
             token = genesys.auth.retrieve_token(
                 body=AuthorizationCodeTokenRequest(code=code, redirect_uri=DEMO_REDIRECT_URI)
             )
-    seen += [code, implicit, token.access_token]
+    seen = [code, implicit, token.access_token]
     if isinstance(token.refresh_token, str):
         seen.append(token.refresh_token)
-
-    log = debug_log.getvalue()
-    # the log is the real thing: the SDK's records and httpcore's raw response headers were captured
-    assert "request GET" in log and "receive_response_headers.complete" in log and "oauthcallback" in log
-    assert "x-ccid" in log  # the header is there, its value is not
-    leaked = [value for value in seen if value in log]
-    assert leaked == []
-    assert not re.search(r"Bearer\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]{8,}", log)  # no access token
-    assert not re.search(r"sha1=[0-9a-fA-F]{40}", log)  # no signature value
-    assert not re.search(r"[?&#](code|access_token|refresh_token)=(?!\*\*\*)", log)
+    return seen
