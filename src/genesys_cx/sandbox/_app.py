@@ -43,6 +43,7 @@ from ._auth import IssuedToken, client_from_basic
 from ._config import SandboxConfig
 from ._control import control_routes
 from ._http import Call, ErrorReply, envelope, parse_multipart
+from ._inspector import Inspector
 from ._secure_email import error_body as secure_email_error
 from ._specs import Operation, sample_response
 from ._state import SandboxState, Violation
@@ -73,7 +74,7 @@ def create_app(config: SandboxConfig | None = None) -> tuple[Any, SandboxState]:
             await state.shutdown()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    return _FaultLayer(app, state), state
+    return Inspector(_FaultLayer(app, state), state), state
 
 
 class _FaultLayer:
@@ -89,6 +90,7 @@ class _FaultLayer:
             return
         found = self.state.specs.find(scope["method"], scope["path"])
         hit = self.state.faults.check(scope["method"], scope["path"], found[0].operation_id if found else None)
+        self.state.events.fault(scope, hit)
         if hit is None:
             await self.app(scope, receive, send)
             return
@@ -168,6 +170,7 @@ class _Endpoint:
         """A security or validation error: in the API's own envelope, checked where documented."""
         if self.op.api == "secure_email" and error.body is None:
             error.body = secure_email_error(error.status, error.message)
+        self.state.events.refused(request.scope, error.status, error.message)
         return self._checked(request, body, error.response(), gateway=True)
 
     async def _answer(self, request: Request, body: bytes) -> Response:
@@ -240,6 +243,7 @@ class _Endpoint:
         if "hubSignature" in requirement:
             channel_id = request.path_params.get("channelId", "")
             channel = config.channel(channel_id)
+            self.state.events.signature(request.scope, channel_id, channel, body, headers.get(SIGNATURE_HEADER))
             if channel is None:
                 return ErrorReply(404, f"Channel {channel_id} not found")
             if not verify(channel.secret, body, headers.get(SIGNATURE_HEADER)):

@@ -145,6 +145,8 @@ class SandboxConfig:
     form). ``ccid``: the contact center id ``x-ccid`` must carry (``None`` accepts any).
     ``validate_responses``: check every answer against the spec (a violation is a sandbox bug:
     500 and an entry in ``state.response_violations``). ``fault_seed`` seeds the fault RNG.
+    ``inspector_events``: how many events the inspector page keeps (a ring buffer, ``/_sandbox/``);
+    ``inspector_remote``: serve the inspector to non-loopback clients too (it shows masked bodies).
     """
 
     api_keys: list[str] = field(default_factory=lambda: [DEMO_API_KEY], repr=False)
@@ -175,6 +177,8 @@ class SandboxConfig:
     validate_responses: bool = True
     faults: list[Fault] = field(default_factory=list)
     fault_seed: int = 0
+    inspector_events: int = 1000
+    inspector_remote: bool = False
 
     def __repr__(self) -> str:
         return (

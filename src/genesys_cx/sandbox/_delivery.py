@@ -28,6 +28,7 @@ import httpx
 from genesys_cx.signing import HEADER, sign
 
 from ._config import DeliveryPolicy, SandboxChannel
+from ._events import EventLog
 
 __all__ = ["Attempt", "Delivery", "Outbox"]
 
@@ -73,8 +74,9 @@ class Delivery:
 class Outbox:
     """Outgoing messages by id, their delivery tasks, and a condition to wait on outcomes."""
 
-    def __init__(self, policy: DeliveryPolicy) -> None:
+    def __init__(self, policy: DeliveryPolicy, events: EventLog | None = None) -> None:
         self.policy = policy
+        self.events = events if events is not None else EventLog()
         self._lock = threading.Condition()
         self._messages: dict[str, Delivery] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -116,6 +118,7 @@ class Outbox:
         """Record *message* and start delivering it (call in the sandbox's event loop)."""
         with self._lock:
             self._messages[message.id] = message
+        self.events.delivery_queued(message, channel.webhook_url)
         if channel.webhook_url is None:
             return
         task = asyncio.get_running_loop().create_task(self._deliver(message, channel, channel.webhook_url, client))
@@ -148,6 +151,7 @@ class Outbox:
                     message.status = "failed"
 
             self._update(record)
+            self.events.delivery_attempt(message, attempt, self.policy.delay(number))
             if message.status != "pending":
                 if message.status == "failed":
                     logger.warning(

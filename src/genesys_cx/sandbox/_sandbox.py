@@ -55,6 +55,7 @@ class Sandbox:
 
     def stop(self) -> None:
         if self._started:
+            self.state.events.close()
             self._server.stop()
             self._started = False
 

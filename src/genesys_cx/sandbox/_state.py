@@ -23,6 +23,7 @@ from starlette.responses import Response
 from ._auth import AuthEmulator, TokenStore
 from ._config import SandboxConfig
 from ._delivery import Outbox
+from ._events import EventLog, Masker
 from ._exports import ExportsEmulator
 from ._faults import Faults
 from ._http import Call
@@ -57,7 +58,8 @@ class SandboxState:
         self.specs = specs or spec_set()
         self.faults = Faults(config.faults, seed=config.fault_seed)
         self.tokens = TokenStore(config.token_lifetime)
-        self.outbox = Outbox(config.delivery)
+        self.events = EventLog(config.inspector_events, Masker.for_config(config))
+        self.outbox = Outbox(config.delivery, self.events)
         self.messaging = MessagingEmulator(config, self.outbox)
         self.open_media = OpenMediaEmulator(config)
         self.auth = AuthEmulator(config, self.tokens)
