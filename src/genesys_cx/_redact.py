@@ -65,6 +65,9 @@ _SECRET_FIELD_PARTS = ("password", "secret", "token", "apikey", "api_key", "sign
 _SECRET_PARAMS = frozenset({"code", "key", "sig", "assertion"})
 
 _SECRET_NAME = r"(?:[\w.-]*(?:token|secret|password|passwd|signature|api_?key|ccid|contactcenterid))"
+_SECRET_PAIR_NAME = (
+    rf"(?:x-ccid|x-api-key|authorization|proxy-authorization|x-hub-signature|cookie|set-cookie|{_SECRET_NAME})"
+)
 _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization: Bearer abc / Basic abc
     (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE), rf"\1 {MASK}"),
@@ -75,15 +78,10 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(rf"([?&#;](?:code|key|sig|assertion|{_SECRET_NAME})=)[^&#\s'\"<>\\]+", re.IGNORECASE),
         rf"\g<1>{MASK}",
     ),
-    # 'x-ccid': '...', (b'authorization', b'...'), "refresh_token": "..." in reprs and JSON
-    (
-        re.compile(
-            r"""(b?['"](?:x-ccid|x-api-key|authorization|proxy-authorization|x-hub-signature|cookie|set-cookie|"""
-            rf"""{_SECRET_NAME})['"]\s*[:,]\s*b?['"])[^'"]*""",
-            re.IGNORECASE,
-        ),
-        rf"\g<1>{MASK}",
-    ),
+    # 'x-ccid': '...' and "refresh_token": "..." in reprs and JSON
+    (re.compile(rf"""(['"]{_SECRET_PAIR_NAME}['"]\s*:\s*['"])[^'"]*""", re.IGNORECASE), rf"\g<1>{MASK}"),
+    # (b'authorization', b'...') in httpcore's header lists
+    (re.compile(rf"""(\(\s*b?['"]{_SECRET_PAIR_NAME}['"]\s*,\s*b?['"])[^'"]*""", re.IGNORECASE), rf"\g<1>{MASK}"),
 )
 
 
