@@ -26,8 +26,9 @@ import urllib.parse
 
 import httpx
 
-from ._headers import TRACE_HEADER
+from ._headers import OPERATION_EXTENSION, TRACE_HEADER
 from ._redact import get_logger, mask_fields, protect_http_loggers, redact_headers, redact_url
+from ._response import transport_error
 
 __all__ = [
     "TRACE_HEADER",
@@ -144,8 +145,6 @@ class _Tracer:
 
     @staticmethod
     def failed(request: httpx.Request, exc: httpx.TransportError, trace_id: str, started: float) -> Exception:
-        from ._response import transport_error  # _response imports this module for redaction
-
         logger.debug(
             "request %s %s failed after %.1f ms trace=%s: %s",
             request.method,
@@ -154,7 +153,13 @@ class _Tracer:
             trace_id,
             type(exc).__name__,
         )
-        return transport_error(exc, trace_id=trace_id)
+        operation = request.extensions.get(OPERATION_EXTENSION)
+        # The httpx error stays the __cause__, but without its frames inside httpx/httpcore nor
+        # httpcore's twin of it (kept as __context__): a traceback shows it as one line.
+        exc.__traceback__ = None
+        exc.__cause__, exc.__suppress_context__ = None, True
+        named = operation if isinstance(operation, str) else None
+        return transport_error(exc, trace_id=trace_id, operation=named, request=request)
 
 
 class TracingTransport(httpx.BaseTransport):
