@@ -35,9 +35,6 @@ DEPRECATED_ALIASES = {("genesys_cx.errors", "genesys_cx._response")}
 #: Cycles that exist today, each with the change that removes it. The test fails on any other
 #: cycle AND when one of these is gone (then delete its line): the list is never stale.
 KNOWN_CYCLES = {
-    # _tracing turns httpx errors into TransportError (_response.transport_error); _response takes
-    # redact/get_logger from _tracing. Ends when both take them from _redact (issues 10 and 14).
-    frozenset({"genesys_cx._response", "genesys_cx._tracing"}),
     # _export_jobs imports _facade, whose exports properties import _export_jobs lazily (issue 15).
     frozenset({"genesys_cx._export_jobs", "genesys_cx._facade"}),
     # _state loads the Statistics emulator through importlib; _cometd imports _app (issue 11).
