@@ -358,15 +358,17 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """0.1.0 kept the answer handling here; it lives in ``genesys_cx._response`` now (deprecated aliases)."""
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"genesys_cx.errors.{name} is deprecated; use {_MOVED[name]} (genesys_cx.errors holds exceptions only)",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    from . import _response  # only when a deprecated name is used: this module imports nothing at import time
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name stays an error there
 
-    return getattr(_response, name)
+    def __getattr__(name: str) -> Any:
+        """0.1.0 kept the answer handling here; it lives in ``genesys_cx._response`` now (deprecated aliases)."""
+        if name not in _MOVED:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        warnings.warn(
+            f"genesys_cx.errors.{name} is deprecated; use {_MOVED[name]} (genesys_cx.errors holds exceptions only)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from . import _response  # only when a deprecated name is used: this module imports nothing at import time
+
+        return getattr(_response, name)
