@@ -409,7 +409,6 @@ def test_a_misspelt_name_is_still_an_attribute_error() -> None:
 
 #: Names defined twice today, each with its owner; like the cycles, the test fails when one is gone.
 KNOWN_TWICE = {
-    "ExportFile": "issue 15: _export_jobs.ExportFile and the sandbox's export file record",
     "SERVICE_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
     "UPDATES_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
     "Event": "issue 16: sandbox/_events.Event and the generated interactions webhook model Event",
