@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from ._headers import TRACE_HEADER
+from ._headers import OPERATION_EXTENSION, TRACE_HEADER
 
 __all__ = [
     "AsyncTracingTransport",
@@ -311,7 +311,13 @@ class _Tracer:
             trace_id,
             type(exc).__name__,
         )
-        return transport_error(exc, trace_id=trace_id)
+        operation = request.extensions.get(OPERATION_EXTENSION)
+        # The httpx error stays the __cause__, but without its frames inside httpx/httpcore nor
+        # httpcore's twin of it (kept as __context__): a traceback shows it as one line.
+        exc.__traceback__ = None
+        exc.__cause__, exc.__suppress_context__ = None, True
+        named = operation if isinstance(operation, str) else None
+        return transport_error(exc, trace_id=trace_id, operation=named, request=request)
 
 
 class TracingTransport(httpx.BaseTransport):
