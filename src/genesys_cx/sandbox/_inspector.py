@@ -41,7 +41,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from genesys_cx._tracing import redact_url
+from genesys_cx._redact import redact_url
 
 from ._events import CALL_KEY, CALL_STATE_KEY, CAPTURE_LIMIT, EventLog, InspectorEvent, clip
 from ._inspector_cometd import CometdTracker
