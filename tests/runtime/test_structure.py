@@ -411,7 +411,6 @@ def test_a_misspelt_name_is_still_an_attribute_error() -> None:
 KNOWN_TWICE = {
     "SERVICE_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
     "UPDATES_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
-    "Event": "issue 16: sandbox/_events.Event and the generated interactions webhook model Event",
     "UnexpectedStatus": "issue 12a: genesys_cx.errors' and a copy in every generated package",
 }
 
