@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import genesys_cx_api
 import httpx
 import pytest
 
@@ -37,7 +38,7 @@ def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 def _request(client: httpx.Client, op: Operation, token: str) -> httpx.Request:
     spec = spec_set().specs[op.api]
-    raw = spec["paths"][re.sub(r"^/(nexus/v3|auth/v3|udm|data-download)", "", op.path)][op.method.lower()]
+    raw = spec["paths"][op.path.removeprefix(genesys_cx_api.BASE_PATHS[op.api])][op.method.lower()]
     path = op.path.replace("{channelId}", DEMO_CHANNEL_ID).replace("{openMediaService}", "demo")
     path = re.sub(r"\{[^}]+\}", "1", path)
     query: dict[str, str] = {}

@@ -34,8 +34,8 @@ from ._validation import OperationValidator
 
 __all__ = ["API_NAMES", "Operation", "SpecSet", "load_spec", "sample_response", "spec_set"]
 
-#: The APIs the sandbox serves itself (statistics is mounted from ``_statistics``).
-API_NAMES = ("messaging", "open_media", "auth", "secure_email", "udm", "data_download")
+#: The APIs the sandbox serves.
+API_NAMES = ("messaging", "open_media", "auth", "secure_email", "udm", "data_download", "statistics")
 _METHODS = ("get", "post", "put", "delete", "patch")
 _TEMPLATE = re.compile(r"\{([^}/]+)\}")
 
