@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import signing
+from ._extras import require
 from ._version import __version__
+from .errors import ConfigurationError, MissingExtra
 
-__all__ = ["COMMANDS", "Command", "UsageError", "main", "register"]
+__all__ = ["COMMANDS", "Command", "UsageError", "add_sandbox_arguments", "main", "register"]
 
 DEFAULT_SECRET_ENV = "GENESYS_CHANNEL_SECRET"
 
@@ -83,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args._run(args)
     except UsageError as exc:
         print(f"genesys-cx {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (MissingExtra, ConfigurationError) as exc:  # one line saying what to install or to set
+        print(f"genesys-cx {args.command}: error: {exc.message}", file=sys.stderr)
         return 2
     return code
 
@@ -173,10 +178,14 @@ register(
 )
 
 
-def _add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
-    from .sandbox._cli import add_arguments
+# -- sandbox / demo: the parser is built without importing the sandbox (its extra may be missing) -
 
-    add_arguments(parser)
+
+def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``genesys-cx sandbox``."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
+    parser.add_argument("--config", metavar="FILE", help="a SandboxConfig as .json, .yaml or .toml")
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
@@ -186,6 +195,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    # the embedded sandbox, or (against a real tenant) only the webhook receiver
+    require("server" if "GENESYS_BASE_URL" in os.environ else "sandbox", "genesys-cx demo")
     from ._demo import run
 
     return run()
@@ -193,7 +204,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 register(
     "sandbox",
-    _add_sandbox_arguments,
+    add_sandbox_arguments,
     _run_sandbox,
     help="run the local Genesys emulator on loopback until Ctrl-C (needs the sandbox extra)",
 )
@@ -203,3 +214,5 @@ register(
     _run_demo,
     help="the end-to-end demo on the embedded sandbox (or the tenant named by GENESYS_* variables)",
 )
+
+from . import _export_cli  # noqa: E402, F401 - registers `export` and `download`

@@ -48,7 +48,7 @@ from genesys_cx_api.open_media.models import (
 from ._config import Settings
 from ._facade import AsyncGenesys, Genesys
 from ._serve import serve
-from .auth import OAuth2Credentials
+from .credentials import OAuth2Credentials
 from .webhooks import OutgoingMessage, UnknownMessage, webhook_app
 
 __all__ = ["run"]
@@ -222,7 +222,7 @@ class Demo:
         self.out.ok(f"deleted media {media_id}")
 
     def open_media_flow(self) -> None:
-        service = "demo"
+        service = "workitem"
         external = f"order-42-{int(time.time())}"
         om = self.genesys.open_media
         om.create_interaction(

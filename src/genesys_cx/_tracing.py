@@ -33,8 +33,9 @@ from typing import Any
 
 import httpx
 
+from ._headers import OPERATION_EXTENSION, TRACE_HEADER
+
 __all__ = [
-    "TRACE_HEADER",
     "AsyncTracingTransport",
     "SecretFilter",
     "TracingTransport",
@@ -45,7 +46,6 @@ __all__ = [
     "register_secret",
 ]
 
-TRACE_HEADER = "X-B3-TraceId"
 MASK = "***"
 #: How much of a body a DEBUG record may show.
 BODY_LOG_LIMIT = 2048
@@ -301,7 +301,7 @@ class _Tracer:
 
     @staticmethod
     def failed(request: httpx.Request, exc: httpx.TransportError, trace_id: str, started: float) -> Exception:
-        from .errors import transport_error  # errors imports this module for redaction
+        from ._response import transport_error  # _response imports this module for redaction
 
         logger.debug(
             "request %s %s failed after %.1f ms trace=%s: %s",
@@ -311,7 +311,13 @@ class _Tracer:
             trace_id,
             type(exc).__name__,
         )
-        return transport_error(exc, trace_id=trace_id)
+        operation = request.extensions.get(OPERATION_EXTENSION)
+        # The httpx error stays the __cause__, but without its frames inside httpx/httpcore nor
+        # httpcore's twin of it (kept as __context__): a traceback shows it as one line.
+        exc.__traceback__ = None
+        exc.__cause__, exc.__suppress_context__ = None, True
+        named = operation if isinstance(operation, str) else None
+        return transport_error(exc, trace_id=trace_id, operation=named, request=request)
 
 
 class TracingTransport(httpx.BaseTransport):

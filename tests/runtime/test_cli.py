@@ -130,7 +130,7 @@ def test_more_subcommands_can_be_registered(
 
 
 def test_the_sdk_commands_are_registered() -> None:
-    assert [c.name for c in _cli.COMMANDS] == ["sign", "verify", "sandbox", "demo"]
+    assert [c.name for c in _cli.COMMANDS] == ["sign", "verify", "sandbox", "demo", "export", "download"]
 
 
 def test_python_dash_m_genesys_cx_signs(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from genesys_cx_api.statistics.models import ServiceState, ServiceStateChange, S
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genesys_cx._statistics import AsyncStatisticsClient, StatisticsClient, subscription_request
+from genesys_cx._statistics_client import AsyncStatisticsClient, StatisticsClient, subscription_request
 from genesys_cx.errors import Forbidden, Unauthorized
 from genesys_cx.notifications import (
     SERVICE_CHANNEL,

@@ -64,7 +64,7 @@ def test_config_files(tmp_path: Path, suffix: str) -> None:
         ({"channels": [{"id": "x"}]}, "config.channels[0]"),
         ({"delivery": {"attempts": 0}}, "attempts"),
         ({"faults": [{"status": 200}]}, "status"),
-        ({"channels": "nope"}, "expected a mapping"),
+        ({"channels": "nope"}, "config.channels: expected a list of SandboxChannel tables, got str"),
     ],
 )
 def test_bad_config_is_a_clear_value_error(data: dict[str, object], complaint: str) -> None:

@@ -33,7 +33,7 @@ from starlette.responses import Response
 
 from ._coercion import split_values
 from ._cometd import BayeuxServer
-from ._http import ApiError, Call, envelope, json_response
+from ._http import Call, ErrorReply, envelope, json_response
 
 __all__ = ["SERVICE_CHANNEL", "UPDATES_CHANNEL", "StatisticsEmulator"]
 
@@ -57,7 +57,7 @@ def _now_ms() -> int:
 def _text(item: Mapping[str, Any], name: str, where: str) -> str:
     value = item.get(name)
     if not isinstance(value, str) or not value:
-        raise ApiError(400, f"{where}.{name} is required (a non-empty string)")
+        raise ErrorReply(400, f"{where}.{name} is required (a non-empty string)")
     return value
 
 
@@ -65,7 +65,7 @@ def _statistics(body: object, where: str) -> list[Mapping[str, Any]]:
     data = body.get("data") if isinstance(body, Mapping) else None
     items = data.get("statistics") if isinstance(data, Mapping) else None
     if not isinstance(items, list) or not items:
-        raise ApiError(400, f"{where}: data.statistics must be a non-empty array of objects")
+        raise ErrorReply(400, f"{where}: data.statistics must be a non-empty array of objects")
     return items
 
 
@@ -228,7 +228,7 @@ class StatisticsEmulator:
 
     def _check_available(self) -> None:
         if not self._available:
-            raise ApiError(503, "Service Unavailable: the Statistics service cannot reach Stat Server")
+            raise ErrorReply(503, "Service Unavailable: the Statistics service cannot reach Stat Server")
 
     async def _cometd(self, call: Call) -> Response:
         request = call.request
@@ -265,7 +265,7 @@ class StatisticsEmulator:
         items = _statistics(body, "subscriptions")
         operation_id = body.get("operationId")
         if operation_id is not None and not operation_id:
-            raise ApiError(400, "operationId must be a non-empty string")
+            raise ErrorReply(400, "operationId must be a non-empty string")
         statistics: dict[str, _Statistic] = {}
         for index, item in enumerate(items):
             where = f"data.statistics[{index}]"
@@ -273,9 +273,9 @@ class StatisticsEmulator:
             for required in ("objectId", "objectType"):
                 _text(item, required, where)
             if not isinstance(item.get("name"), str) and not isinstance(item.get("definition"), Mapping):
-                raise ApiError(400, f"{where} needs a name or a definition")
+                raise ErrorReply(400, f"{where} needs a name or a definition")
             if statistic_id in statistics:
-                raise ApiError(400, f"{where}.statisticId {statistic_id!r} is not unique in the subscription")
+                raise ErrorReply(400, f"{where}.statisticId {statistic_id!r} is not unique in the subscription")
             statistics[statistic_id] = _Statistic(dict(item))
         self._check_available()
         subscription_id = operation_id or str(uuid.uuid4())
@@ -303,7 +303,7 @@ class StatisticsEmulator:
         with self._lock:
             statistics = self._subscriptions.get(subscription_id)
             if statistics is None:
-                raise ApiError(500, "Resource not found")
+                raise ErrorReply(500, "Resource not found")
             values = [s.as_value(verbose=verbose) for sid, s in statistics.items() if ids is None or sid in ids]
         return json_response(envelope(0, data={"subscriptionId": subscription_id, "statistics": values}))
 
