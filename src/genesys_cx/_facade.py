@@ -27,10 +27,11 @@ import httpx
 from genesys_cx_api._registry import APIS, Apis, AsyncApis
 
 from ._config import Settings
+from ._redact import register_secret
 from ._response import handle_response
 from ._retry import AsyncRetryTransport, RetryTransport
 from ._schemes import Providers, SchemeAuth
-from ._tracing import AsyncTracingTransport, TracingTransport, register_secret
+from ._tracing import AsyncTracingTransport, TracingTransport
 from ._version import __version__
 from .credentials import AsyncTokenManager, BearerToken, TokenManager
 from .signing import HubSignature

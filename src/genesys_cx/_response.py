@@ -25,7 +25,7 @@ import httpx
 
 from . import errors
 from ._headers import RETRY_AFTER_HEADER, TRACE_HEADER, parse_retry_after
-from ._tracing import get_logger, redact
+from ._redact import get_logger, redact
 
 __all__ = ["error_for_response", "handle_response", "transport_error"]
 

@@ -47,9 +47,9 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 import httpx
 
 from ._combine import combine_auth
+from ._redact import get_logger, register_secret
 from ._response import handle_response, transport_error
 from ._retry import retry_safe
-from ._tracing import get_logger, register_secret
 from .errors import BadRequest, LoginRequired, Unauthorized
 from .signing import rewindable
 
