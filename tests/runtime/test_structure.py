@@ -37,15 +37,6 @@ DEPRECATED_ALIASES = {("genesys_cx.errors", "genesys_cx._response")}
 KNOWN_CYCLES = {
     # _export_jobs imports _facade, whose exports properties import _export_jobs lazily (issue 15).
     frozenset({"genesys_cx._export_jobs", "genesys_cx._facade"}),
-    # _state loads the Statistics emulator through importlib; _cometd imports _app (issue 11).
-    frozenset(
-        {
-            "genesys_cx.sandbox._app",
-            "genesys_cx.sandbox._cometd",
-            "genesys_cx.sandbox._state",
-            "genesys_cx.sandbox._statistics",
-        }
-    ),
 }
 
 #: The same for module-level imports alone (those run while the package is being imported).
@@ -411,7 +402,6 @@ def test_a_misspelt_name_is_still_an_attribute_error() -> None:
 KNOWN_TWICE = {
     "SERVICE_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
     "UPDATES_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
-    "Event": "issue 16: sandbox/_events.Event and the generated interactions webhook model Event",
     "Operation": "issue 11/12b: sandbox/_specs.Operation and the generated registry's Operation",
     "UnexpectedStatus": "issue 12a: genesys_cx.errors' and a copy in every generated package",
 }
