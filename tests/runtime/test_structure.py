@@ -37,15 +37,6 @@ DEPRECATED_ALIASES = {("genesys_cx.errors", "genesys_cx._response")}
 KNOWN_CYCLES = {
     # _export_jobs imports _facade, whose exports properties import _export_jobs lazily (issue 15).
     frozenset({"genesys_cx._export_jobs", "genesys_cx._facade"}),
-    # _state loads the Statistics emulator through importlib; _cometd imports _app (issue 11).
-    frozenset(
-        {
-            "genesys_cx.sandbox._app",
-            "genesys_cx.sandbox._cometd",
-            "genesys_cx.sandbox._state",
-            "genesys_cx.sandbox._statistics",
-        }
-    ),
 }
 
 #: The same for module-level imports alone (those run while the package is being imported).
