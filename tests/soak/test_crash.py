@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ._cluster import Delivery, Receiver, Tally, deliver, message
+from ._cluster import GENESYS_GAPS, Delivery, Receiver, Tally, deliver, message
 
 
 def _started(log: Path, message_id: str) -> bool:
@@ -45,6 +45,7 @@ def test_a_receiver_killed_mid_handler_loses_nothing(kind: str, tmp_path: Path, 
 
     (delivery,) = result
     tally = Tally.read(log)
+    print(f"\n{kind}: attempts {delivery.outcomes} (gaps {GENESYS_GAPS[: len(delivery.outcomes)]} s)")
     assert delivery.acknowledged, delivery.outcomes  # processed within the 8 attempts
     assert delivery.outcomes[0] == "dropped"  # the attempt the killed process was handling
     assert tally.processed["crash-1"] == 1 and tally.processed_by["crash-1"] == [second.pid]
