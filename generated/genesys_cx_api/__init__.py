@@ -43,6 +43,6 @@ BASE_PATHS: dict[str, str] = {
 }
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "cdabd9e9027b035d306f1cdfb76d156ae6d5b78e8aa647cddd4e58c377e358d0"
+INPUT_DIGEST = "0b3b2fbb86d1f29fd61d4c0ac34c37738324df6abe185aa4b75f599b75b042a4"
 
 __all__ = ("API_SPECS", "BASE_PATHS", "INPUT_DIGEST", "SPEC_VERSIONS")

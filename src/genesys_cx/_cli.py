@@ -1,8 +1,8 @@
 """The ``genesys-cx`` command line (also ``python -m genesys_cx``).
 
 Subcommands are ``Command`` entries (name, help, ``add_arguments(parser)``, ``run(args) -> exit
-code``) in ``COMMANDS``; another module adds one with ``register(...)`` or by appending to the
-list, and ``main`` builds the parser from it. Built in:
+code``) in ``COMMANDS`` (``_commands``, a leaf module: a command module imports ``register`` from
+there, and this one imports the command modules); ``main`` builds the parser from it. Built in:
 
 ``genesys-cx sign``
     Print ``sha1=<hex>``, the ``X-Hub-Signature`` of a body (stdin, or ``--file PATH``).
@@ -20,58 +20,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import signing
+from ._commands import COMMANDS, Command, UsageError, build_parser, register
 from ._extras import require
-from ._version import __version__
 from .errors import ConfigurationError, MissingExtra
 
 __all__ = ["COMMANDS", "Command", "UsageError", "add_sandbox_arguments", "main", "register"]
 
 DEFAULT_SECRET_ENV = "GENESYS_CHANNEL_SECRET"
-
-
-class UsageError(Exception):
-    """A problem with how the command was called; ``main`` prints it and exits 2."""
-
-
-@dataclass(frozen=True)
-class Command:
-    """One subcommand: ``add_arguments`` fills its parser, ``run`` returns the exit code."""
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-COMMANDS: list[Command] = []
-
-
-def register(
-    name: str,
-    add_arguments: Callable[[argparse.ArgumentParser], None],
-    run: Callable[[argparse.Namespace], int],
-    *,
-    help: str = "",
-) -> None:
-    """Add (or replace) the subcommand *name*."""
-    COMMANDS[:] = [command for command in COMMANDS if command.name != name]
-    COMMANDS.append(Command(name, help, add_arguments, run))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genesys-cx", description="Genesys Multicloud CX SDK tools.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
-        command.add_arguments(sub)
-        sub.set_defaults(_run=command.run)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,7 +157,15 @@ def _run_demo(args: argparse.Namespace) -> int:
     require("server" if "GENESYS_BASE_URL" in os.environ else "sandbox", "genesys-cx demo")
     from ._demo import run
 
-    return run()
+    return run(keep_open=args.keep_open)
+
+
+def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep-open",
+        action="store_true",
+        help="leave the embedded sandbox (and its inspector page) running after the steps, until Ctrl-C",
+    )
 
 
 register(
@@ -210,9 +176,9 @@ register(
 )
 register(
     "demo",
-    lambda parser: None,
+    _add_demo_arguments,
     _run_demo,
     help="the end-to-end demo on the embedded sandbox (or the tenant named by GENESYS_* variables)",
 )
 
-from . import _export_cli  # noqa: E402, F401 - registers `export` and `download`
+from . import _export_cli  # noqa: E402, F401 - registers `export` and `download` (after the built-in ones)

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ._cli import UsageError, register
+from ._commands import UsageError, register
 
 if TYPE_CHECKING:
     from ._export_jobs import ExportJobs, JobStatus

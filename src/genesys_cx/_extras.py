@@ -21,6 +21,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "server": ("starlette", "uvicorn"),
     "sandbox": ("starlette", "uvicorn", "jsonschema", "referencing"),
     "redis": ("redis",),
+    "cli": ("rich",),
 }
 
 

@@ -1,8 +1,9 @@
 """``pip install genesys-cx`` without extras: the command line and the SDK work, extras are named.
 
-The wheel is built from this tree and installed into a fresh virtualenv with its required
-dependencies only (no starlette, uvicorn, jsonschema, redis); then the installed ``genesys-cx`` runs
-as a user would run it.
+This is also the publish round trip (``.ci/publish-roundtrip.sh``): the sdist and the wheel of this
+tree are built, checked with twine, uploaded to a pypiserver on loopback and installed from it, with
+the required dependencies only (no starlette, uvicorn, jsonschema, redis), into a fresh virtualenv;
+then the installed ``genesys-cx`` runs as a user would run it.
 """
 
 from __future__ import annotations
@@ -25,24 +26,18 @@ BODY = b'{"type":"Text","text":"hello"}'
 
 @pytest.fixture(scope="module")
 def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtualenv holding the wheel of this tree and nothing of its extras; its bin/ directory."""
-    work = tmp_path_factory.mktemp("bare-install")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(work / "dist"), str(ROOT)],
-        check=True,
+    """The round trip's fresh virtualenv (this tree's release, installed from an index); its bin/ directory."""
+    venv = tmp_path_factory.mktemp("bare-install") / "venv"
+    env = {k: v for k, v in os.environ.items() if k not in ("GENESYS_INDEX_URL", "GENESYS_SIMPLE_URL", "PYTHONPATH")}
+    done = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "publish-roundtrip.sh")],
+        env={**env, "PY": sys.executable, "VENV_DIR": str(venv)},
         capture_output=True,
-        timeout=600,
+        text=True,
+        timeout=900,
     )
-    (wheel,) = (work / "dist").glob("genesys_cx-*.whl")
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", str(wheel)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "publish round trip OK" in done.stdout
     return venv / "bin"
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from genesys_cx._cli import add_sandbox_arguments as add_arguments
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
     DEMO_CHANNEL_SECRET,
@@ -22,7 +23,7 @@ from genesys_cx.sandbox import (
     SandboxConfig,
     create_app,
 )
-from genesys_cx.sandbox._cli import add_arguments, run
+from genesys_cx.sandbox._cli import run
 
 CONFIG = {
     "api_keys": ["k1"],

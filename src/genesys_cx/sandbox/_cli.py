@@ -1,6 +1,7 @@
 """``genesys-cx sandbox``: run the emulator in the foreground until Ctrl-C.
 
-The main CLI calls ``add_arguments(parser)`` on its ``sandbox`` sub-parser and ``run(args)``. The
+The main CLI defines the sub-parser's options (``genesys_cx._cli.add_sandbox_arguments``: its
+``--help`` needs no extra) and calls ``run(args)``. The
 command prints the URL, the base path of every API and the demo credentials (the sandbox's own,
 public test values; a ``--config`` file replaces them and is then not echoed).
 """
@@ -16,7 +17,6 @@ from typing import TextIO
 
 from genesys_cx_api._registry import APIS
 
-from .._cli import add_sandbox_arguments as add_arguments
 from ..errors import ConfigurationError
 from ._config import (
     DEMO_API_KEY,
@@ -29,7 +29,7 @@ from ._config import (
 )
 from ._sandbox import Sandbox
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["run"]
 
 
 def _banner(sandbox: Sandbox, demo: bool, out: TextIO) -> None:

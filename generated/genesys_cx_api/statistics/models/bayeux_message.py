@@ -30,7 +30,7 @@ class BayeuxMessage:
         Attributes:
             channel (str): The channel of the message (a `/meta/...` channel or a statistics notification channel).
             client_id (str | Unset): The client ID returned by the handshake; required on every message after the handshake.
-            id (str | Unset): Message ID chosen by the client, echoed in the reply.
+            id (float | str | Unset): Message ID chosen by the client, echoed in the reply as it was sent.
             version (str | Unset): Bayeux protocol version (handshake), e.g. `1.0`.
             minimum_version (str | Unset): Oldest Bayeux protocol version supported (handshake).
             supported_connection_types (list[str] | Unset): Connection types supported by the sender (handshake), e.g.
@@ -50,7 +50,7 @@ class BayeuxMessage:
 
     channel: str
     client_id: str | Unset = UNSET
-    id: str | Unset = UNSET
+    id: float | str | Unset = UNSET
     version: str | Unset = UNSET
     minimum_version: str | Unset = UNSET
     supported_connection_types: list[str] | Unset = UNSET
@@ -72,7 +72,11 @@ class BayeuxMessage:
 
         client_id = self.client_id
 
-        id = self.id
+        id: float | str | Unset
+        if isinstance(self.id, Unset):
+            id = UNSET
+        else:
+            id = self.id
 
         version = self.version
 
@@ -166,7 +170,12 @@ class BayeuxMessage:
 
         client_id = d.pop("clientId", UNSET)
 
-        id = d.pop("id", UNSET)
+        def _parse_id(data: object) -> float | str | Unset:
+            if isinstance(data, Unset):
+                return data
+            return cast(float | str | Unset, data)
+
+        id = _parse_id(d.pop("id", UNSET))
 
         version = d.pop("version", UNSET)
 

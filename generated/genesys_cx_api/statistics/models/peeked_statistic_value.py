@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.stat_server_value import StatServerValue
-
 
 T = TypeVar("T", bound="PeekedStatisticValue")
 
@@ -26,20 +22,19 @@ class PeekedStatisticValue:
         object_type (str | Unset): The type of object.
         timestamp (int | Unset): The timestamp (milliseconds since the epoch) when the statistic value was generated
             (provided by Stat Server).
-        value (float | StatServerValue | Unset): The value of the statistic. The docs type it as an object whose
-            structure reflects the structure of the Stat Server message; numeric statistics may carry a plain number.
+        value (Any | Unset): The value of the statistic: its structure reflects the structure of the Stat Server message
+            (an object such as the agent state of `CurrentAgentState`, a number for a time or a count, or any other JSON
+            value Stat Server sends).
     """
 
     name: str | Unset = UNSET
     object_id: str | Unset = UNSET
     object_type: str | Unset = UNSET
     timestamp: int | Unset = UNSET
-    value: float | StatServerValue | Unset = UNSET
+    value: Any | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.stat_server_value import StatServerValue  # noqa: PLC0415
-
         name = self.name
 
         object_id = self.object_id
@@ -48,13 +43,7 @@ class PeekedStatisticValue:
 
         timestamp = self.timestamp
 
-        value: dict[str, Any] | float | Unset
-        if isinstance(self.value, Unset):
-            value = UNSET
-        elif isinstance(self.value, StatServerValue):
-            value = self.value.to_dict()
-        else:
-            value = self.value
+        value = self.value
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -74,8 +63,6 @@ class PeekedStatisticValue:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.stat_server_value import StatServerValue  # noqa: PLC0415
-
         d = dict(src_dict)
         name = d.pop("name", UNSET)
 
@@ -85,20 +72,7 @@ class PeekedStatisticValue:
 
         timestamp = d.pop("timestamp", UNSET)
 
-        def _parse_value(data: object) -> float | StatServerValue | Unset:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                componentsschemas_statistic_value_value_type_0 = StatServerValue.from_dict(data)
-
-                return componentsschemas_statistic_value_value_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(float | StatServerValue | Unset, data)
-
-        value = _parse_value(d.pop("value", UNSET))
+        value = d.pop("value", UNSET)
 
         _instance = cls(
             name=name,

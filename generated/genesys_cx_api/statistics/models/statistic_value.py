@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.stat_server_value import StatServerValue
-
 
 T = TypeVar("T", bound="StatisticValue")
 
@@ -28,8 +24,9 @@ class StatisticValue:
         statistic_id (str | Unset): The ID of the statistic. This ID is unique inside the subscription.
         timestamp (int | Unset): The timestamp (milliseconds since the epoch) when the statistic value was generated
             (provided by Stat Server).
-        value (float | StatServerValue | Unset): The value of the statistic. The docs type it as an object whose
-            structure reflects the structure of the Stat Server message; numeric statistics may carry a plain number.
+        value (Any | Unset): The value of the statistic: its structure reflects the structure of the Stat Server message
+            (an object such as the agent state of `CurrentAgentState`, a number for a time or a count, or any other JSON
+            value Stat Server sends).
     """
 
     name: str | Unset = UNSET
@@ -37,12 +34,10 @@ class StatisticValue:
     object_type: str | Unset = UNSET
     statistic_id: str | Unset = UNSET
     timestamp: int | Unset = UNSET
-    value: float | StatServerValue | Unset = UNSET
+    value: Any | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.stat_server_value import StatServerValue  # noqa: PLC0415
-
         name = self.name
 
         object_id = self.object_id
@@ -53,13 +48,7 @@ class StatisticValue:
 
         timestamp = self.timestamp
 
-        value: dict[str, Any] | float | Unset
-        if isinstance(self.value, Unset):
-            value = UNSET
-        elif isinstance(self.value, StatServerValue):
-            value = self.value.to_dict()
-        else:
-            value = self.value
+        value = self.value
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -81,8 +70,6 @@ class StatisticValue:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.stat_server_value import StatServerValue  # noqa: PLC0415
-
         d = dict(src_dict)
         name = d.pop("name", UNSET)
 
@@ -94,20 +81,7 @@ class StatisticValue:
 
         timestamp = d.pop("timestamp", UNSET)
 
-        def _parse_value(data: object) -> float | StatServerValue | Unset:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                componentsschemas_statistic_value_value_type_0 = StatServerValue.from_dict(data)
-
-                return componentsschemas_statistic_value_value_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(float | StatServerValue | Unset, data)
-
-        value = _parse_value(d.pop("value", UNSET))
+        value = d.pop("value", UNSET)
 
         _instance = cls(
             name=name,

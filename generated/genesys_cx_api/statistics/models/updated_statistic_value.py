@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.stat_server_value import StatServerValue
-
 
 T = TypeVar("T", bound="UpdatedStatisticValue")
 
@@ -23,32 +19,25 @@ class UpdatedStatisticValue:
     Attributes:
         subscription_id (str | Unset): The ID of the subscription the statistic is associated with.
         statistic_id (str | Unset): The ID of the statistic.
-        value (float | StatServerValue | Unset): The value of the statistic. The docs type it as an object whose
-            structure reflects the structure of the Stat Server message; numeric statistics may carry a plain number.
+        value (Any | Unset): The value of the statistic: its structure reflects the structure of the Stat Server message
+            (an object such as the agent state of `CurrentAgentState`, a number for a time or a count, or any other JSON
+            value Stat Server sends).
         timestamp (int | Unset): The time (milliseconds since the epoch) the statistic was generated (provided by Stat
             Server).
     """
 
     subscription_id: str | Unset = UNSET
     statistic_id: str | Unset = UNSET
-    value: float | StatServerValue | Unset = UNSET
+    value: Any | Unset = UNSET
     timestamp: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.stat_server_value import StatServerValue  # noqa: PLC0415
-
         subscription_id = self.subscription_id
 
         statistic_id = self.statistic_id
 
-        value: dict[str, Any] | float | Unset
-        if isinstance(self.value, Unset):
-            value = UNSET
-        elif isinstance(self.value, StatServerValue):
-            value = self.value.to_dict()
-        else:
-            value = self.value
+        value = self.value
 
         timestamp = self.timestamp
 
@@ -68,27 +57,12 @@ class UpdatedStatisticValue:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.stat_server_value import StatServerValue  # noqa: PLC0415
-
         d = dict(src_dict)
         subscription_id = d.pop("subscriptionId", UNSET)
 
         statistic_id = d.pop("statisticId", UNSET)
 
-        def _parse_value(data: object) -> float | StatServerValue | Unset:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                componentsschemas_statistic_value_value_type_0 = StatServerValue.from_dict(data)
-
-                return componentsschemas_statistic_value_value_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(float | StatServerValue | Unset, data)
-
-        value = _parse_value(d.pop("value", UNSET))
+        value = d.pop("value", UNSET)
 
         timestamp = d.pop("timestamp", UNSET)
 

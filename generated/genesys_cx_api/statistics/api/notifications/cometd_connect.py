@@ -93,7 +93,8 @@ def sync_detailed(
 
     Args:
         body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
-            messages.
+            messages. As the Bayeux long-polling transport allows, the same array may be sent as a
+            form (`application/x-www-form-urlencoded`) whose `message` field carries its JSON text.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -128,7 +129,8 @@ def sync(
 
     Args:
         body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
-            messages.
+            messages. As the Bayeux long-polling transport allows, the same array may be sent as a
+            form (`application/x-www-form-urlencoded`) whose `message` field carries its JSON text.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -158,7 +160,8 @@ async def asyncio_detailed(
 
     Args:
         body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
-            messages.
+            messages. As the Bayeux long-polling transport allows, the same array may be sent as a
+            form (`application/x-www-form-urlencoded`) whose `message` field carries its JSON text.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -191,7 +194,8 @@ async def asyncio(
 
     Args:
         body (list[BayeuxMessage]): The body of a CometD request — an array of one or more Bayeux
-            messages.
+            messages. As the Bayeux long-polling transport allows, the same array may be sent as a
+            form (`application/x-www-form-urlencoded`) whose `message` field carries its JSON text.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
