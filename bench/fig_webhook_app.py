@@ -12,19 +12,16 @@ the SDK's handler really runs) to each path in turn; requests/s per batch, ratio
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 
 from . import ROOT
+from ._payloads import SECRET, webhook_examples
+from ._server import python_server
 from ._stats import Row, Sample
 
 __all__ = ["run"]
 
-SECRET = "bench-channel-secret"
 _SERVE = f"""
 import hashlib, hmac, json, sys
 from starlette.applications import Starlette
@@ -55,43 +52,14 @@ server.stop()
 """
 
 
-@contextlib.contextmanager
-def _server() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVE], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError("the webhook server did not start")
-        yield url
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _bodies(prefix: str, count: int) -> list[tuple[bytes, str]]:
+    """*count* signed copies of the documented SMS webhook, each with a message id of its own."""
     from genesys_cx.signing import sign
 
+    document = json.loads(webhook_examples()["sms"])
     bodies = []
     for n in range(count):
-        document = {
-            "channel": {
-                "id": "0123456789",
-                "type": "sms",
-                "from": {"id": "0123456789"},
-                "to": {"id": "16504661149"},
-                "messageId": f"{prefix}-{n}",
-            },
-            "type": "Text",
-            "text": "Agent message text",
-        }
+        document["channel"]["messageId"] = f"{prefix}-{n}"
         body = json.dumps(document).encode()
         bodies.append((body, sign(SECRET, body)))
     return bodies
@@ -138,7 +106,7 @@ async def _measure(url: str, reps: int, size: int, concurrency: int) -> tuple[Sa
 
 def run(quick: bool) -> list[Row]:
     reps, size, concurrency = (3, 100, 8) if quick else (12, 400, 16)
-    with _server() as url:
+    with python_server(_SERVE, cwd=str(ROOT)) as url:
         sdk, bare = asyncio.run(_measure(url, reps, size, concurrency))
     ratios = Sample("ratio", [a / b for a, b in zip(sdk.values, bare.values, strict=True) if b > 0])
     value = ratios.median

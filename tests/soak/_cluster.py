@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from runtime._webhook_helpers import sms
 
 from genesys_cx.signing import sign
 
@@ -41,18 +42,8 @@ def free_port() -> int:
 
 
 def message(message_id: str, text: str = "hello") -> bytes:
-    document = {
-        "channel": {
-            "id": "0123456789",
-            "type": "sms",
-            "from": {"id": "0123456789"},
-            "to": {"id": "16504661149"},
-            "messageId": message_id,
-        },
-        "type": "Text",
-        "text": text,
-    }
-    return json.dumps(document).encode()
+    """The documented SMS webhook body with this id and text."""
+    return json.dumps(sms(message_id, text)).encode()
 
 
 class Receiver:
