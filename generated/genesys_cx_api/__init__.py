@@ -43,6 +43,6 @@ BASE_PATHS: dict[str, str] = {
 }
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "0b3b2fbb86d1f29fd61d4c0ac34c37738324df6abe185aa4b75f599b75b042a4"
+INPUT_DIGEST = "0da4e4b1a9a0295453e4619a2d27038eefd82fec8647609e5c681d2e910d4c99"
 
 __all__ = ("API_SPECS", "BASE_PATHS", "INPUT_DIGEST", "SPEC_VERSIONS")

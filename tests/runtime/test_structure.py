@@ -402,7 +402,6 @@ def test_a_misspelt_name_is_still_an_attribute_error() -> None:
 KNOWN_TWICE = {
     "SERVICE_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
     "UPDATES_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
-    "Operation": "issue 11/12b: sandbox/_specs.Operation and the generated registry's Operation",
     "UnexpectedStatus": "issue 12a: genesys_cx.errors' and a copy in every generated package",
 }
 
