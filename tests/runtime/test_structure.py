@@ -488,3 +488,22 @@ def test_the_architecture_module_map_names_every_module_and_only_those() -> None
     mapped = _mapped_modules(text)
     assert not in_tree - mapped, f"add to ARCHITECTURE.md's module map: {sorted(in_tree - mapped)}"
     assert not mapped - in_tree, f"ARCHITECTURE.md's module map names modules that are gone: {sorted(mapped - in_tree)}"
+
+
+def test_nothing_of_ours_uses_the_deprecated_credentials_module() -> None:
+    """``genesys_cx.auth`` warns on import; the SDK, its tests, benchmarks and README use ``credentials``."""
+    root = Path(__file__).parents[2]
+    pattern = re.compile(r"\bgenesys_cx\.auth\b(?!\w)|from genesys_cx import [^\n]*\bauth\b|from \.auth import")
+    users = []
+    for folder in ("src", "tests", "bench"):
+        for path in sorted((root / folder).rglob("*.py")):
+            if path in (SOURCE / "auth.py", SOURCE / "credentials.py", Path(__file__)):
+                continue
+            users += [
+                f"{path.relative_to(root)}:{n}"
+                for n, line in enumerate(path.read_text().splitlines(), 1)
+                if pattern.search(line)
+            ]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    users += [f"README.md:{n}" for n, line in enumerate(readme.splitlines(), 1) if pattern.search(line)]
+    assert users == []
