@@ -38,7 +38,7 @@ from genesys_cx_api.messaging.models import (
     TextMessage,
     UploadMediaRequest,
 )
-from genesys_cx_api.messaging.types import File
+from genesys_cx_api.types import File
 from genesys_cx_api.open_media.models import (
     ChangePropertiesData,
     CreateInteractionData,

@@ -193,19 +193,9 @@ class _Base:
         raise NotImplementedError
 
     def _build(self, api: str) -> Any:
-        from genesys_cx_api import BASE_PATHS
-
         module, sync_name, async_name = _APIS[api]
         cls = getattr(importlib.import_module(module), async_name if self._async else sync_name)
-        client_module = importlib.import_module(f"genesys_cx_api.{api}.client")
-        client = client_module.Client(base_url=self.settings.base_url + BASE_PATHS[api])
-        http = self._http(api)
-        if self._async:
-            client.set_async_httpx_client(http)
-        else:
-            client.set_httpx_client(http)
-        extra = self._extra(api)
-        return cls(client, handler=handle_response, ambient=self._ambient, **extra)
+        return cls(self._http(api), handler=handle_response, ambient=self._ambient, **self._extra(api))
 
     def _extra(self, api: str) -> dict[str, Any]:
         return {"notifications": self._notifications} if api == "statistics" else {}

@@ -9,7 +9,7 @@ Every failure is a ``GenesysError``, with what a user needs to act on it or to r
     │   ├── BadRequest 400, Unauthorized 401, Forbidden 403, NotFound 404, Conflict 409,
     │   │   UnsupportedMediaType 415, RateLimited 429 (retry_after), ServerError 5xx
     │   ├── UnexpectedStatus      any other status, including ones HTTP does not list
-    │   ├── InvalidResponse       a 2xx whose body is not the documented JSON (raw body kept)
+    │   ├── InvalidResponse       a 2xx whose body is not the documented JSON (raw body, JSON path)
     │   └── PartialSuccess        envelope code 2: .result (parsed) and .errors (failed parts)
     └── LoginRequired             no way left to get a token without the user signing in again
 
@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from genesys_cx_api.errors import InvalidData
 
 from ._retry import parse_retry_after
 from ._tracing import TRACE_HEADER, get_logger, redact
@@ -178,9 +179,11 @@ class UnexpectedStatus(ApiError):
 class InvalidResponse(ApiError):
     """A 2xx whose body is malformed or does not parse into the documented model; ``body`` keeps the raw bytes."""
 
-    def __init__(self, message: str, *, body: bytes = b"", **kwargs: Any) -> None:
+    def __init__(self, message: str, *, body: bytes = b"", path: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.body = body
+        #: Where in the JSON the answer stops matching (``data.ids[0]``), when the model says so.
+        self.path = path
 
 
 class PartialSuccess(ApiError):
@@ -310,8 +313,10 @@ def handle_response(response: httpx.Response, parse: Callable[[], Any], operatio
     try:
         result = parse()
     except Exception as exc:
+        path = exc.path if isinstance(exc, InvalidData) else None
         raise InvalidResponse(
             f"the answer does not match the documented model ({type(exc).__name__}: {exc})",
+            path=path,
             body=_body(response),
             status=response.status_code,
             trace_id=_trace_id(response),

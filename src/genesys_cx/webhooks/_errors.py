@@ -26,13 +26,15 @@ class InvalidSignature(WebhookError):
 class InvalidPayload(WebhookError):
     """The (authentic) body is not JSON, not a JSON object, or does not match the documented shape.
 
-    ``body`` is the raw request body; ``data`` the decoded JSON value, or ``None`` if it did not decode.
+    ``body`` is the raw request body; ``data`` the decoded JSON value, or ``None`` if it did not decode;
+    ``path`` where the JSON stops matching the model (``channel.from.id``), when it decoded.
     """
 
-    def __init__(self, message: str, *, body: bytes, data: Any = None) -> None:
+    def __init__(self, message: str, *, body: bytes, data: Any = None, path: str | None = None) -> None:
         super().__init__(message)
         self.body = body
         self.data = data
+        self.path = path
 
     def __repr__(self) -> str:
         return f"InvalidPayload({self.args[0]!r}, body=<{len(self.body)} bytes>)"

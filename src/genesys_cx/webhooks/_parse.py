@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
+from genesys_cx_api.errors import InvalidData
 from genesys_cx_api.interactions.models.events_payload import EventsPayload
 from genesys_cx_api.messaging.models.outgoing_email_message import OutgoingEmailMessage
 from genesys_cx_api.messaging.models.outgoing_sms_message import OutgoingSmsMessage
@@ -73,7 +74,6 @@ _VARIANTS: dict[str, type[OutgoingSmsMessage] | type[OutgoingEmailMessage]] = {
     "Text": OutgoingSmsMessage,
     "Email": OutgoingEmailMessage,
 }
-_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 
 
 def check_secrets(secret: Secrets) -> list[str | bytes]:
@@ -132,9 +132,9 @@ def message_from(data: dict[str, Any], body: bytes) -> OutgoingMessage:
         return UnknownMessage(kind, data)
     try:
         return model.from_dict(data)
-    except _SHAPE_ERRORS as exc:
+    except InvalidData as exc:
         raise InvalidPayload(
-            f"{kind!r} message does not match {model.__name__}: {_describe(exc)}", body=body, data=data
+            f"{kind!r} message does not match {model.__name__}: {exc}", body=body, data=data, path=exc.path
         ) from None
 
 
@@ -142,8 +142,10 @@ def events_from(data: dict[str, Any], body: bytes) -> EventsPayload:
     """Build the ``EventsPayload`` of the interaction-events webhook."""
     try:
         return EventsPayload.from_dict(data)
-    except _SHAPE_ERRORS as exc:
-        raise InvalidPayload(f"body does not match EventsPayload: {_describe(exc)}", body=body, data=data) from None
+    except InvalidData as exc:
+        raise InvalidPayload(
+            f"body does not match EventsPayload: {exc}", body=body, data=data, path=exc.path
+        ) from None
 
 
 def parse_message(body: bytes, signature: str | None, secret: Secrets) -> OutgoingMessage:
@@ -174,12 +176,6 @@ def idempotency_key(payload: OutgoingMessage | EventsPayload, body: bytes) -> st
     if found is None:
         return "sha256:" + hashlib.sha256(body).hexdigest()
     return ("events:" if isinstance(payload, EventsPayload) else "message:") + found
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"missing required field {exc.args[0]!r}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _json_kind(value: object) -> str:
