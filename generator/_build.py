@@ -99,7 +99,7 @@ def _is_plain(prop: Any) -> bool:
 
 def _successes(endpoint: Any) -> list[Any]:
     """The documented 2xx answers of an operation, in status order."""
-    return [r for r in endpoint.responses.patterns if 200 <= r.status_code.range[0] and r.status_code.range[1] <= 299]
+    return [r for r in endpoint.responses.patterns if r.status_code.range[0] >= 200 and r.status_code.range[1] <= 299]
 
 
 def _success_type(endpoint: Any) -> str:

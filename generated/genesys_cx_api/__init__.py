@@ -44,6 +44,6 @@ BASE_PATHS: dict[str, str] = {
 }
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "8fd1c47e5c6eef2916cacdacf75b715b9025bc9e26ba0bdaad07fe4c75b95d9f"
+INPUT_DIGEST = "a40f1787451e3bb41f40e279ba9f1e991adbb0b2ad9250e8409e714d97fdab04"
 
 __all__ = ("API_SPECS", "BASE_PATHS", "INPUT_DIGEST", "SPEC_VERSIONS")

@@ -69,7 +69,9 @@ class Env:
         return [s.token for s in self.emulator.seen if s.path.endswith(path) and s.status == status]
 
     def rest(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url + "/statistics/v3", headers=self.headers(), timeout=httpx.Timeout(10))
+        return httpx.AsyncClient(
+            base_url=self.url + "/statistics/v3", headers=self.headers(), timeout=httpx.Timeout(10)
+        )
 
     def rest_sync(self) -> httpx.Client:
         return httpx.Client(base_url=self.url + "/statistics/v3", headers=self.headers(), timeout=httpx.Timeout(10))

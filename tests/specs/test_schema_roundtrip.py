@@ -34,7 +34,6 @@ from ._draw import Drawer, Unsupported
 from ._support import (
     SPEC_NAMES,
     SPEC_SETTINGS,
-    api,
     bundled,
     component_cases,
     differences,

@@ -143,9 +143,7 @@ def events_from(data: dict[str, Any], body: bytes) -> EventsPayload:
     try:
         return EventsPayload.from_dict(data)
     except InvalidData as exc:
-        raise InvalidPayload(
-            f"body does not match EventsPayload: {exc}", body=body, data=data, path=exc.path
-        ) from None
+        raise InvalidPayload(f"body does not match EventsPayload: {exc}", body=body, data=data, path=exc.path) from None
 
 
 def parse_message(body: bytes, signature: str | None, secret: Secrets) -> OutgoingMessage:
