@@ -22,6 +22,7 @@ from ._build import generate_package, render_shared
 from ._bundle import SpecError, bundle
 from ._paths import GENERATED, OPENAPI_PYTHON_CLIENT_VERSION, PACKAGE, ROOT, SPECS, api_name, spec_files
 from ._postprocess import banner, check_ruff_version, format_tree
+from ._registry import write_registry
 
 _DIGEST = re.compile(r'^INPUT_DIGEST = "([0-9a-f]{64})"$', re.M)
 
@@ -39,8 +40,10 @@ def input_digest(specs: Path = SPECS) -> str:
     """A digest of everything the output depends on: specs, generator code and templates, pins."""
     h = hashlib.sha256()
     generator_dir = Path(__file__).resolve().parent
-    files = sorted(specs.rglob("*.yaml")) + sorted(
-        p for p in generator_dir.rglob("*") if p.suffix in (".py", ".jinja") and "__pycache__" not in p.parts
+    files = (
+        sorted(specs.rglob("*.yaml"))
+        + sorted(specs.glob("*.toml"))
+        + sorted(p for p in generator_dir.rglob("*") if p.suffix in (".py", ".jinja") and "__pycache__" not in p.parts)
     )
     for path in files:
         base = specs if path.is_relative_to(specs) else generator_dir
@@ -103,6 +106,7 @@ def build(out_root: Path, specs: Path = SPECS) -> list[Built]:
         built.append(Built(api, source, str(doc.get("info", {}).get("version", "")), base_path(doc)))
     render_shared(package)
     _write_root(package, built, input_digest(specs))
+    write_registry(specs, package, {b.api: b.base_path for b in built}, banner("specs/apis.toml and specs/*.yaml"))
     format_tree(package)
     return built
 

@@ -1,7 +1,7 @@
 """genesys-cx: the Python SDK for the Genesys Multicloud CX web APIs.
 
 ``Genesys`` / ``AsyncGenesys`` are the one client object an integration holds; the public modules
-``genesys_cx.signing``, ``.webhooks``, ``.auth``, ``.errors``, ``.notifications`` and ``.sandbox``
+``genesys_cx.signing``, ``.webhooks``, ``.credentials``, ``.errors``, ``.notifications`` and ``.sandbox``
 hold the rest. Importing this package is cheap: names load on first access.
 """
 
@@ -15,9 +15,9 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._config import Settings
     from ._facade import AsyncGenesys, Genesys
+    from ._response import handle_response
     from ._retry import RetryPolicy, retry_safe
-    from ._schemes import MissingCredentials
-    from .errors import GenesysError
+    from .errors import GenesysError, MissingCredentials
 
 _LAZY = {
     "Genesys": "._facade",
@@ -26,7 +26,8 @@ _LAZY = {
     "RetryPolicy": "._retry",
     "retry_safe": "._retry",
     "GenesysError": ".errors",
-    "MissingCredentials": "._schemes",
+    "MissingCredentials": ".errors",
+    "handle_response": "._response",
 }
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "__version__",
+    "handle_response",
     "retry_safe",
 ]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._retry import RetryPolicy
-from .auth import OAuth2Credentials
+from .credentials import OAuth2Credentials
 
 __all__ = ["Settings"]
 

@@ -48,7 +48,7 @@ from genesys_cx_api.types import File
 from ._config import Settings
 from ._facade import AsyncGenesys, Genesys
 from ._serve import serve
-from .auth import OAuth2Credentials
+from .credentials import OAuth2Credentials
 from .webhooks import OutgoingMessage, UnknownMessage, webhook_app
 
 __all__ = ["run"]

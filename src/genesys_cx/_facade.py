@@ -16,47 +16,31 @@ everything wired in: credentials per operation as the spec requires them (``Sche
 from __future__ import annotations
 
 import importlib
+import inspect
 import threading
 from collections.abc import Callable
-from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
+from genesys_cx_api._registry import APIS, Apis, AsyncApis
 
 from ._config import Settings
+from ._response import handle_response
 from ._retry import AsyncRetryTransport, RetryTransport
 from ._schemes import Providers, SchemeAuth
 from ._tracing import AsyncTracingTransport, TracingTransport, register_secret
 from ._version import __version__
-from .auth import AsyncTokenManager, BearerToken, TokenManager
-from .errors import handle_response
+from .credentials import AsyncTokenManager, BearerToken, TokenManager
 from .signing import HubSignature
 
 if TYPE_CHECKING:
-    from genesys_cx_api.auth.api import AsyncAuthApi, AuthApi
-    from genesys_cx_api.data_download.api import AsyncDataDownloadApi, DataDownloadApi
-    from genesys_cx_api.messaging.api import AsyncMessagingApi, MessagingApi
-    from genesys_cx_api.open_media.api import AsyncOpenMediaApi, OpenMediaApi
-    from genesys_cx_api.secure_email.api import AsyncSecureEmailApi, SecureEmailApi
-    from genesys_cx_api.udm.api import AsyncUdmApi, UdmApi
-
-    from ._statistics import AsyncStatisticsClient, StatisticsClient
     from .notifications import CometdClient, SyncCometdClient
 
 __all__ = ["AsyncGenesys", "Genesys"]
 
-#: facade attribute -> (module, sync class, async class)
-_APIS: dict[str, tuple[str, str, str]] = {
-    "messaging": ("genesys_cx_api.messaging.api", "MessagingApi", "AsyncMessagingApi"),
-    "open_media": ("genesys_cx_api.open_media.api", "OpenMediaApi", "AsyncOpenMediaApi"),
-    "statistics": ("genesys_cx._statistics", "StatisticsClient", "AsyncStatisticsClient"),
-    "secure_email": ("genesys_cx_api.secure_email.api", "SecureEmailApi", "AsyncSecureEmailApi"),
-    "auth": ("genesys_cx_api.auth.api", "AuthApi", "AsyncAuthApi"),
-    "udm": ("genesys_cx_api.udm.api", "UdmApi", "AsyncUdmApi"),
-    "data_download": ("genesys_cx_api.data_download.api", "DataDownloadApi", "AsyncDataDownloadApi"),
-}
 _TOKEN_PATH = "/auth/v3/oauth/token"
+_T = TypeVar("_T")
 
 
 class _NoClose(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -159,10 +143,8 @@ class _Base:
         )
 
     def _scheme_auth(self, api: str) -> SchemeAuth:
-        from genesys_cx_api import BASE_PATHS
-
         security = importlib.import_module(f"genesys_cx_api.{api}._security")
-        return SchemeAuth(BASE_PATHS[api], security.OPERATIONS, self._providers(self._bearer()))
+        return SchemeAuth(APIS[api].base_path, security.OPERATIONS, self._providers(self._bearer()))
 
     _tokens: TokenManager | AsyncTokenManager | None
     _transport: Any
@@ -173,15 +155,13 @@ class _Base:
     def _client_options(self, api: str | None) -> dict[str, Any]:
         """An httpx client on the shared pool: for one API (its base path and credentials), or, with
         ``None``, for the token endpoint (the token manager applies the client credentials itself)."""
-        from genesys_cx_api import BASE_PATHS
-
         options: dict[str, Any] = {"transport": _NoClose(self._transport), "timeout": self.settings.timeout}
         if api is None:
             api_key = {"x-api-key": self.settings.api_key} if self.settings.api_key else {}
             return {**options, "base_url": self.settings.base_url, "headers": {**self._headers, **api_key}}
         return {
             **options,
-            "base_url": self.settings.base_url + BASE_PATHS[api],
+            "base_url": self.settings.base_url + APIS[api].base_path,
             "headers": self._headers,
             "auth": self._scheme_auth(api),
         }
@@ -192,16 +172,15 @@ class _Base:
     def _notifications(self) -> Any:
         raise NotImplementedError
 
-    def _build(self, api: str) -> Any:
-        module, sync_name, async_name = _APIS[api]
-        cls = getattr(importlib.import_module(module), async_name if self._async else sync_name)
-        return cls(self._http(api), handler=handle_response, ambient=self._ambient, **self._extra(api))
+    def _api(self, name: str, cls: Callable[..., _T]) -> _T:
+        """The client of API *name* (an attribute of the generated ``Apis`` / ``AsyncApis`` calls this
+        once, with the class the registry names), wired to this facade's pool and credentials."""
+        # A hand-written API class that subscribes over CometD (Statistics) takes ``notifications``.
+        extra = {"notifications": self._notifications} if "notifications" in inspect.signature(cls).parameters else {}
+        return cls(self._http(name), handler=handle_response, ambient=self._ambient, **extra)
 
-    def _extra(self, api: str) -> dict[str, Any]:
-        return {"notifications": self._notifications} if api == "statistics" else {}
 
-
-class Genesys(_Base):
+class Genesys(_Base, Apis):
     """Synchronous client for every Genesys Multicloud CX API (see the module docstring)."""
 
     _async = False
@@ -229,11 +208,9 @@ class Genesys(_Base):
     def _notifications(self) -> SyncCometdClient:
         """The CometD client of ``statistics.subscribe`` (its own loop thread; created on first use)."""
         if self._cometd is None:
-            from genesys_cx_api import BASE_PATHS
-
             from .notifications import SyncCometdClient
 
-            base = self.settings.base_url + BASE_PATHS["statistics"]
+            base = self.settings.base_url + APIS["statistics"].base_path
             verify, retry, timeout, headers = (
                 self.settings.verify,
                 self.settings.retry,
@@ -261,41 +238,6 @@ class Genesys(_Base):
         self._clients.append(client)
         return client
 
-    @cached_property
-    def messaging(self) -> MessagingApi:
-        """Third-Party Messaging: send messages, upload/download/delete media (signed per channel)."""
-        return self._build("messaging")  # type: ignore[no-any-return]
-
-    @cached_property
-    def open_media(self) -> OpenMediaApi:
-        """Open Media (Task Routing): workitems by interaction id or ``ext_{externalId}``."""
-        return self._build("open_media")  # type: ignore[no-any-return]
-
-    @cached_property
-    def statistics(self) -> StatisticsClient:
-        """Statistics: values, subscriptions, and ``subscribe()`` for CometD updates."""
-        return self._build("statistics")  # type: ignore[no-any-return]
-
-    @cached_property
-    def secure_email(self) -> SecureEmailApi:
-        """Secure Email."""
-        return self._build("secure_email")  # type: ignore[no-any-return]
-
-    @cached_property
-    def auth(self) -> AuthApi:
-        """The Authentication API (token, userinfo, sign-out...)."""
-        return self._build("auth")  # type: ignore[no-any-return]
-
-    @cached_property
-    def udm(self) -> UdmApi:
-        """User Data Management (v10, v4, v3)."""
-        return self._build("udm")  # type: ignore[no-any-return]
-
-    @cached_property
-    def data_download(self) -> DataDownloadApi:
-        """Cloud Data Download Service (deprecated by Genesys)."""
-        return self._build("data_download")  # type: ignore[no-any-return]
-
     def close(self) -> None:
         """Close CometD (deleting its subscriptions), every per-API client and the shared pool."""
         if self._cometd is not None:
@@ -315,7 +257,7 @@ class Genesys(_Base):
         self.close()
 
 
-class AsyncGenesys(_Base):
+class AsyncGenesys(_Base, AsyncApis):
     """Asynchronous twin of ``Genesys``: the same attributes, every method awaitable."""
 
     _async = True
@@ -357,41 +299,6 @@ class AsyncGenesys(_Base):
         client = httpx.AsyncClient(**self._client_options(api))
         self._clients.append(client)
         return client
-
-    @cached_property
-    def messaging(self) -> AsyncMessagingApi:
-        """Third-Party Messaging (async)."""
-        return self._build("messaging")  # type: ignore[no-any-return]
-
-    @cached_property
-    def open_media(self) -> AsyncOpenMediaApi:
-        """Open Media (async)."""
-        return self._build("open_media")  # type: ignore[no-any-return]
-
-    @cached_property
-    def statistics(self) -> AsyncStatisticsClient:
-        """Statistics (async), with ``subscribe()`` yielding CometD updates."""
-        return self._build("statistics")  # type: ignore[no-any-return]
-
-    @cached_property
-    def secure_email(self) -> AsyncSecureEmailApi:
-        """Secure Email (async)."""
-        return self._build("secure_email")  # type: ignore[no-any-return]
-
-    @cached_property
-    def auth(self) -> AsyncAuthApi:
-        """The Authentication API (async)."""
-        return self._build("auth")  # type: ignore[no-any-return]
-
-    @cached_property
-    def udm(self) -> AsyncUdmApi:
-        """User Data Management (async)."""
-        return self._build("udm")  # type: ignore[no-any-return]
-
-    @cached_property
-    def data_download(self) -> AsyncDataDownloadApi:
-        """Cloud Data Download Service (async; deprecated by Genesys)."""
-        return self._build("data_download")  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
         """Close CometD (deleting its subscriptions), every per-API client and the shared pool."""

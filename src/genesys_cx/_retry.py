@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import datetime
-import email.utils
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterator
@@ -40,9 +38,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from ._headers import RETRY_AFTER_HEADER, parse_retry_after
 from ._tracing import get_logger
 
-__all__ = ["AsyncRetryTransport", "RetryPolicy", "RetryTransport", "parse_retry_after", "retry_safe"]
+__all__ = ["AsyncRetryTransport", "RetryPolicy", "RetryTransport", "retry_safe"]
 
 logger = get_logger()
 
@@ -72,23 +71,6 @@ def retry_safe(safe: bool = True) -> Iterator[None]:
         yield
     finally:
         _safe.reset(token)
-
-
-def parse_retry_after(value: str | None, now: datetime.datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date); None if absent or invalid."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    now = now or datetime.datetime.now(datetime.UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _methods(values: Collection[str]) -> frozenset[str]:
@@ -153,7 +135,7 @@ class RetryPolicy:
     def delay(self, outcome: httpx.Response | Exception, retry: int) -> float | None:
         """Seconds to wait before retry number *retry*, or None when the server asks for too long a wait."""
         if isinstance(outcome, httpx.Response) and self.respect_retry_after:
-            asked = parse_retry_after(outcome.headers.get("Retry-After"))
+            asked = parse_retry_after(outcome.headers.get(RETRY_AFTER_HEADER))
             if asked is not None:
                 return asked if asked <= self.retry_after_cap else None
         return self.backoff(retry)

@@ -5,7 +5,7 @@ The generator writes each API's security requirements to ``genesys_cx_api.<api>.
 against those templates and applies the first alternative whose schemes are all configured:
 ``apiKey`` (x-api-key), ``clientBasic`` (HTTP Basic client credentials), ``hubSignature``
 (HMAC of the exact body bytes) and ``bearer`` / ``oauth2`` (a fresh token; one refresh and retry
-on 401, delegated to ``genesys_cx.auth.BearerToken``). When no alternative can be satisfied the
+on 401, delegated to ``genesys_cx.credentials.BearerToken``). When no alternative can be satisfied the
 request is not sent: ``MissingCredentials`` says which credentials the operation needs.
 """
 
@@ -18,17 +18,13 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from .errors import GenesysError
+from .errors import MissingCredentials
 from .signing import HEADER as SIGNATURE_HEADER
-from .signing import HubSignature, sign
+from .signing import HubSignature, asign_request, sign_request
 
-__all__ = ["MissingCredentials", "Providers", "SchemeAuth"]
+__all__ = ["Providers", "SchemeAuth"]
 
 Operations = Sequence[tuple[str, str, str, tuple[tuple[str, ...], ...]]]
-
-
-class MissingCredentials(GenesysError):
-    """An operation needs credentials this client was not configured with."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,7 @@ def _compile(template: str) -> re.Pattern[str]:
 class SchemeAuth(httpx.Auth):
     """An ``httpx.Auth`` for one API: per-operation credentials from its generated security table."""
 
-    requires_request_body = True
+    requires_request_body = False  # the flows read a body only when they must (see _signer)
 
     def __init__(self, base_path: str, operations: Operations, providers: Providers) -> None:
         self._base_path = base_path.rstrip("/")
@@ -107,7 +103,7 @@ class SchemeAuth(httpx.Auth):
             operation=route.operation,
         )
 
-    def _prepare(self, request: httpx.Request) -> httpx.Auth | None:
+    def _prepare(self, request: httpx.Request, signature: str | None) -> httpx.Auth | None:
         """Set the static credentials; return the bearer auth to run last, if the operation needs it."""
         schemes = self._schemes(request)
         providers = self._providers
@@ -117,23 +113,28 @@ class SchemeAuth(httpx.Auth):
             client_id, client_secret = providers.client_basic
             token = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
             request.headers["Authorization"] = f"Basic {token}"
-        if "hubSignature" in schemes and providers.hub_signature is not None:
-            request.headers[SIGNATURE_HEADER] = sign(providers.hub_signature.secret_for(request), request.content)
+        if signature is not None:
+            request.headers[SIGNATURE_HEADER] = signature
         if ("bearer" in schemes or "oauth2" in schemes) and providers.bearer is not None:
             return providers.bearer
         return None
 
+    def _signer(self, request: httpx.Request) -> HubSignature | None:
+        """The ``hubSignature`` provider when the operation is to be signed (the body is read for it only)."""
+        hub = self._providers.hub_signature
+        return hub if hub is not None and "hubSignature" in self._schemes(request) else None
+
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.read()
-        bearer = self._prepare(request)
+        hub = self._signer(request)
+        bearer = self._prepare(request, sign_request(hub.secret_for(request), request) if hub else None)
         if bearer is None:
             yield request
             return
         yield from bearer.sync_auth_flow(request)
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        await request.aread()
-        bearer = self._prepare(request)
+        hub = self._signer(request)
+        bearer = self._prepare(request, await asign_request(hub.secret_for(request), request) if hub else None)
         if bearer is None:
             yield request
             return

@@ -33,8 +33,9 @@ from typing import Any
 
 import httpx
 
+from ._headers import TRACE_HEADER
+
 __all__ = [
-    "TRACE_HEADER",
     "AsyncTracingTransport",
     "SecretFilter",
     "TracingTransport",
@@ -45,7 +46,6 @@ __all__ = [
     "register_secret",
 ]
 
-TRACE_HEADER = "X-B3-TraceId"
 MASK = "***"
 #: How much of a body a DEBUG record may show.
 BODY_LOG_LIMIT = 2048
@@ -301,7 +301,7 @@ class _Tracer:
 
     @staticmethod
     def failed(request: httpx.Request, exc: httpx.TransportError, trace_id: str, started: float) -> Exception:
-        from .errors import transport_error  # errors imports this module for redaction
+        from ._response import transport_error  # _response imports this module for redaction
 
         logger.debug(
             "request %s %s failed after %.1f ms trace=%s: %s",

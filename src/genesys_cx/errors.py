@@ -1,68 +1,84 @@
-"""The exceptions of the SDK, and the handler that turns every HTTP answer into a result or one of them.
+"""Every exception the SDK raises, in one tree rooted at ``GenesysError``.
 
-Every failure is a ``GenesysError``, with what a user needs to act on it or to report it::
+Catch ``GenesysError`` to handle any failure of the SDK; catch a branch to handle one kind::
 
-    GenesysError                  status, code, message, detail, trace_id, operation, response
-    ├── TransportError            no answer: the connection failed
-    │   └── Timeout
+    GenesysError                  message, status, code, detail, trace_id, operation, response
+    ├── TransportError            no answer: the connection failed (``__cause__`` is httpx's error)
+    │   ├── Timeout
+    │   └── DownloadInterrupted   a download kept failing mid-file (the .part file is kept)
     ├── ApiError                  the API answered, and the answer is an error
     │   ├── BadRequest 400, Unauthorized 401, Forbidden 403, NotFound 404, Conflict 409,
     │   │   UnsupportedMediaType 415, RateLimited 429 (retry_after), ServerError 5xx
     │   ├── UnexpectedStatus      any other status, including ones HTTP does not list
     │   ├── InvalidResponse       a 2xx whose body is not the documented JSON (raw body, JSON path)
     │   └── PartialSuccess        envelope code 2: .result (parsed) and .errors (failed parts)
-    └── LoginRequired             no way left to get a token without the user signing in again
+    ├── LoginRequired             no way left to get a token without the user signing in again
+    ├── MissingCredentials        the operation needs credentials the client was not given (nothing sent)
+    ├── UnknownChannel            (also a LookupError) no secret for the channel to sign for (nothing sent)
+    ├── NotificationError         a CometD (Bayeux) exchange failed
+    │   ├── HandshakeFailed       the server refused /meta/handshake
+    │   ├── SubscribeFailed       the server refused /meta/subscribe (.channel)
+    │   └── SessionEnded          the client was closed, or the server ended the session for good
+    ├── WebhookError              an incoming webhook was rejected
+    │   ├── InvalidSignature      X-Hub-Signature missing, malformed or wrong (the body was not parsed)
+    │   └── InvalidPayload        (also a ValueError) an authentic body that is not the documented JSON (.body, .data)
+    ├── DeliveryFailed            (also a RuntimeError) the sandbox gave up delivering an agent reply (.delivery)
+    ├── CorruptDownload           a downloaded file's size or checksum is not the announced one
+    ├── ExportFailed              an export job was cancelled or failed (job_id, job_status)
+    └── ExportTimeout             an export job did not finish in time (also a TimeoutError)
 
-The generated API classes call ``handle_response(response, parse, operation)`` for every answer:
-a 2xx is parsed with the documented model; envelope code 1 (accepted, the outcome arrives through
-CometD) is returned like any success and logged at INFO; code 2 raises ``PartialSuccess`` so a
-partly failed bulk operation is never mistaken for a success. Anything else goes through
-``error_for_response``, which reads the Genesys envelope leniently: ``{"status": {"code": 404,
-"message": ..., "detail": ...}}`` (integer codes, or Secure Email's string codes such as
-``"INVALID_PARAMETER"``), the gateway's ``{"message": "Forbidden"}``, OAuth2's ``{"error",
-"error_description"}``, and bodies that are not JSON at all.
+Misusing the SDK itself (an argument of the wrong type or value) raises Python's own ``TypeError``
+or ``ValueError`` at the call, as any Python library does; those are bugs to fix, not failures to
+handle.
 
-Nothing is lost: the raw ``httpx.Response`` stays on ``error.response`` (it is never part of
-``str()`` or ``repr()``), and messages pass through the SDK's secret redaction.
+This module is the only place an exception class of the SDK is defined, and it imports nothing
+from the rest of the package (like httpx's ``_exceptions`` and stripe's ``_error``), so every
+module can import it. The code that turns an HTTP answer into one of these lives in
+``genesys_cx._response`` (``handle_response``, ``error_for_response``, ``transport_error``); it
+redacts registered secrets from every message it builds out of what a server said. The raw
+``httpx.Response`` stays on ``error.response`` and is never part of ``str()`` or ``repr()``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Any
+import warnings
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from genesys_cx_api.errors import InvalidData
-
-from ._retry import parse_retry_after
-from ._tracing import TRACE_HEADER, get_logger, redact
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "ApiError",
     "BadRequest",
     "Conflict",
+    "CorruptDownload",
+    "DeliveryFailed",
+    "DownloadInterrupted",
+    "ExportFailed",
+    "ExportTimeout",
     "Forbidden",
     "GenesysError",
+    "HandshakeFailed",
+    "InvalidPayload",
     "InvalidResponse",
+    "InvalidSignature",
     "LoginRequired",
+    "MissingCredentials",
     "NotFound",
+    "NotificationError",
     "PartialSuccess",
     "RateLimited",
     "ServerError",
+    "SessionEnded",
+    "SubscribeFailed",
     "Timeout",
     "TransportError",
     "Unauthorized",
     "UnexpectedStatus",
+    "UnknownChannel",
     "UnsupportedMediaType",
-    "error_for_response",
-    "handle_response",
-    "transport_error",
+    "WebhookError",
 ]
-
-logger = get_logger()
-
-_DETAIL_TEXT_LIMIT = 2048
 
 
 class GenesysError(Exception):
@@ -112,12 +128,12 @@ class GenesysError(Exception):
             extras.append(f"trace {self.trace_id[:8]}...")
         if extras:
             text += f" ({', '.join(extras)})"
-        return redact(text)
+        return text
 
     def __repr__(self) -> str:
         fields = {"status": self.status, "code": self.code, "operation": self.operation, "trace_id": self.trace_id}
         shown = ", ".join(f"{name}={value!r}" for name, value in fields.items() if value is not None)
-        return redact(f"{type(self).__name__}({self.message!r}{', ' if shown else ''}{shown})")
+        return f"{type(self).__name__}({self.message!r}{', ' if shown else ''}{shown})"
 
 
 class LoginRequired(GenesysError):
@@ -177,12 +193,12 @@ class UnexpectedStatus(ApiError):
 
 
 class InvalidResponse(ApiError):
-    """A 2xx whose body is malformed or does not parse into the documented model; ``body`` keeps the raw bytes."""
+    """A 2xx whose body is malformed or does not parse into the documented model; ``body`` keeps the raw bytes,
+    ``path`` names where the JSON stops matching the model (``data.ids[0]``), when it decoded."""
 
     def __init__(self, message: str, *, body: bytes = b"", path: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.body = body
-        #: Where in the JSON the answer stops matching (``data.ids[0]``), when the model says so.
         self.path = path
 
 
@@ -195,164 +211,140 @@ class PartialSuccess(ApiError):
         self.errors = errors if errors is not None else []
 
 
-_BY_STATUS: dict[int, type[ApiError]] = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    415: UnsupportedMediaType,
-    429: RateLimited,
+# ----------------------------------------------------------------------------------- credentials
+
+
+class MissingCredentials(GenesysError):
+    """An operation needs credentials this client was not configured with (the request was not sent)."""
+
+
+class UnknownChannel(GenesysError, LookupError):
+    """No secret is configured for the channel a request is addressed to (nothing was sent)."""
+
+    def __init__(self, channel_id: str | None) -> None:
+        self.channel_id = channel_id
+        where = f"channel {channel_id!r}" if channel_id else "a request that names no channel"
+        super().__init__(f"no channel secret is configured for {where}; add it to channel_secrets")
+
+
+# --------------------------------------------------------------------------------- notifications
+
+
+class NotificationError(GenesysError):
+    """A CometD (Bayeux) exchange with the notifications endpoint failed.
+
+    HTTP answers that are errors (an expired token, a 5xx from the gateway) surface as the usual
+    ``ApiError`` subclasses and broken connections as ``TransportError``; these are what is
+    specific to Bayeux. None of their messages ever carries a header value.
+    """
+
+
+class HandshakeFailed(NotificationError):
+    """The server answered ``/meta/handshake`` unsuccessfully (``code`` is the Bayeux error, e.g. ``403::...``)."""
+
+
+class SubscribeFailed(NotificationError):
+    """The server refused ``/meta/subscribe`` for ``channel`` (``code`` is the Bayeux error)."""
+
+    def __init__(self, message: str, *, channel: str, code: str | None = None) -> None:
+        super().__init__(message, code=code, operation="cometd_subscribe")
+        self.channel = channel
+
+
+class SessionEnded(NotificationError):
+    """The session is over: the client was closed, or the server advised ``reconnect: none``."""
+
+
+# -------------------------------------------------------------------------------------- webhooks
+
+
+class WebhookError(GenesysError):
+    """An incoming webhook was rejected. Messages say what was wrong and never contain a secret or a signature."""
+
+
+class InvalidSignature(WebhookError):
+    """``X-Hub-Signature`` is missing, malformed, or not the HMAC of the body with any configured secret."""
+
+
+class InvalidPayload(WebhookError, ValueError):
+    """The (authentic) body is not JSON, not a JSON object, or does not match the documented shape.
+
+    ``body`` is the raw request body; ``data`` the decoded JSON value, or ``None`` if it did not
+    decode; ``path`` where the JSON stops matching the model (``channel.from.id``), when known.
+    Nothing is lost: log it or park it for a human.
+    """
+
+    def __init__(self, message: str, *, body: bytes, data: Any = None, path: str | None = None) -> None:
+        super().__init__(message)
+        self.body = body
+        self.data = data
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"InvalidPayload({self.message!r}, body=<{len(self.body)} bytes>)"
+
+
+# --------------------------------------------------------------------------------------- sandbox
+
+
+class DeliveryFailed(GenesysError, RuntimeError):
+    """The sandbox gave up delivering an agent reply (attempts exhausted, or the webhook answered 4xx).
+
+    ``delivery`` is the ``genesys_cx.sandbox.Delivery`` record, with every attempt.
+    """
+
+    def __init__(self, message: str, *, delivery: Any) -> None:
+        super().__init__(message)
+        self.delivery = delivery
+
+
+# ------------------------------------------------------------------------- files and export jobs
+
+
+class DownloadInterrupted(TransportError):
+    """A download kept failing mid-file; what arrived stays in ``<name>.part`` and the next attempt resumes it."""
+
+
+class CorruptDownload(GenesysError):
+    """A downloaded file is not what its metadata announced (size or checksum); it was not put in place."""
+
+
+class ExportFailed(GenesysError):
+    """An export job ended without its files (failed or cancelled); ``job_id`` and ``job_status`` say which."""
+
+    def __init__(self, message: str, *, job_id: int | str | None = None, job_status: str | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.job_id = job_id
+        self.job_status = job_status
+
+
+class ExportTimeout(GenesysError, TimeoutError):
+    """An export job did not finish within the time given to wait for it (it may still be running)."""
+
+    def __init__(self, message: str, *, job_id: int | str | None = None, progress: int | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.job_id = job_id
+        self.progress = progress
+
+
+# ------------------------------------------------------------------------- deprecated (0.1.0)
+
+_MOVED = {
+    "handle_response": "genesys_cx.handle_response",
+    "error_for_response": "genesys_cx._response.error_for_response",
+    "transport_error": "genesys_cx._response.transport_error",
 }
 
 
-# ------------------------------------------------------------------------------- reading answers
+def __getattr__(name: str) -> Any:
+    """0.1.0 kept the answer handling here; it lives in ``genesys_cx._response`` now (deprecated aliases)."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"genesys_cx.errors.{name} is deprecated; use {_MOVED[name]} (genesys_cx.errors holds exceptions only)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    from . import _response  # only when a deprecated name is used: this module imports nothing at import time
 
-
-def _body(response: httpx.Response) -> bytes:
-    try:
-        return response.content
-    except httpx.ResponseNotRead:
-        try:
-            return response.read()
-        except (httpx.HTTPError, RuntimeError):  # an async stream, or a broken one: no body to read
-            return b""
-
-
-def _json(content: bytes) -> Any:
-    try:
-        return json.loads(content) if content.strip() else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _trace_id(response: httpx.Response) -> str | None:
-    try:
-        sent: str | None = response.request.headers.get(TRACE_HEADER)
-    except RuntimeError:  # a response built without a request
-        sent = None
-    echoed: str | None = response.headers.get(TRACE_HEADER)
-    return sent or echoed
-
-
-def _code(value: object) -> int | str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, str)):
-        return value
-    return str(value)
-
-
-def _envelope(payload: Any) -> tuple[int | str | None, str | None, object]:
-    """(code, message, detail) from any of the error bodies Genesys sends; Nones when it is none of them."""
-    if not isinstance(payload, dict):
-        return None, None, None
-    status = payload.get("status")
-    if isinstance(status, dict):
-        message = status.get("message")
-        return _code(status.get("code")), None if message is None else str(message), status.get("detail")
-    if "error" in payload:  # OAuth2 (RFC 6749 section 5.2)
-        error = payload.get("error")
-        description = payload.get("error_description")
-        return _code(error), str(description if description is not None else error), None
-    if "message" in payload:  # the API gateway
-        return None, str(payload["message"]), None
-    return None, None, None
-
-
-def error_for_response(response: httpx.Response, operation: str | None) -> ApiError:
-    """The typed error for an error answer: by status, with the envelope's code, message and detail.
-
-    Never raises, whatever the status (even one HTTP does not list) and whatever the body.
-    """
-    status = response.status_code
-    content = _body(response)
-    payload = _json(content)
-    code, message, detail = _envelope(payload)
-    if payload is None and content:
-        detail = content[:_DETAIL_TEXT_LIMIT].decode("utf-8", "replace")
-    if not message:
-        message = response.reason_phrase or "unknown status"
-    kind: type[ApiError]
-    if status in _BY_STATUS:
-        kind = _BY_STATUS[status]
-    elif 500 <= status <= 599:
-        kind = ServerError
-    else:
-        kind = UnexpectedStatus
-    common: dict[str, Any] = {
-        "status": status,
-        "code": code,
-        "detail": detail,
-        "trace_id": _trace_id(response),
-        "operation": operation,
-        "response": response,
-    }
-    if kind is RateLimited:
-        return RateLimited(message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **common)
-    return kind(message, **common)
-
-
-def transport_error(
-    exc: httpx.TransportError, *, trace_id: str | None = None, operation: str | None = None
-) -> TransportError:
-    """The ``TransportError`` (``Timeout`` for timeouts) for a failed connection; raise it ``from exc``."""
-    kind = Timeout if isinstance(exc, httpx.TimeoutException) else TransportError
-    words = str(exc) or "no details"
-    return kind(f"{type(exc).__name__}: {words}", trace_id=trace_id, operation=operation)
-
-
-def handle_response(response: httpx.Response, parse: Callable[[], Any], operation: str) -> Any:
-    """The handler of the generated API classes: the parsed 2xx answer, or a ``GenesysError``.
-
-    The envelope code of a 2xx answer is read from the parsed model (its ``status``, or an
-    undocumented ``status`` kept in ``additional_properties``), so the body is decoded once.
-    """
-    if not 200 <= response.status_code < 300:
-        raise error_for_response(response, operation)
-    try:
-        result = parse()
-    except Exception as exc:
-        path = exc.path if isinstance(exc, InvalidData) else None
-        raise InvalidResponse(
-            f"the answer does not match the documented model ({type(exc).__name__}: {exc})",
-            path=path,
-            body=_body(response),
-            status=response.status_code,
-            trace_id=_trace_id(response),
-            operation=operation,
-            response=response,
-        ) from exc
-    code, message, detail = _envelope({"status": _status_of(result)})
-    if code == 1:
-        logger.info(
-            "%s accepted (code 1): the outcome arrives through CometD (trace %s)", operation, _trace_id(response)
-        )
-    elif code == 2:
-        errors = getattr(result, "errors", None)
-        if not isinstance(errors, list):
-            extra = getattr(result, "additional_properties", None)
-            raw = extra.get("errors") if isinstance(extra, dict) else None
-            errors = raw if isinstance(raw, list) else []
-        raise PartialSuccess(
-            message or f"partial success: {len(errors)} part(s) failed",
-            result=result,
-            errors=errors,
-            code=code,
-            detail=detail,
-            status=response.status_code,
-            trace_id=_trace_id(response),
-            operation=operation,
-            response=response,
-        )
-    return result
-
-
-def _status_of(result: object) -> object:
-    """The envelope ``status`` of a parsed answer, as plain data (None when it has none)."""
-    status = getattr(result, "status", None)
-    if status is None or not (isinstance(status, dict) or hasattr(status, "to_dict")):
-        extra = getattr(result, "additional_properties", None)
-        status = extra.get("status") if isinstance(extra, dict) else None
-    to_dict = getattr(status, "to_dict", None)
-    return to_dict() if callable(to_dict) else status
+    return getattr(_response, name)

@@ -58,6 +58,10 @@ def make_repo(dest: Path, apis: tuple[str, ...]) -> Path:
     shutil.copytree(ROOT / "specs" / "shared", dest / "specs" / "shared")
     for api in apis:
         shutil.copy2(ROOT / "specs" / f"{api}.yaml", dest / "specs" / f"{api}.yaml")
+    # The registry keeps the line of each copied API (one line per API: see ARCHITECTURE.md).
+    registry = (ROOT / "specs" / "apis.toml").read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in registry if not line.split("=")[0].strip().isidentifier() or line.split()[0] in apis]
+    (dest / "specs" / "apis.toml").write_text("".join(kept), encoding="utf-8")
     return dest
 
 

@@ -43,6 +43,7 @@ def write_specs(root: Path, doc: dict[str, Any], shared: dict[str, Any] | None =
     specs = root / "specs"
     (specs / "shared").mkdir(parents=True)
     (specs / "widgets.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    (specs / "apis.toml").write_text('[apis]\nwidgets = { summary = "Widgets." }\n', encoding="utf-8")
     if shared is not None:
         (specs / "shared" / "common.yaml").write_text(yaml.safe_dump(shared, sort_keys=False), encoding="utf-8")
     return specs

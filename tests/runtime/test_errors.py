@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from genesys_cx import errors
+from genesys_cx._response import error_for_response, handle_response
 from genesys_cx._retry import RetryPolicy, RetryTransport
 from genesys_cx._serve import serve
 from genesys_cx._tracing import AsyncTracingTransport, TracingTransport, register_secret
@@ -35,8 +36,6 @@ from genesys_cx.errors import (
     Unauthorized,
     UnexpectedStatus,
     UnsupportedMediaType,
-    error_for_response,
-    handle_response,
 )
 
 from ._core_helpers import Answer, Scripted, dead_port, isolated_secrets

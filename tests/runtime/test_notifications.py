@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from genesys_cx._serve import serve
-from genesys_cx._statistics import AsyncStatisticsClient, StatisticsClient, subscription_request
+from genesys_cx._statistics_client import AsyncStatisticsClient, StatisticsClient, subscription_request
 from genesys_cx.errors import Forbidden, Unauthorized
 from genesys_cx.notifications import (
     SERVICE_CHANNEL,

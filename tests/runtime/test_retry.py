@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from genesys_cx._retry import AsyncRetryTransport, RetryPolicy, RetryTransport, parse_retry_after, retry_safe
+from genesys_cx._headers import parse_retry_after
+from genesys_cx._retry import AsyncRetryTransport, RetryPolicy, RetryTransport, retry_safe
 from genesys_cx._serve import serve
 
 from ._core_helpers import Answer, Scripted, dead_port

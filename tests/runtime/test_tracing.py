@@ -33,7 +33,7 @@ from genesys_cx._tracing import (
     redact_url,
     register_secret,
 )
-from genesys_cx.auth import ApiKey, BearerToken, OAuth2Credentials, TokenManager, combine_auth
+from genesys_cx.credentials import ApiKey, BearerToken, OAuth2Credentials, TokenManager, combine_auth
 from genesys_cx.signing import HubSignature, sign
 
 from ._core_helpers import Answer, Scripted, isolated_secrets

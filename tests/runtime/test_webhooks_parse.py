@@ -198,7 +198,7 @@ def test_any_signed_json_object_parses_or_raises_invalid_payload(document: dict[
             assert exc.data == document
         else:
             if isinstance(result, UnknownMessage):
-                assert result.raw == document and result.type == kind
+                assert result.raw == document and result.type == document["type"]
 
 
 @given(document=st.dictionaries(st.text(max_size=8), json_values, max_size=5), secret=st.text(min_size=1))

@@ -85,6 +85,31 @@ def test_an_abandoned_claim_expires_after_its_lease(make_store: StoreFactory) ->
     assert store.claim("message:1").state is ClaimState.NEW
 
 
+def test_a_renewed_claim_outlives_its_lease(make_store: StoreFactory) -> None:
+    store = make_store(lease=1.5)
+    claim = store.claim("message:1")
+    time.sleep(1.0)
+    assert store.renew(claim)  # within the lease: extended by a whole lease from now
+    time.sleep(1.0)  # 2 s after the claim, 1 s after the renewal
+    assert store.claim("message:1").state is ClaimState.IN_PROGRESS
+    store.complete(claim, "id")
+    assert store.claim("message:1").state is ClaimState.DONE
+
+
+def test_only_the_holder_of_an_in_progress_claim_can_renew_it(make_store: StoreFactory) -> None:
+    store = make_store()
+    first = store.claim("message:1")
+    assert store.renew(first)
+    assert not store.renew(Claim("message:1", ClaimState.NEW, "not-the-token"))
+    assert not store.renew(Claim("message:2", ClaimState.NEW, first.token))  # never claimed
+    store.release(first)
+    assert not store.renew(first)  # released: nothing to renew
+    second = store.claim("message:1")
+    assert not store.renew(first) and store.renew(second)
+    store.complete(second, None)
+    assert not store.renew(second)  # done entries are not leases
+
+
 def test_concurrent_deliveries_get_exactly_one_new_claim(make_store: StoreFactory) -> None:
     store = make_store()
     barrier = threading.Barrier(8)
@@ -147,7 +172,7 @@ def test_the_redis_url_never_shows(redis_url: str) -> None:
 
 operations = st.lists(
     st.tuples(
-        st.sampled_from(["claim", "complete", "release"]),
+        st.sampled_from(["claim", "complete", "release", "renew"]),
         st.sampled_from(["a", "b", "c"]),
         st.sampled_from([None, "x", "y"]),
     ),
@@ -178,6 +203,9 @@ def test_every_store_behaves_like_the_reference_model(make_store: StoreFactory, 
             if operation == "complete":
                 store.complete(claim, value)
                 model[key] = ("done", value, claim.token)
+            elif operation == "renew":
+                state, _, token = model.get(key, ("absent", None, ""))
+                assert store.renew(claim) is (state == "in_progress" and token == claim.token)
             elif model.get(key, ("",))[0] == "in_progress" and model[key][2] == claim.token:
                 store.release(claim)
                 del model[key]

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import httpx
 import pytest
+from genesys_cx_api._registry import APIS
 
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
     DEMO_CCID,
-    DEMO_CHANNEL_ID,
     DEMO_CHANNEL_SECRET,
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -20,45 +19,34 @@ from genesys_cx.sandbox import (
     DEMO_USERNAME,
     Sandbox,
 )
-from genesys_cx.sandbox._specs import Operation, sample, spec_set
+from genesys_cx.sandbox._specs import Operation, spec_set
 from genesys_cx.signing import sign
+
+from ._examples import FILE_CONTENT, body_media_type, example_body, path_with_values, required_query, spec_operation
 
 OPERATIONS = spec_set().operations
 
 
-def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = spec
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
 def _request(client: httpx.Client, op: Operation, token: str) -> httpx.Request:
-    spec = spec_set().specs[op.api]
-    raw = spec["paths"][re.sub(r"^/(nexus/v3|auth/v3|udm|data-download)", "", op.path)][op.method.lower()]
-    path = op.path.replace("{channelId}", DEMO_CHANNEL_ID).replace("{openMediaService}", "demo")
-    path = re.sub(r"\{[^}]+\}", "1", path)
-    query: dict[str, str] = {}
+    spec, raw = spec_operation(op.api, op.path.removeprefix(APIS[op.api].base_path), op.method)
+    query = {
+        name: str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in required_query(spec, raw).items()
+    }
     headers = {"x-api-key": DEMO_API_KEY, "x-ccid": DEMO_CCID}
-    for parameter in (_resolve(spec, p) for p in raw.get("parameters", [])):
-        if parameter.get("required") and parameter["in"] == "query":
-            value = sample(spec, parameter["schema"])
-            query[parameter["name"]] = str(value).lower() if isinstance(value, bool) else str(value or "x")
     if "bearer" in str(op.security):
         headers["Authorization"] = f"Bearer {token}"
     kwargs: dict[str, Any] = {}
-    content = _resolve(spec, raw.get("requestBody", {})).get("content", {})
-    if "application/json" in content:
-        kwargs["content"] = json.dumps(sample(spec, content["application/json"]["schema"])).encode()
+    media_type = body_media_type(spec, raw)
+    if media_type == "application/json":
+        kwargs["content"] = json.dumps(example_body(spec, raw)).encode()
         headers["Content-Type"] = "application/json"
-    elif "multipart/form-data" in content:
-        kwargs["files"] = {"file": ("f.png", b"\x89PNG", "image/png")}
-    elif "application/x-www-form-urlencoded" in content:
+    elif media_type == "multipart/form-data":
+        kwargs["files"] = {"file": ("f.png", FILE_CONTENT, "image/png")}
+    elif media_type == "application/x-www-form-urlencoded":
         kwargs["data"] = {"grant_type": "client_credentials"}
         headers["Authorization"] = httpx.BasicAuth(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)._auth_header
-    request = client.build_request(op.method, path, params=query, headers=headers, **kwargs)
+    request = client.build_request(op.method, path_with_values(op.path), params=query, headers=headers, **kwargs)
     if "hubSignature" in str(op.security):
         request.headers["X-Hub-Signature"] = sign(DEMO_CHANNEL_SECRET, request.read())
     return request

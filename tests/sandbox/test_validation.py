@@ -169,7 +169,9 @@ def _replace_handler(app: Any, operation_id: str, answer: Response) -> None:
     async def handler(call: Any) -> Response:
         return answer
 
-    for route in app.app.routes:
+    while not hasattr(app, "routes"):  # through the ASGI layers (inspector, faults) to the Starlette app
+        app = app.app
+    for route in app.routes:
         endpoint = getattr(route, "app", None)
         if getattr(getattr(endpoint, "op", None), "operation_id", None) == operation_id:
             endpoint.handler = handler

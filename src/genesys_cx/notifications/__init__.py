@@ -22,10 +22,11 @@ it when the service comes back from an outage.
   anything unknown is kept raw, never dropped.
 """
 
+from ..errors import HandshakeFailed, NotificationError, SessionEnded, SubscribeFailed
 from ._client import DEFAULT_PATH, CometdClient, HeadersProvider, State
-from ._errors import HandshakeFailed, NotificationError, SessionEnded, SubscribeFailed
 from ._messages import SERVICE_CHANNEL, UPDATES_CHANNEL, Notification, RawMessage, parse_notification
-from ._statistics import (
+from ._streams import Listener, NotificationStream, Subscriber
+from ._subscription import (
     AsyncStatisticsSubscription,
     CreateSubscription,
     DeleteSubscription,
@@ -34,7 +35,6 @@ from ._statistics import (
     SubscriptionEvent,
     SubscriptionEventKind,
 )
-from ._streams import Listener, NotificationStream, Subscriber
 from ._sync import BlockingStream, SyncCometdClient
 
 __all__ = [

@@ -38,10 +38,10 @@ from typing import Any, Literal, Self
 
 import httpx
 
+from .._response import error_for_response, transport_error
 from .._retry import RetryPolicy
 from .._tracing import get_logger
-from ..errors import InvalidResponse, error_for_response, transport_error
-from ._errors import HandshakeFailed, SessionEnded, SubscribeFailed, describe
+from ..errors import GenesysError, HandshakeFailed, InvalidResponse, SessionEnded, SubscribeFailed
 from ._messages import (
     CONNECT,
     DISCONNECT,
@@ -59,6 +59,12 @@ from ._streams import Listener, NotificationStream, Subscriber, maybe_await
 __all__ = ["DEFAULT_PATH", "CometdClient", "HeadersProvider", "State"]
 
 logger = get_logger("notifications")
+
+
+def describe(exc: BaseException) -> str:
+    """*exc* for a log line: an SDK error's text, otherwise only its type (an unknown error may hold anything)."""
+    return str(exc) if isinstance(exc, GenesysError) else type(exc).__name__
+
 
 #: The Statistics notifications endpoint, relative to a client whose base URL is the API host.
 DEFAULT_PATH = "/statistics/v3/notifications"

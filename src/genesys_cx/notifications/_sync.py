@@ -18,8 +18,8 @@ from typing import Any, Generic, Protocol, Self, TypeVar, cast, overload
 
 import httpx
 
+from ..errors import SessionEnded
 from ._client import DEFAULT_PATH, CometdClient, State
-from ._errors import SessionEnded
 from ._messages import Notification
 from ._streams import Listener, maybe_await
 

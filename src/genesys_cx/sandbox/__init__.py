@@ -21,8 +21,9 @@ background, and injects faults on demand (``sb.faults.add(Fault(...))``). ``crea
 ASGI application alone; ``/_sandbox/...`` control routes drive it over HTTP (see ``_control``).
 """
 
+from ..errors import DeliveryFailed
 from ._app import create_app
-from ._auth import Token
+from ._auth import IssuedToken
 from ._config import (
     DEMO_API_KEY,
     DEMO_CCID,
@@ -39,10 +40,10 @@ from ._config import (
     SandboxConfig,
     SandboxUser,
 )
-from ._delivery import Attempt, OutgoingMessage
+from ._delivery import Attempt, Delivery
 from ._faults import Fault, Faults
 from ._messaging import InboundMessage
-from ._sandbox import DeliveryFailed, Sandbox
+from ._sandbox import Sandbox
 from ._state import SandboxState, Violation
 
 __all__ = [
@@ -56,19 +57,38 @@ __all__ = [
     "DEMO_REDIRECT_URI",
     "DEMO_USERNAME",
     "Attempt",
+    "Delivery",
     "DeliveryFailed",
     "DeliveryPolicy",
     "Fault",
     "Faults",
     "InboundMessage",
+    "IssuedToken",
     "OAuthClient",
-    "OutgoingMessage",
     "Sandbox",
     "SandboxChannel",
     "SandboxConfig",
     "SandboxState",
     "SandboxUser",
-    "Token",
     "Violation",
     "create_app",
 ]
+
+
+_DEPRECATED = {"Token": "IssuedToken", "OutgoingMessage": "Delivery"}
+
+
+def __getattr__(name: str) -> object:
+    """Names of 0.1.0 that now mean one thing each: ``Token`` and ``OutgoingMessage`` (deprecated)."""
+    new = _DEPRECATED.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn(
+        f"genesys_cx.sandbox.{name} is deprecated; use genesys_cx.sandbox.{new} "
+        f"({name} is the name of a different public class elsewhere in the SDK)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return globals()[new]

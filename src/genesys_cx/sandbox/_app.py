@@ -34,15 +34,16 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from genesys_cx.signing import HEADER as SIGNATURE_HEADER
 from genesys_cx.signing import verify
 
-from ._auth import Token, client_from_basic
+from ._auth import IssuedToken, client_from_basic
 from ._config import SandboxConfig
 from ._control import control_routes
-from ._http import ApiError, Call, envelope, parse_multipart
+from ._http import Call, ErrorReply, envelope, parse_multipart
+from ._inspector import Inspector
 from ._secure_email import error_body as secure_email_error
 from ._specs import Operation, sample_response
 from ._state import SandboxState, Violation
@@ -73,7 +74,7 @@ def create_app(config: SandboxConfig | None = None) -> tuple[Any, SandboxState]:
             await state.shutdown()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    return _FaultLayer(app, state), state
+    return Inspector(_FaultLayer(app, state), state), state
 
 
 class _FaultLayer:
@@ -89,12 +90,15 @@ class _FaultLayer:
             return
         found = self.state.specs.find(scope["method"], scope["path"])
         hit = self.state.faults.check(scope["method"], scope["path"], found[0].operation_id if found else None)
+        self.state.events.fault(scope, hit)
         if hit is None:
             await self.app(scope, receive, send)
             return
         if hit.latency:
             await asyncio.sleep(hit.latency)
-        if hit.drop:
+        if hit.drop_after is not None:
+            await self.app(scope, receive, _cut_after(send, hit.drop_after))
+        elif hit.drop:
             await _drop_connection(send)
         elif hit.status is not None:
             headers = {"Retry-After": str(hit.retry_after)} if hit.retry_after is not None else {}
@@ -124,6 +128,27 @@ async def _drop_connection(send: Send) -> None:
     await send({"type": "http.response.body", "body": b"{", "more_body": True})
 
 
+def _cut_after(send: Send, limit: int) -> Send:
+    """*send*, but the connection drops once *limit* bytes of the answer's body have gone out."""
+    sent = 0
+
+    async def cut(message: Message) -> None:
+        nonlocal sent
+        if sent > limit:
+            return  # already dropped: the rest of the answer goes nowhere
+        if message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            if sent + len(body) > limit or (sent + len(body) == limit and not message.get("more_body")):
+                await send({"type": "http.response.body", "body": body[: limit - sent], "more_body": True})
+                sent = limit + 1
+                await _drop_connection(send)
+                return
+            sent += len(body)
+        await send(message)
+
+    return cut
+
+
 class _Endpoint:
     """The ASGI endpoint of one documented operation (see the module docstring for the steps)."""
 
@@ -141,28 +166,29 @@ class _Endpoint:
         response = await self._answer(request, body)
         await response(scope, receive, send)
 
-    def _refusal(self, request: Request, body: bytes, error: ApiError) -> Response:
+    def _refusal(self, request: Request, body: bytes, error: ErrorReply) -> Response:
         """A security or validation error: in the API's own envelope, checked where documented."""
         if self.op.api == "secure_email" and error.body is None:
             error.body = secure_email_error(error.status, error.message)
+        self.state.events.refused(request.scope, error.status, error.message)
         return self._checked(request, body, error.response(), gateway=True)
 
     async def _answer(self, request: Request, body: bytes) -> Response:
         try:
             token = self._authorize(request, body)
-        except ApiError as error:
+        except ErrorReply as error:
             return self._refusal(request, body, error)
         problems = self.validator.parameter_problems(request.path_params, request.url.query, request.headers)
         try:
             parsed = self._parse_body(request, body, problems)
-        except ApiError as error:
+        except ErrorReply as error:
             return self._refusal(request, body, error)
         if problems:
-            return self._refusal(request, body, ApiError(400, "; ".join(problems)))
+            return self._refusal(request, body, ErrorReply(400, "; ".join(problems)))
         call = Call(request, self.op, dict(request.path_params), body, parsed, token)
         try:
             response = await self.handler(call) if self.handler is not None else self._example()
-        except ApiError as error:
+        except ErrorReply as error:
             response = error.response()
         except Exception as exc:
             logger.exception("sandbox handler %s failed", self.op.operation_id)
@@ -188,12 +214,12 @@ class _Endpoint:
 
     # -- security ----------------------------------------------------------------------------
 
-    def _authorize(self, request: Request, body: bytes) -> Token | None:
+    def _authorize(self, request: Request, body: bytes) -> IssuedToken | None:
         headers = request.headers
         authorization = headers.get("authorization", "")
         bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
         token = self.state.tokens.lookup(bearer)
-        first_failure: ApiError | None = None
+        first_failure: ErrorReply | None = None
         for requirement in self.op.security:
             failure = self._failure(requirement, request, body, token)
             if failure is None:
@@ -208,24 +234,25 @@ class _Endpoint:
         requirement: frozenset[str],
         request: Request,
         body: bytes,
-        token: Token | None,
-    ) -> ApiError | None:
+        token: IssuedToken | None,
+    ) -> ErrorReply | None:
         config = self.state.config
         headers = request.headers
         if "apiKey" in requirement and headers.get("x-api-key") not in config.api_keys:
-            return ApiError(403, "Forbidden: missing or invalid x-api-key")
+            return ErrorReply(403, "Forbidden: missing or invalid x-api-key")
         if "hubSignature" in requirement:
             channel_id = request.path_params.get("channelId", "")
             channel = config.channel(channel_id)
+            self.state.events.signature(request.scope, channel_id, channel, body, headers.get(SIGNATURE_HEADER))
             if channel is None:
-                return ApiError(404, f"Channel {channel_id} not found")
+                return ErrorReply(404, f"Channel {channel_id} not found")
             if not verify(channel.secret, body, headers.get(SIGNATURE_HEADER)):
-                return ApiError(401, "Unauthorized: X-Hub-Signature is missing or does not match the request body")
+                return ErrorReply(401, "Unauthorized: X-Hub-Signature is missing or does not match the request body")
         if requirement & {"bearer", "oauth2"} and token is None:
             status = 403 if self.op.documents(403) and not self.op.documents(401) else 401
-            return ApiError(status, "Unauthorized: the access token is missing, expired or invalid")
+            return ErrorReply(status, "Unauthorized: the access token is missing, expired or invalid")
         if "clientBasic" in requirement and client_from_basic(config, headers.get("authorization")) is None:
-            return ApiError(
+            return ErrorReply(
                 401,
                 "Bad client credentials",
                 body={"error": "unauthorized", "error_description": "Bad client credentials"},
@@ -246,7 +273,7 @@ class _Endpoint:
             return None
         if media_type not in media_types:
             status = 415 if self.op.documents(415) else 400
-            raise ApiError(
+            raise ErrorReply(
                 status, f"Unsupported Media Type: {media_type or 'none'} (documented: {', '.join(media_types)})"
             )
         parsed: Any
@@ -276,7 +303,7 @@ class _Endpoint:
     def _checked(self, request: Request, body: bytes, response: Response, *, gateway: bool = False) -> Response:
         if not self.state.config.validate_responses or (gateway and not self.op.documents(response.status_code)):
             return response
-        payload = bytes(response.body) if hasattr(response, "body") else b""
+        payload = bytes(response.body) if hasattr(response, "body") else None  # None: streamed, not read
         problems = self.validator.response_problems(response.status_code, Headers(raw=response.raw_headers), payload)
         if not problems:
             return response

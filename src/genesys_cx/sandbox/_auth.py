@@ -29,15 +29,15 @@ from urllib.parse import urlencode
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ._config import OAuthClient, SandboxConfig, SandboxUser
-from ._http import ApiError, Call, envelope, json_response
+from ._http import Call, ErrorReply, envelope, json_response
 
-__all__ = ["AuthApi", "Token", "TokenStore", "client_from_basic"]
+__all__ = ["AuthEmulator", "IssuedToken", "TokenStore", "client_from_basic"]
 
 _CODE_LIFETIME = 300.0
 
 
 @dataclass
-class Token:
+class IssuedToken:
     """An issued access token (secrets are kept out of ``repr``)."""
 
     access_token: str = field(repr=False)
@@ -67,12 +67,12 @@ class TokenStore:
     def __init__(self, lifetime: float) -> None:
         self.lifetime = lifetime
         self._lock = threading.Lock()
-        self._access: dict[str, Token] = {}
-        self._refresh: dict[str, Token] = {}
+        self._access: dict[str, IssuedToken] = {}
+        self._refresh: dict[str, IssuedToken] = {}
         self._codes: dict[str, _Code] = {}
 
-    def issue(self, client_id: str, username: str | None, scope: str, *, refresh: bool = True) -> Token:
-        token = Token(
+    def issue(self, client_id: str, username: str | None, scope: str, *, refresh: bool = True) -> IssuedToken:
+        token = IssuedToken(
             access_token=secrets.token_urlsafe(24),
             refresh_token=secrets.token_urlsafe(24) if refresh else None,
             client_id=client_id,
@@ -86,7 +86,7 @@ class TokenStore:
                 self._refresh[token.refresh_token] = token
         return token
 
-    def lookup(self, access_token: str | None) -> Token | None:
+    def lookup(self, access_token: str | None) -> IssuedToken | None:
         """The token if it is valid now (not expired, not revoked), else None."""
         if not access_token:
             return None
@@ -94,13 +94,13 @@ class TokenStore:
             token = self._access.get(access_token)
         return token if token is not None and token.valid() else None
 
-    def refresh(self, refresh_token: str, client_id: str) -> Token | None:
+    def refresh(self, refresh_token: str, client_id: str) -> IssuedToken | None:
         with self._lock:
             old = self._refresh.get(refresh_token)
             if old is None or old.client_id != client_id or old.revoked:
                 return None
             old.revoked = True
-            token = Token(
+            token = IssuedToken(
                 access_token=secrets.token_urlsafe(24),
                 refresh_token=refresh_token,
                 client_id=client_id,
@@ -112,7 +112,7 @@ class TokenStore:
             self._refresh[refresh_token] = token
         return token
 
-    def revoke(self, token: Token, *, everything_of_user: bool = False) -> None:
+    def revoke(self, token: IssuedToken, *, everything_of_user: bool = False) -> None:
         with self._lock:
             victims = [token]
             if everything_of_user:  # every token of the same user (or, without a user, of the client)
@@ -167,11 +167,11 @@ def client_from_basic(config: SandboxConfig, authorization: str | None) -> OAuth
     return None
 
 
-def _oauth_error(status: int, error: str, description: str) -> ApiError:
-    return ApiError(status, description, body={"error": error, "error_description": description})
+def _oauth_error(status: int, error: str, description: str) -> ErrorReply:
+    return ErrorReply(status, description, body={"error": error, "error_description": description})
 
 
-class AuthApi:
+class AuthEmulator:
     """Handlers of ``auth.yaml``, by operationId."""
 
     def __init__(self, config: SandboxConfig, tokens: TokenStore) -> None:
@@ -200,7 +200,7 @@ class AuthApi:
             return None
         return user
 
-    def _token_body(self, token: Token) -> dict[str, object]:
+    def _token_body(self, token: IssuedToken) -> dict[str, object]:
         body: dict[str, object] = {
             "access_token": token.access_token,
             "token_type": "bearer",
@@ -216,17 +216,17 @@ class AuthApi:
         client = next((c for c in self.config.clients if c.client_id == query.get("client_id")), None)
         redirect_uri = query.get("redirect_uri", "")
         if client is None:
-            raise ApiError(401, "unknown client_id")
+            raise ErrorReply(401, "unknown client_id")
         if redirect_uri not in client.redirect_uris:
-            raise ApiError(401, "redirect_uri is not registered for this client")
+            raise ErrorReply(401, "redirect_uri is not registered for this client")
         if "username" in query:
             user = self._check_password(query.get("username"), query.get("password"))
             if user is None:
-                raise ApiError(401, "bad credentials")
+                raise ErrorReply(401, "bad credentials")
         else:
             user = self._user(self.config.auto_login)
             if user is None:
-                raise ApiError(
+                raise ErrorReply(
                     401,
                     "sign-in required: the sandbox reads username and password query parameters "
                     "(or SandboxConfig.auto_login) instead of showing a sign-in form",
@@ -271,8 +271,8 @@ class AuthApi:
             token = refreshed
         return json_response(self._token_body(token))
 
-    def _details(self, call: Call) -> tuple[Token, SandboxUser | None]:
-        token: Token = call.token
+    def _details(self, call: Call) -> tuple[IssuedToken, SandboxUser | None]:
+        token: IssuedToken = call.token
         return token, self._user(token.username)
 
     async def user_info(self, call: Call) -> Response:
@@ -291,7 +291,7 @@ class AuthApi:
             }
         )
 
-    def _claims(self, token: Token, user: SandboxUser | None) -> dict[str, object]:
+    def _claims(self, token: IssuedToken, user: SandboxUser | None) -> dict[str, object]:
         name = user.username if user else token.client_id
         claims: dict[str, object] = {
             "sub": name,
@@ -332,12 +332,12 @@ class AuthApi:
 
     async def change_password(self, call: Call) -> Response:
         data = call.parsed["data"]
-        token: Token | None = call.token
+        token: IssuedToken | None = call.token
         if call.header("authorization") and token is None:
-            raise ApiError(401, "the access token is expired or invalid")
+            raise ErrorReply(401, "the access token is expired or invalid")
         username = token.username if token is not None else data.get("userName")
         user = self._check_password(username, data["oldPassword"])
         if user is None:
-            raise ApiError(403, "Unable to update password")
+            raise ErrorReply(403, "Unable to update password")
         user.password = data["newPassword"]
         return json_response(envelope(0, path=call.request.url.path))

@@ -41,6 +41,7 @@ def _banner(sandbox: Sandbox, demo: bool, out: TextIO) -> None:
     for api in ("messaging", "open_media", "auth", "secure_email", "udm", "data_download", "statistics"):
         print(f"  {api:<14} {sandbox.base_url(api)}", file=out)
     print(f"  control        {sandbox.url}/_sandbox", file=out)
+    print(f"  inspector      {sandbox.url}/_sandbox/   (open it in a browser: every request, live)", file=out)
     if demo:
         print("Demo credentials (sandbox-only test values):", file=out)
         print(f"  x-api-key: {DEMO_API_KEY}    x-ccid: {DEMO_CCID}", file=out)

@@ -145,6 +145,8 @@ class SandboxConfig:
     form). ``ccid``: the contact center id ``x-ccid`` must carry (``None`` accepts any).
     ``validate_responses``: check every answer against the spec (a violation is a sandbox bug:
     500 and an entry in ``state.response_violations``). ``fault_seed`` seeds the fault RNG.
+    ``inspector_events``: how many events the inspector page keeps (a ring buffer, ``/_sandbox/``);
+    ``inspector_remote``: serve the inspector to non-loopback clients too (it shows masked bodies).
     """
 
     api_keys: list[str] = field(default_factory=lambda: [DEMO_API_KEY], repr=False)
@@ -170,9 +172,13 @@ class SandboxConfig:
     )
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     export_job_duration: float = 2.0
+    export_file_size: int = 64 * 1024  # bytes of every export job's data (split by jobParams.fileSplitSize)
+    export_seed: int = 0  # the exported bytes are a function of (seed, job id, part, size)
     validate_responses: bool = True
     faults: list[Fault] = field(default_factory=list)
     fault_seed: int = 0
+    inspector_events: int = 1000
+    inspector_remote: bool = False
 
     def __repr__(self) -> str:
         return (

@@ -28,8 +28,9 @@ import httpx
 from genesys_cx.signing import HEADER, sign
 
 from ._config import DeliveryPolicy, SandboxChannel
+from ._events import EventLog
 
-__all__ = ["Attempt", "Outbox", "OutgoingMessage"]
+__all__ = ["Attempt", "Delivery", "Outbox"]
 
 logger = logging.getLogger("genesys_cx.sandbox")
 
@@ -55,7 +56,7 @@ class Attempt:
 
 
 @dataclass
-class OutgoingMessage:
+class Delivery:
     """An agent reply (``OutgoingSmsMessage`` / ``OutgoingEmailMessage``) and its delivery history."""
 
     id: str
@@ -73,17 +74,18 @@ class OutgoingMessage:
 class Outbox:
     """Outgoing messages by id, their delivery tasks, and a condition to wait on outcomes."""
 
-    def __init__(self, policy: DeliveryPolicy) -> None:
+    def __init__(self, policy: DeliveryPolicy, events: EventLog | None = None) -> None:
         self.policy = policy
+        self.events = events if events is not None else EventLog()
         self._lock = threading.Condition()
-        self._messages: dict[str, OutgoingMessage] = {}
+        self._messages: dict[str, Delivery] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def get(self, message_id: str) -> OutgoingMessage | None:
+    def get(self, message_id: str) -> Delivery | None:
         with self._lock:
             return self._messages.get(message_id)
 
-    def messages(self, channel_id: str | None = None) -> list[OutgoingMessage]:
+    def messages(self, channel_id: str | None = None) -> list[Delivery]:
         with self._lock:
             return [m for m in self._messages.values() if channel_id is None or m.channel_id == channel_id]
 
@@ -97,7 +99,7 @@ class Outbox:
             change()
             self._lock.notify_all()
 
-    def wait(self, message_id: str, timeout: float) -> OutgoingMessage:
+    def wait(self, message_id: str, timeout: float) -> Delivery:
         """Block until *message_id* is no longer pending; ``TimeoutError`` after *timeout* seconds."""
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -112,10 +114,11 @@ class Outbox:
                     raise TimeoutError(f"agent message {message_id!r} still pending after {timeout} s")
                 self._lock.wait(remaining)
 
-    def send(self, message: OutgoingMessage, channel: SandboxChannel, client: httpx.AsyncClient) -> None:
+    def send(self, message: Delivery, channel: SandboxChannel, client: httpx.AsyncClient) -> None:
         """Record *message* and start delivering it (call in the sandbox's event loop)."""
         with self._lock:
             self._messages[message.id] = message
+        self.events.delivery_queued(message, channel.webhook_url)
         if channel.webhook_url is None:
             return
         task = asyncio.get_running_loop().create_task(self._deliver(message, channel, channel.webhook_url, client))
@@ -129,7 +132,7 @@ class Outbox:
 
     async def _deliver(
         self,
-        message: OutgoingMessage,
+        message: Delivery,
         channel: SandboxChannel,
         url: str,
         client: httpx.AsyncClient,
@@ -148,6 +151,7 @@ class Outbox:
                     message.status = "failed"
 
             self._update(record)
+            self.events.delivery_attempt(message, attempt, self.policy.delay(number))
             if message.status != "pending":
                 if message.status == "failed":
                     logger.warning(

@@ -3,7 +3,9 @@
 A ``Fault`` matches requests by ``operationId`` (``send_message``) or by a path glob
 (``/nexus/v3/channels/*``, ``*``) and optionally a method. When it matches it adds ``latency``
 seconds, and then, for the requests it "hits", answers ``status`` (a 5xx, or ``429`` / ``503`` with
-``Retry-After``) instead of calling the API, or ``drop``s the connection without any answer. Which
+``Retry-After``) instead of calling the API, or ``drop``s the connection without any answer, or
+lets the API answer and cuts the connection after ``drop_after`` bytes of its body (a download
+dropped mid-file). Which
 requests are hit: a fraction ``rate`` of them (from the sandbox's seeded RNG, so runs repeat), and
 if ``times`` is set only the next ``times`` hits ("fail the next N"), after which the fault is spent.
 
@@ -36,6 +38,7 @@ class Fault:
     latency: float = 0.0
     status: int | None = None
     drop: bool = False
+    drop_after: int | None = None
     rate: float = 1.0
     times: int | None = None
     retry_after: int | None = None
@@ -48,14 +51,16 @@ class Fault:
             raise ValueError(f"Fault.rate must be between 0 and 1, got {self.rate}")
         if self.latency < 0 or (self.times is not None and self.times < 0):
             raise ValueError("Fault.latency and Fault.times must not be negative")
-        if self.status is not None and self.drop:
-            raise ValueError("a Fault either answers a status or drops the connection, not both")
+        if sum((self.status is not None, self.drop, self.drop_after is not None)) > 1:
+            raise ValueError("a Fault answers a status, drops the connection or cuts the body (drop_after): one only")
+        if self.drop_after is not None and self.drop_after < 0:
+            raise ValueError("Fault.drop_after must not be negative")
         if self.method is not None:
             self.method = self.method.upper()
 
     @property
     def fails(self) -> bool:
-        return self.status is not None or self.drop
+        return self.status is not None or self.drop or self.drop_after is not None
 
     def matches(self, method: str, path: str, operation_id: str | None) -> bool:
         if self.method is not None and self.method != method.upper():
@@ -87,6 +92,7 @@ class Hit:
     status: int | None = None
     drop: bool = False
     retry_after: int | None = None
+    drop_after: int | None = None
 
 
 class Faults:
@@ -139,5 +145,5 @@ class Faults:
                     rule.times -= 1
                 if not failing:
                     return Hit(rule.latency) if rule.latency else None
-                return Hit(rule.latency, rule.status, rule.drop, rule.retry_after)
+                return Hit(rule.latency, rule.status, rule.drop, rule.retry_after, rule.drop_after)
         return None

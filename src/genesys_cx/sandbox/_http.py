@@ -2,7 +2,7 @@
 
 A handler receives a ``Call`` (the matched operation, path parameters, the raw body and its parsed
 form, the caller's bearer token if one was valid) and returns a Starlette ``Response`` or raises
-``ApiError`` for a documented error. ``envelope`` builds the ``{"status": {"code", "message"}}``
+``ErrorReply`` for a documented error. ``envelope`` builds the ``{"status": {"code", "message"}}``
 body every Genesys API answers with (the Introduction's "Responses and errors"); ``parse_multipart``
 reads ``multipart/form-data`` without touching the bytes of its parts, so an uploaded file comes
 back exactly as it was sent.
@@ -20,10 +20,10 @@ from starlette.responses import JSONResponse, Response
 
 from ._specs import Operation
 
-__all__ = ["ApiError", "Call", "Part", "envelope", "json_response", "parse_multipart"]
+__all__ = ["Call", "ErrorReply", "Part", "envelope", "json_response", "parse_multipart"]
 
 
-class ApiError(Exception):
+class ErrorReply(Exception):
     """A documented error answer: ``status`` with the envelope (or the given JSON ``body``)."""
 
     def __init__(
@@ -64,7 +64,7 @@ class Call:
     params: dict[str, str]
     body: bytes
     parsed: Any = None
-    token: Any = None  # the caller's valid bearer token record (``_auth.Token``), if any
+    token: Any = None  # the caller's valid bearer token record (``_auth.IssuedToken``), if any
 
     @property
     def query(self) -> Mapping[str, str]:

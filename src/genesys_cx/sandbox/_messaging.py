@@ -27,10 +27,10 @@ import httpx
 from starlette.responses import Response
 
 from ._config import SandboxChannel, SandboxConfig
-from ._delivery import Outbox, OutgoingMessage
-from ._http import ApiError, Call, Part, envelope, json_response
+from ._delivery import Delivery, Outbox
+from ._http import Call, ErrorReply, Part, envelope, json_response
 
-__all__ = ["InboundMessage", "Media", "MessagingApi"]
+__all__ = ["InboundMessage", "Media", "MessagingEmulator"]
 
 
 @dataclass
@@ -80,7 +80,7 @@ class _Ids:
             return f"{self._last[0]}-{self._last[1]}"
 
 
-class MessagingApi:
+class MessagingEmulator:
     """Handlers of ``messaging.yaml`` and the agent side of the conversation."""
 
     def __init__(self, config: SandboxConfig, outbox: Outbox) -> None:
@@ -108,7 +108,7 @@ class MessagingApi:
     def _check_ccid(self, call: Call) -> None:
         expected = self.config.ccid
         if expected is not None and call.header("x-ccid") != expected:
-            raise ApiError(404, f"Channel {call.params['channelId']} not found in the contact center of x-ccid")
+            raise ErrorReply(404, f"Channel {call.params['channelId']} not found in the contact center of x-ccid")
 
     async def send_message(self, call: Call) -> Response:
         self._check_ccid(call)
@@ -118,7 +118,9 @@ class MessagingApi:
             if message["type"] == "Receipt":
                 target = self.outbox.get(message["channel"]["messageId"])
                 if target is None or target.channel_id != channel_id:
-                    raise ApiError(404, f"message {message['channel']['messageId']} not found on channel {channel_id}")
+                    raise ErrorReply(
+                        404, f"message {message['channel']['messageId']} not found on channel {channel_id}"
+                    )
         ids: list[str] = []
         records = []
         for message in messages:
@@ -145,7 +147,9 @@ class MessagingApi:
         if not mimetype or mimetype == "application/octet-stream":
             mimetype = mimetypes.guess_type(file.filename or "")[0] or "application/octet-stream"
         if mimetype not in self.config.media_types:
-            raise ApiError(415, f"Unsupported Media Type: {mimetype} (accepted: {', '.join(self.config.media_types)})")
+            raise ErrorReply(
+                415, f"Unsupported Media Type: {mimetype} (accepted: {', '.join(self.config.media_types)})"
+            )
         media = Media(str(uuid.uuid4()), call.params["channelId"], file.filename or "file", mimetype, file.data)
         with self._lock:
             self._media[(media.channel_id, media.id)] = media
@@ -156,7 +160,7 @@ class MessagingApi:
         with self._lock:
             media = self._media.pop(key, None) if remove else self._media.get(key)
         if media is None:
-            raise ApiError(404, f"media {key[1]} not found on channel {key[0]}")
+            raise ErrorReply(404, f"media {key[1]} not found on channel {key[0]}")
         return media
 
     async def download_media(self, call: Call) -> Response:
@@ -188,7 +192,7 @@ class MessagingApi:
         html: str | None = None,
         sender_name: str | None = None,
         reply_to: str | None = None,
-    ) -> OutgoingMessage:
+    ) -> Delivery:
         """The ``OutgoingSmsMessage`` (or ``OutgoingEmailMessage``) an agent's reply becomes."""
         recipient = to or self._last_consumer(channel.id)
         if recipient is None:
@@ -208,7 +212,7 @@ class MessagingApi:
                 "type": "Text",
                 "text": text,
             }
-            return OutgoingMessage(message_id, channel.id, payload)
+            return Delivery(message_id, channel.id, payload)
         message_id = str(uuid.uuid4())
         if sender_name:
             sender["name"] = sender_name
@@ -223,9 +227,9 @@ class MessagingApi:
             channel_part["context"] = {"replyTo": {"id": reply_to}}
         content = [{"type": "text", "text": text}] + ([{"type": "html", "text": html}] if html is not None else [])
         payload = {"channel": channel_part, "type": "Email", "subject": subject or "", "content": content}
-        return OutgoingMessage(message_id, channel.id, payload)
+        return Delivery(message_id, channel.id, payload)
 
-    def reply(self, message: OutgoingMessage, channel: SandboxChannel, client: httpx.AsyncClient) -> OutgoingMessage:
+    def reply(self, message: Delivery, channel: SandboxChannel, client: httpx.AsyncClient) -> Delivery:
         """Record *message* and start its delivery (in the sandbox's event loop)."""
         self.outbox.send(message, channel, client)
         return message

@@ -23,9 +23,9 @@ from typing import Any
 from starlette.responses import Response
 
 from ._config import SandboxConfig
-from ._http import ApiError, Call, envelope, json_response
+from ._http import Call, ErrorReply, envelope, json_response
 
-__all__ = ["Interaction", "OpenMediaApi"]
+__all__ = ["Interaction", "OpenMediaEmulator"]
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Interaction:
         return data
 
 
-class OpenMediaApi:
+class OpenMediaEmulator:
     """Handlers of ``open_media.yaml``."""
 
     def __init__(self, config: SandboxConfig) -> None:
@@ -85,7 +85,7 @@ class OpenMediaApi:
     def _service(self, call: Call) -> str:
         service = call.params["openMediaService"]
         if service not in self.config.open_media_services:
-            raise ApiError(404, f"open media service {service} not found")
+            raise ErrorReply(404, f"open media service {service} not found")
         return service
 
     def _find(self, call: Call) -> Interaction:
@@ -98,7 +98,7 @@ class OpenMediaApi:
                 found = self._by_id.get((service, call.params["interactionId"]))
                 what = f"id {call.params['interactionId']}"
         if found is None:
-            raise ApiError(404, f"interaction with {what} not found")
+            raise ErrorReply(404, f"interaction with {what} not found")
         return found
 
     @staticmethod
@@ -121,9 +121,9 @@ class OpenMediaApi:
         )
         with self._lock:
             if interaction.parent_id is not None and (service, interaction.parent_id) not in self._by_id:
-                raise ApiError(404, f"parent interaction {interaction.parent_id} not found")
+                raise ErrorReply(404, f"parent interaction {interaction.parent_id} not found")
             if external_id is not None and (service, external_id) in self._by_external:
-                raise ApiError(409, f"an interaction with external id {external_id} already exists")
+                raise ErrorReply(409, f"an interaction with external id {external_id} already exists")
             self._by_id[(service, interaction.id)] = interaction
             if external_id is not None:
                 self._by_external[(service, external_id)] = interaction
@@ -137,7 +137,7 @@ class OpenMediaApi:
         data = self._data(call)
         with self._lock:
             if interaction.state == "stopped":
-                raise ApiError(400, f"interaction {interaction.id} is stopped")
+                raise ErrorReply(400, f"interaction {interaction.id} is stopped")
             interaction.user_data.update(data.get("changedProperties") or {})
             interaction.user_data.update(data.get("addedProperties") or {})
             for name in data.get("deletedProperties") or []:
@@ -149,7 +149,7 @@ class OpenMediaApi:
         data = self._data(call)
         with self._lock:
             if interaction.state == "stopped":
-                raise ApiError(400, f"interaction {interaction.id} is already stopped")
+                raise ErrorReply(400, f"interaction {interaction.id} is already stopped")
             interaction.state = "stopped"
             interaction.stop_reason = {k: data[k] for k in ("reasonSystemName", "reasonDescription") if k in data}
         return json_response(envelope(0, data=interaction.to_dict()))

@@ -22,24 +22,15 @@ from typing import Any
 import genesys_cx_api
 
 from .._serve import ServerThread
+from ..errors import DeliveryFailed
 from ._app import create_app
 from ._config import SandboxConfig
-from ._delivery import OutgoingMessage
+from ._delivery import Delivery
 from ._faults import Faults
 from ._messaging import InboundMessage
 from ._state import Violation
 
-__all__ = ["DeliveryFailed", "Sandbox"]
-
-
-class DeliveryFailed(RuntimeError):
-    """An agent message was given up on (attempts exhausted, or the webhook answered 4xx)."""
-
-    def __init__(self, message: OutgoingMessage) -> None:
-        self.message = message
-        last = message.attempts[-1] if message.attempts else None
-        why = (last.error or f"HTTP {last.status_code}") if last else "no attempt"
-        super().__init__(f"agent message {message.id} failed after {len(message.attempts)} attempt(s): {why}")
+__all__ = ["Sandbox"]
 
 
 class Sandbox:
@@ -64,6 +55,7 @@ class Sandbox:
 
     def stop(self) -> None:
         if self._started:
+            self.state.events.close()
             self._server.stop()
             self._started = False
 
@@ -105,7 +97,7 @@ class Sandbox:
         """What the integrator sent (consumer messages and receipts), oldest first."""
         return self.state.messaging.inbound(channel_id)
 
-    def deliveries(self, channel_id: str | None = None) -> list[OutgoingMessage]:
+    def deliveries(self, channel_id: str | None = None) -> list[Delivery]:
         """Agent messages with every delivery attempt so far."""
         return self.state.outbox.messages(channel_id)
 
@@ -118,7 +110,7 @@ class Sandbox:
         *,
         to: str | None = None,
         timeout: float = 10.0,
-    ) -> OutgoingMessage:
+    ) -> Delivery:
         """Send an agent text (``OutgoingSmsMessage``) to the channel's webhook; returns at once.
 
         *to* defaults to the last consumer who wrote on the channel.
@@ -136,13 +128,13 @@ class Sandbox:
         sender_name: str | None = None,
         reply_to: str | None = None,
         timeout: float = 10.0,
-    ) -> OutgoingMessage:
+    ) -> Delivery:
         """Send an agent e-mail (``OutgoingEmailMessage``: subject, text and optional HTML body)."""
         return self._reply(
             channel_id, text, timeout, to=to, subject=subject, html=html, sender_name=sender_name, reply_to=reply_to
         )
 
-    def _reply(self, channel_id: str, text: str, timeout: float, **options: Any) -> OutgoingMessage:
+    def _reply(self, channel_id: str, text: str, timeout: float, **options: Any) -> Delivery:
         channel = self.config.channel(channel_id)
         if channel is None:
             raise KeyError(f"no channel {channel_id!r} in the sandbox config")
@@ -151,14 +143,18 @@ class Sandbox:
             raise RuntimeError("the sandbox is not running: use `with Sandbox() as sb:`")
         message = self.state.messaging.build_reply(channel, text, **options)
 
-        async def send() -> OutgoingMessage:
+        async def send() -> Delivery:
             return self.state.messaging.reply(message, channel, self.state.http_client())
 
         return asyncio.run_coroutine_threadsafe(send(), loop).result(timeout)
 
-    def wait_delivered(self, message_id: str, timeout: float = 10.0) -> OutgoingMessage:
+    def wait_delivered(self, message_id: str, timeout: float = 10.0) -> Delivery:
         """Wait until the agent message is delivered; ``DeliveryFailed`` / ``TimeoutError`` otherwise."""
         message = self.state.outbox.wait(message_id, timeout)
         if message.status != "delivered":
-            raise DeliveryFailed(message)
+            last = message.attempts[-1] if message.attempts else None
+            why = (last.error or f"HTTP {last.status_code}") if last else "no attempt"
+            raise DeliveryFailed(
+                f"agent message {message.id} failed after {len(message.attempts)} attempt(s): {why}", delivery=message
+            )
         return message

@@ -18,9 +18,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ._http import ApiError, Call, json_response
+from ._http import Call, ErrorReply, json_response
 
-__all__ = ["SecureEmailApi", "error_body"]
+__all__ = ["SecureEmailEmulator", "error_body"]
 
 
 def _ok(call: Call, **extra: Any) -> Response:
@@ -30,8 +30,8 @@ def _ok(call: Call, **extra: Any) -> Response:
     return json_response(body)
 
 
-def _error(status: int, code: str, message: str) -> ApiError:
-    return ApiError(status, message, body={"status": {"code": code, "message": message}})
+def _error(status: int, code: str, message: str) -> ErrorReply:
+    return ErrorReply(status, message, body={"status": {"code": code, "message": message}})
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def error_body(status: int, message: str) -> dict[str, Any]:
     return {"status": {"code": code, "message": message}}
 
 
-class SecureEmailApi:
+class SecureEmailEmulator:
     """Handlers of ``secure_email.yaml``."""
 
     def __init__(self) -> None:

@@ -20,22 +20,23 @@ from typing import Any
 import httpx
 from starlette.responses import Response
 
-from ._auth import AuthApi, TokenStore
+from ._auth import AuthEmulator, TokenStore
 from ._config import SandboxConfig
 from ._delivery import Outbox
-from ._exports import ExportsApi
+from ._events import EventLog, Masker
+from ._exports import ExportsEmulator
 from ._faults import Faults
 from ._http import Call
-from ._messaging import MessagingApi
-from ._open_media import OpenMediaApi
-from ._secure_email import SecureEmailApi
+from ._messaging import MessagingEmulator
+from ._open_media import OpenMediaEmulator
+from ._secure_email import SecureEmailEmulator
 from ._specs import SpecSet, spec_set
 
-__all__ = ["Handler", "SandboxState", "Violation"]
+__all__ = ["OperationHandler", "SandboxState", "Violation"]
 
 logger = logging.getLogger("genesys_cx.sandbox")
 
-Handler = Callable[[Call], Awaitable[Response]]
+OperationHandler = Callable[[Call], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,15 @@ class SandboxState:
         self.specs = specs or spec_set()
         self.faults = Faults(config.faults, seed=config.fault_seed)
         self.tokens = TokenStore(config.token_lifetime)
-        self.outbox = Outbox(config.delivery)
-        self.messaging = MessagingApi(config, self.outbox)
-        self.open_media = OpenMediaApi(config)
-        self.auth = AuthApi(config, self.tokens)
-        self.secure_email = SecureEmailApi()
-        self.udm = ExportsApi(config.export_job_duration)
-        self.data_download = ExportsApi(config.export_job_duration)
-        self.handlers: dict[str, dict[str, Handler]] = {
+        self.events = EventLog(config.inspector_events, Masker.for_config(config))
+        self.outbox = Outbox(config.delivery, self.events)
+        self.messaging = MessagingEmulator(config, self.outbox)
+        self.open_media = OpenMediaEmulator(config)
+        self.auth = AuthEmulator(config, self.tokens)
+        self.secure_email = SecureEmailEmulator()
+        self.udm = ExportsEmulator(config)
+        self.data_download = ExportsEmulator(config)
+        self.handlers: dict[str, dict[str, OperationHandler]] = {
             "messaging": self.messaging.handlers(),
             "open_media": self.open_media.handlers(),
             "auth": self.auth.handlers(),

@@ -316,13 +316,16 @@ class OperationValidator:
 
     # -- the answer ------------------------------------------------------------------------------
 
-    def response_problems(self, status: int, headers: Headers, body: bytes) -> list[str]:
-        """Why the answer does not conform to the documented responses (empty list: it does)."""
+    def response_problems(self, status: int, headers: Headers, body: bytes | None) -> list[str]:
+        """Why the answer does not conform to the documented responses (empty list: it does).
+
+        A streamed answer (*body* None: a download) is checked for its status and headers only.
+        """
         code = str(status)
         answer = self.answers.get(code) or self.answers.get(f"{code[0]}XX") or self.answers.get("default")
         if answer is None:
             return [f"status {status} is not a documented response"]
-        problems = [] if answer.content is None else _content_problems(answer.content, headers, body)
+        problems = [] if answer.content is None or body is None else _content_problems(answer.content, headers, body)
         for header in answer.headers:
             problems.extend(header.problems(headers.get(header.name)))
         return problems

@@ -43,9 +43,9 @@ enum values are kept (``member.is_known`` is False). A handler may return the ``
 answer; by default it is the message's ``channel.messageId``.
 """
 
+from ..errors import InvalidPayload, InvalidSignature, WebhookError
 from ._app import webhook_app
-from ._errors import InvalidPayload, InvalidSignature, WebhookError
-from ._handle import WebhookResponse, ahandle_webhook, handle_webhook
+from ._handle import HandlerPool, WebhookResponse, ahandle_webhook, handle_webhook
 from ._parse import (
     OutgoingMessage,
     Secrets,
@@ -60,6 +60,7 @@ from ._stores import Claim, ClaimState, IdempotencyStore, MemoryStore, SQLiteSto
 __all__ = [
     "Claim",
     "ClaimState",
+    "HandlerPool",
     "IdempotencyStore",
     "InvalidPayload",
     "InvalidSignature",

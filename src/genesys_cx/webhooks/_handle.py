@@ -20,27 +20,39 @@ redelivery of a message already handled is answered 200 again, with the same id,
 the handler. Without a store every delivery runs the handler (and a delivery answered 503 for
 its timeout may then be handled twice: give ``ahandle_webhook`` a store when you give a timeout).
 
-``ahandle_webhook`` is the async twin: the handler may be ``async def`` (awaited) or plain (run in
-a worker thread), store calls run in a thread, and ``timeout`` bounds the wait. A handler still
-running at ``timeout`` is *not* cancelled: the delivery is answered 503, the handler keeps its
-claim on the message, redeliveries meanwhile get 503, and when it finishes the claim is completed
-(later redeliveries: 200, not run again) or released (it failed: the next redelivery runs it).
+While a handler runs, its claim is kept alive by a heartbeat (``_leases``); if the process dies,
+the claim's short lease runs out and the next redelivery runs the handler.
+
+``ahandle_webhook`` is the async twin: the handler may be ``async def`` (awaited) or plain (run on
+the handler pool's own threads), store calls run on the pool's store threads, and ``timeout`` is a
+deadline for the whole delivery -- claim, handler and recording the result. Whatever hangs (a store
+call, a handler that never returns), the delivery is answered 503 at the deadline. A pool has a
+fixed number of slots (``HandlerPool``): a delivery that finds them all busy is answered 503 at
+once rather than queued past the deadline. A handler still running at the deadline is *not*
+cancelled: it keeps its claim (heartbeat), redeliveries meanwhile get 503, and when it finishes the
+claim is completed (later redeliveries: 200, not run again) or released (it failed: the next
+redelivery runs it). A claim that arrives after the deadline is used: the handler still runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
 import json
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
 from genesys_cx_api.interactions.models.events_payload import EventsPayload
 
 from .._tracing import get_logger
+from ..errors import InvalidPayload, InvalidSignature
 from ..signing import HEADER
-from ._errors import InvalidPayload, InvalidSignature
+from ._leases import drop, hold
 from ._parse import (
     Kind,
     OutgoingMessage,
@@ -53,13 +65,13 @@ from ._parse import (
 )
 from ._stores import Claim, ClaimState, IdempotencyStore, MemoryStore
 
-__all__ = ["WebhookResponse", "ahandle_webhook", "handle_webhook"]
+__all__ = ["HandlerPool", "WebhookResponse", "ahandle_webhook", "handle_webhook"]
 
 logger = get_logger("webhooks")
 
 SIGNATURE_REJECTED = 401
 _T = TypeVar("_T")
-Handler = Callable[[Any], Any]
+WebhookCallback = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -121,10 +133,10 @@ def admit(
         payload = message_from(data, raw) if kind == "message" else events_from(data, raw)
     except InvalidSignature as exc:
         logger.warning("webhook rejected with %d: %s", SIGNATURE_REJECTED, exc)
-        return error_response(SIGNATURE_REJECTED, str(exc))
+        return error_response(SIGNATURE_REJECTED, exc.message)
     except InvalidPayload as exc:
         logger.warning("webhook rejected with 400: %s", exc)
-        return error_response(400, str(exc))
+        return error_response(400, exc.message)
     return _Delivery(kind, payload, idempotency_key(payload, raw))
 
 
@@ -210,7 +222,7 @@ def handle_webhook(
     headers: Mapping[str, str],
     *,
     secret: Secrets,
-    on_message: Handler,
+    on_message: WebhookCallback,
     store: IdempotencyStore | None = None,
     kind: Kind = "message",
 ) -> WebhookResponse:
@@ -229,7 +241,8 @@ def handle_webhook(
     if isinstance(claim, WebhookResponse):
         return claim
     try:
-        returned = on_message(delivery.payload)
+        with _held(store, claim):
+            returned = on_message(delivery.payload)
         if inspect.isawaitable(returned):
             getattr(returned, "close", lambda: None)()
             raise TypeError("on_message returned an awaitable: use ahandle_webhook for async handlers")
@@ -244,59 +257,167 @@ def handle_webhook(
 _RUNNING: set[asyncio.Task[WebhookResponse]] = set()  # handlers that outlived their request
 
 
-async def _offload(store: IdempotencyStore | None, function: Callable[..., _T], *args: Any) -> _T:
-    """Run a store-touching step in a thread unless the store is in memory (or absent)."""
-    if store is None or isinstance(store, MemoryStore):
-        return function(*args)
-    return await asyncio.to_thread(function, *args)
+class _held:
+    """``with _held(store, claim):`` -- the heartbeat renews *claim* for the duration of the block."""
+
+    def __init__(self, store: IdempotencyStore | None, claim: Claim | None) -> None:
+        self._claim = claim if store is not None else None
+        if self._claim is not None and store is not None:
+            hold(store, self._claim)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._claim is not None:
+            drop(self._claim)
+
+
+class HandlerPool:
+    """At most *size* deliveries in their handler at once, on threads of their own.
+
+    Sync handlers run on the pool's *size* handler threads and blocking store calls on its *size*
+    store threads, never on the event loop's default executor (which anything else in the process
+    may fill). A delivery takes a slot before it claims its message and gives it back when its
+    handler has finished and its result is recorded; with no slot free it is answered 503 at once.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(f"a handler pool needs at least one slot, not {size!r}")
+        self.size = size
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._handlers = ThreadPoolExecutor(size, thread_name_prefix="genesys-cx-handler")
+        self._stores = ThreadPoolExecutor(size, thread_name_prefix="genesys-cx-store")
+
+    def __repr__(self) -> str:
+        return f"HandlerPool(size={self.size}, busy={self._busy})"
+
+    @property
+    def busy(self) -> int:
+        """Slots taken right now."""
+        return self._busy
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._busy >= self.size:
+                return False
+            self._busy += 1
+            return True
+
+    def give(self) -> None:
+        with self._lock:
+            self._busy -= 1
+
+    async def in_handler_thread(self, function: Callable[..., _T], *args: Any) -> _T:
+        call = functools.partial(contextvars.copy_context().run, function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._handlers, call)
+
+    async def store_step(self, store: IdempotencyStore | None, function: Callable[..., _T], *args: Any) -> _T:
+        """Run a store-touching step on a store thread, unless the store is in memory (or absent)."""
+        if store is None or isinstance(store, MemoryStore):
+            return function(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._stores, function, *args)
+
+
+_default_pool: HandlerPool | None = None
+_default_pool_lock = threading.Lock()
+
+
+def default_pool() -> HandlerPool:
+    """The pool ``ahandle_webhook`` uses: one per process, built on first use."""
+    global _default_pool
+    with _default_pool_lock:
+        if _default_pool is None:
+            _default_pool = HandlerPool()
+        return _default_pool
 
 
 async def _run(
-    handler: Handler, delivery: _Delivery, store: IdempotencyStore | None, claim: Claim | None
+    pool: HandlerPool,
+    handler: WebhookCallback,
+    delivery: _Delivery,
+    store: IdempotencyStore | None,
+    claim: Claim | None,
 ) -> WebhookResponse:
     try:
-        if inspect.iscoroutinefunction(handler):
-            returned = await handler(delivery.payload)
-        else:
-            returned = await asyncio.to_thread(handler, delivery.payload)
-            if inspect.isawaitable(returned):
-                returned = await returned
+        with _held(store, claim):
+            if inspect.iscoroutinefunction(handler):
+                returned = await handler(delivery.payload)
+            else:
+                returned = await pool.in_handler_thread(handler, delivery.payload)
+                if inspect.isawaitable(returned):
+                    returned = await returned
     except Exception as exc:
-        return await _offload(store, _settle_failed, store, claim, delivery, exc)
+        return await pool.store_step(store, _settle_failed, store, claim, delivery, exc)
     except BaseException as exc:  # cancelled: free the message for the redelivery, then propagate
         _settle_failed(store, claim, delivery, exc)
         raise
-    return await _offload(store, _settle_ok, store, claim, delivery, returned)
+    return await pool.store_step(store, _settle_ok, store, claim, delivery, returned)
+
+
+@dataclass
+class _Progress:
+    claimed: bool = False
+
+
+async def _pipeline(
+    pool: HandlerPool,
+    handler: WebhookCallback,
+    delivery: _Delivery,
+    store: IdempotencyStore | None,
+    progress: _Progress,
+) -> WebhookResponse:
+    try:
+        claim = await pool.store_step(store, _claim, store, delivery)
+        if isinstance(claim, WebhookResponse):
+            return claim
+        progress.claimed = True
+        return await _run(pool, handler, delivery, store, claim)
+    finally:
+        pool.give()
 
 
 async def dispatch(
     body: bytes,
     headers: Mapping[str, str],
     secret: Secrets,
-    handlers: Mapping[Kind, Handler],
+    handlers: Mapping[Kind, WebhookCallback],
     store: IdempotencyStore | None,
-    timeout: float | None,
+    deadline: float | None,
+    pool: HandlerPool,
 ) -> WebhookResponse:
-    """The async contract for one or two handlers (by kind); shared by ``ahandle_webhook`` and the app."""
+    """The async contract for one or two handlers (by kind); shared by ``ahandle_webhook`` and the app.
+
+    *deadline* is a time of the running loop's clock (``loop.time()``) by which an answer is due.
+    """
     delivery = admit(body, headers, secret, list(handlers))
     if isinstance(delivery, WebhookResponse):
         return delivery
-    claim = await _offload(store, _claim, store, delivery)
-    if isinstance(claim, WebhookResponse):
-        return claim
-    task = asyncio.ensure_future(_run(handlers[delivery.kind], delivery, store, claim))
+    remaining = None if deadline is None else deadline - asyncio.get_running_loop().time()
+    if remaining is not None and remaining <= 0:
+        logger.warning("webhook %s arrived with no time left before its deadline; answering 503", delivery.key)
+        return error_response(503, "the delivery took too long to arrive; retry later")
+    if not pool.take():
+        logger.warning("webhook %s finds all %d handler slots busy; answering 503", delivery.key, pool.size)
+        return error_response(503, f"all {pool.size} handler slots are busy; retry later")
+    progress = _Progress()
+    task = asyncio.ensure_future(_pipeline(pool, handlers[delivery.kind], delivery, store, progress))
     _RUNNING.add(task)
     task.add_done_callback(_RUNNING.discard)
     try:
-        return await asyncio.wait_for(asyncio.shield(task), timeout)
+        return await asyncio.wait_for(asyncio.shield(task), remaining)
     except TimeoutError:
+        if not progress.claimed:
+            logger.warning("idempotency store did not answer for %s before the deadline; answering 503", delivery.key)
+            return error_response(503, "the idempotency store did not answer in time; retry later")
         logger.warning(
-            "webhook handler for %s still running after %g s; answering 503 (it keeps running)", delivery.key, timeout
+            "webhook handler for %s still running at its deadline; answering 503 (it keeps running)", delivery.key
         )
         return error_response(
             503,
-            f"the handler did not finish within {timeout:g} s; it keeps running, "
-            "and a redelivery is answered once it is done",
+            "the handler did not finish in time; it keeps running, and a redelivery is answered once it is done",
         )
 
 
@@ -327,7 +448,7 @@ async def ahandle_webhook(
     headers: Mapping[str, str],
     *,
     secret: Secrets,
-    on_message: Handler,
+    on_message: WebhookCallback,
     store: IdempotencyStore | None = None,
     kind: Kind = "message",
     timeout: float | None = None,
@@ -336,4 +457,5 @@ async def ahandle_webhook(
     checked = _check(kind, on_message)
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
-    return await dispatch(body, headers, secret, {checked: on_message}, store, timeout)
+    deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+    return await dispatch(body, headers, secret, {checked: on_message}, store, deadline, default_pool())

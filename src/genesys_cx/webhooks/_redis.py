@@ -2,7 +2,8 @@
 
 A claim is one atomic ``SET key "p:<token>" NX PX <lease>``; completion overwrites the value with
 ``"d:<json response id>"`` and an ``EX <ttl>``; a release deletes the key only while it still holds
-the claim's token (a compare-and-delete Lua script). ``redis`` (the ``redis`` extra) is imported
+the claim's token (a compare-and-delete Lua script), and a renewal resets the ``PX`` only while
+it does (compare-and-expire). ``redis`` (the ``redis`` extra) is imported
 when a store is built, not when ``genesys_cx.webhooks`` is.
 """
 
@@ -21,6 +22,12 @@ __all__ = ["RedisStore"]
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 """
@@ -59,7 +66,7 @@ class RedisStore:
         name = self.prefix + key
         for _ in range(5):  # the key may expire between SET NX and GET: then simply try again
             token = new_token()
-            if self._redis.set(name, "p:" + token, nx=True, px=max(1, int(self.lease * 1000))):
+            if self._redis.set(name, "p:" + token, nx=True, px=self._lease_ms):
                 return Claim(key, ClaimState.NEW, token)
             value = self._redis.get(name)
             if value is None:
@@ -76,3 +83,10 @@ class RedisStore:
 
     def release(self, claim: Claim) -> None:
         self._redis.eval(_RELEASE, 1, self.prefix + claim.key, "p:" + claim.token)
+
+    def renew(self, claim: Claim) -> bool:
+        return bool(self._redis.eval(_RENEW, 1, self.prefix + claim.key, "p:" + claim.token, self._lease_ms))
+
+    @property
+    def _lease_ms(self) -> int:
+        return max(1, int(self.lease * 1000))

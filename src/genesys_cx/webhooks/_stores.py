@@ -8,16 +8,21 @@ entry per idempotency key, in one of three states, and the receiver works it lik
    *in progress* under a fresh token and the claim is ``NEW`` -- this delivery runs the handler.
    *In progress*: another delivery is running it right now -- answer 503, Genesys tries later.
    *Done*: it was handled -- answer 200 again with the id answered the first time, handler not run.
-2. The handler succeeded: ``complete(claim, response_id)`` marks it done for ``ttl`` seconds.
-3. The handler raised: ``release(claim)`` removes the in-progress entry (only if it is still this
+2. While the handler runs, ``renew(claim)`` is called every ``lease / 3`` seconds (the heartbeat,
+   ``_leases``): a live handler, however slow, keeps its claim.
+3. The handler succeeded: ``complete(claim, response_id)`` marks it done for ``ttl`` seconds.
+4. The handler raised: ``release(claim)`` removes the in-progress entry (only if it is still this
    claim's, by token), so the redelivery Genesys makes after the 5xx runs the handler again.
 
-An in-progress entry expires after ``lease`` seconds, so a receiver that crashed mid-handler does
-not block the message forever; keep ``lease`` longer than your slowest handler. Entries are done
-for ``ttl`` seconds (default one day): longer than Genesys keeps redelivering.
+A claim whose heartbeat stops -- the process was killed, the host lost power -- expires ``lease``
+seconds (default 5) after its last renewal, and the next redelivery runs the handler. The lease is
+short so that this happens well inside Genesys's redelivery attempts; it does not limit how long a
+handler may run. Entries are done for ``ttl`` seconds (default one day): longer than Genesys keeps
+redelivering.
 
 ``MemoryStore`` (bounded, one process) is the default of ``webhook_app``; ``SQLiteStore`` is durable
-on one host and survives a restart; ``RedisStore`` (in ``_redis``) serves several hosts.
+on one host and survives a restart; ``RedisStore`` (in ``_redis``) serves several hosts. All three
+have the same semantics, checked by one test suite.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from typing import Protocol, runtime_checkable
 __all__ = ["Claim", "ClaimState", "IdempotencyStore", "MemoryStore", "SQLiteStore"]
 
 DEFAULT_TTL = 86_400.0
-DEFAULT_LEASE = 300.0
+DEFAULT_LEASE = 5.0
 
 
 class ClaimState(enum.Enum):
@@ -71,6 +76,10 @@ class IdempotencyStore(Protocol):
 
     def release(self, claim: Claim) -> None:
         """The handler of *claim* failed: forget the key (if still held by *claim*) so it runs again."""
+        ...
+
+    def renew(self, claim: Claim) -> bool:
+        """Extend the lease of *claim* by the store's lease; False if the key is no longer held by it."""
         ...
 
 
@@ -135,9 +144,21 @@ class MemoryStore:
 
     def release(self, claim: Claim) -> None:
         with self._lock:
-            entry = self._entries.get(claim.key)
-            if entry is not None and entry.state is ClaimState.IN_PROGRESS and entry.token == claim.token:
+            if self._held(claim) is not None:
                 del self._entries[claim.key]
+
+    def renew(self, claim: Claim) -> bool:
+        with self._lock:
+            entry = self._held(claim)
+            if entry is not None:
+                entry.expires = self._clock() + self.lease
+            return entry is not None
+
+    def _held(self, claim: Claim) -> _Entry | None:
+        entry = self._entries.get(claim.key)
+        if entry is not None and entry.state is ClaimState.IN_PROGRESS and entry.token == claim.token:
+            return entry
+        return None
 
     def _put(self, key: str, entry: _Entry) -> None:
         self._entries[key] = entry
@@ -218,3 +239,11 @@ class SQLiteStore:
                 "DELETE FROM webhook_deliveries WHERE key = ? AND state = ? AND token = ?",
                 (claim.key, ClaimState.IN_PROGRESS.value, claim.token),
             )
+
+    def renew(self, claim: Claim) -> bool:
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE webhook_deliveries SET expires = ? WHERE key = ? AND state = ? AND token = ?",
+                (time.time() + self.lease, claim.key, ClaimState.IN_PROGRESS.value, claim.token),
+            )
+            return cursor.rowcount == 1

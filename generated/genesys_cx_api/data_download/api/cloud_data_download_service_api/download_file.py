@@ -29,4 +29,7 @@ def request(
 
 def parse(response: httpx.Response) -> File:
     """Decode a 2xx answer of download_file (``InvalidData`` when it does not fit the documentation)."""
+    if response.status_code == 200:
+        return File(payload=BytesIO(response.content))
+
     return File(payload=BytesIO(response.content))

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from genesys_cx._serve import ServerThread, serve
-from genesys_cx.auth import (
+from genesys_cx.credentials import (
     ApiKey,
     AsyncTokenManager,
     BearerToken,

@@ -39,8 +39,7 @@ from genesys_cx_api.types import Unset
 
 from .._retry import RetryPolicy
 from .._tracing import get_logger
-from ._client import CometdClient
-from ._errors import describe
+from ._client import CometdClient, describe
 from ._messages import SERVICE_CHANNEL, UPDATES_CHANNEL, Notification
 from ._streams import Inbox, maybe_await
 from ._sync import BlockingStream

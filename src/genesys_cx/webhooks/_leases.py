@@ -1,0 +1,99 @@
+"""The heartbeat: claims stay held while their handler runs, and only that long.
+
+A claim's lease is short (``DEFAULT_LEASE``, 5 s) so that a receiver killed mid-handler frees the
+message within seconds. A handler may run far longer than that, so while it runs the receiver
+*holds* its claim here, and one daemon thread renews every held claim each ``lease / 3`` seconds
+(``store.renew``). When the handler returns or raises, the claim is *dropped* and renewals stop;
+when the process dies, they stop with it, and the lease runs out.
+
+One thread serves every store: a renewal is one small store call, and a store that hangs on one
+renewal would hang on the others too. A renewal that fails (the store is unreachable) is retried
+at the next beat; one that reports the claim gone (the lease ran out first: the process was
+paused longer than the lease, or the store lost it) is logged, because another delivery may now
+run the handler a second time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from .._tracing import get_logger
+from ._stores import DEFAULT_LEASE, Claim, IdempotencyStore
+
+__all__ = ["drop", "hold"]
+
+logger = get_logger("webhooks")
+
+
+@dataclass
+class _Held:
+    store: IdempotencyStore
+    claim: Claim
+    interval: float
+    due: float
+
+
+class _Heartbeat:
+    def __init__(self) -> None:
+        self._held: dict[str, _Held] = {}
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, store: IdempotencyStore, claim: Claim) -> None:
+        lease = getattr(store, "lease", DEFAULT_LEASE)
+        interval = max(0.01, lease / 3) if isinstance(lease, (int, float)) and lease > 0 else DEFAULT_LEASE / 3
+        with self._wake:
+            self._held[claim.token] = _Held(store, claim, interval, time.monotonic() + interval)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._beat, name="genesys-cx-leases", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def drop(self, claim: Claim) -> None:
+        with self._wake:
+            self._held.pop(claim.token, None)
+
+    def _beat(self) -> None:
+        while True:
+            with self._wake:
+                now = time.monotonic()
+                due = [held for held in self._held.values() if held.due <= now]
+                if not due:
+                    next_due = min((held.due for held in self._held.values()), default=now + 60)
+                    self._wake.wait(next_due - now)
+                    continue
+                for held in due:
+                    held.due = now + held.interval
+            for held in due:
+                self._renew(held)
+
+    def _renew(self, held: _Held) -> None:
+        try:
+            kept = held.store.renew(held.claim)
+        except Exception:
+            logger.warning("could not renew the claim on %s; trying again at the next beat", held.claim.key)
+            return
+        if not kept:
+            with self._wake:
+                still_held = self._held.pop(held.claim.token, None) is not None
+            if still_held:
+                logger.warning(
+                    "the claim on %s was lost before its handler finished (its lease ran out); "
+                    "a redelivery may run the handler again",
+                    held.claim.key,
+                )
+
+
+_heartbeat = _Heartbeat()
+
+
+def hold(store: IdempotencyStore, claim: Claim) -> None:
+    """Keep renewing *claim* in *store* until ``drop(claim)``."""
+    _heartbeat.hold(store, claim)
+
+
+def drop(claim: Claim) -> None:
+    """Stop renewing *claim* (its handler finished)."""
+    _heartbeat.drop(claim)
