@@ -98,8 +98,12 @@ def _is_plain(prop: Any) -> bool:
 
 
 def _successes(endpoint: Any) -> list[Any]:
-    """The documented 2xx answers of an operation, in status order."""
-    return [r for r in endpoint.responses.patterns if r.status_code.range[0] >= 200 and r.status_code.range[1] <= 299]
+    """The documented 2xx answers of an operation, in status order, one per way of decoding them."""
+    found: dict[tuple[str, str], Any] = {}
+    for r in endpoint.responses.patterns:
+        if r.status_code.range[0] >= 200 and r.status_code.range[1] <= 299:
+            found.setdefault((r.prop.get_type_string().as_unembedded_code(), r.source["attribute"]), r)
+    return list(found.values())
 
 
 def _success_type(endpoint: Any) -> str:
@@ -112,6 +116,17 @@ def _success_type(endpoint: Any) -> str:
         if text not in types:
             types.append(text)
     return " | ".join(types) or "None"
+
+
+def _body_content_type(endpoint: Any) -> str:
+    """The Content-Type a JSON or form body must name itself (httpx's default is not the documented one), or ""."""
+    if not endpoint.bodies:
+        return ""
+    body = endpoint.bodies[0]
+    media = body.content_type.get_untrusted_value()
+    if body.body_type in ("json", "data") and media not in ("application/json", "application/x-www-form-urlencoded"):
+        return body.content_type
+    return ""
 
 
 def _endpoint_classes(endpoint: Any) -> set[tuple[str, str]]:
@@ -146,6 +161,7 @@ class _Renderer:
             genesys_all_models=self.all_models,
             genesys_successes=_successes,
             genesys_success_type=_success_type,
+            genesys_body_content_type=_body_content_type,
         )
 
     def model_refs(self, model: Any) -> list[tuple[str, str]]:

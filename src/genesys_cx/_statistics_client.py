@@ -43,7 +43,7 @@ from genesys_cx_api.statistics.models import (
 )
 from genesys_cx_api.types import UNSET, Unset
 
-from .errors import handle_response
+from ._response import handle_response
 from .notifications import AsyncStatisticsSubscription, CometdClient, StatisticsSubscription, SyncCometdClient
 
 __all__ = ["AsyncStatisticsClient", "StatisticSpec", "StatisticsClient", "subscription_request"]

@@ -36,8 +36,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from genesys_cx import handle_response
 from genesys_cx._serve import ServerThread, serve
-from genesys_cx.errors import UnexpectedStatus, handle_response
+from genesys_cx.errors import UnexpectedStatus
 
 INJECTION = b'\r\n--+++\r\nContent-Disposition: form-data; name="injected"\r\n\r\nx'
 # The injection, plus bytes that are not text, plus something that looks like the end of the body.

@@ -13,7 +13,7 @@ from genesys_cx_api.messaging.api import MessagingApi
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from genesys_cx.errors import handle_response
+from genesys_cx import handle_response
 from genesys_cx.sandbox import DEMO_API_KEY, DEMO_CCID, DEMO_CHANNEL_SECRET, Sandbox
 from genesys_cx.signing import HubSignature, sign, verify
 

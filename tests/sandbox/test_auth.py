@@ -12,7 +12,7 @@ import pytest
 from genesys_cx_api.auth.api import AuthApi
 from genesys_cx_api.auth.models import PasswordTokenRequest
 
-from genesys_cx.errors import handle_response
+from genesys_cx import handle_response
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
     DEMO_CLIENT_ID,

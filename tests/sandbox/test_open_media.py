@@ -9,7 +9,8 @@ import pytest
 from genesys_cx_api.open_media.api import OpenMediaApi
 from genesys_cx_api.open_media.models import ChangePropertiesData, CreateInteractionData, StopInteractionData
 
-from genesys_cx.errors import ApiError, handle_response
+from genesys_cx import handle_response
+from genesys_cx.errors import ApiError
 from genesys_cx.sandbox import DEMO_API_KEY, Sandbox
 
 

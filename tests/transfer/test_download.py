@@ -169,7 +169,7 @@ async def test_async_download_resumes_after_a_drop(sandbox: Sandbox, agenesys: A
     with Genesys(agenesys.settings) as genesys:
         meta = _finished_file(sandbox, genesys)
     sandbox.state.faults.add(Fault(match="download_file_v10", drop_after=2_000_000, times=1))
-    client = agenesys.udm._client.get_async_httpx_client()
+    client = agenesys.udm._http
     opener = async_http_opener(client, download_file_v10.request(filename=meta["name"]))
 
     done = await adownload(opener, tmp_path / "f.csv", checksum="sha256:" + meta["sha256"])

@@ -15,7 +15,7 @@ import httpx
 from ..._runtime import Operations, operation
 from ...types import UNSET, Unset
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # models load with their operation, on its first call
     from ..models.api_request_of_change_password_operation import ApiRequestOfChangePasswordOperation
     from ..models.api_response import ApiResponse
     from ..models.authorization_code_token_request import AuthorizationCodeTokenRequest

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, cast
 import httpx
 
 from ..._runtime import Operations, operation
-from ...types import UNSET, Unset
+from ...types import UNSET, File, Unset
 
-if TYPE_CHECKING:
-    from ...types import File
+if TYPE_CHECKING:  # models load with their operation, on its first call
     from ..models.certificate_info import CertificateInfo
     from ..models.certificate_upload import CertificateUpload
     from ..models.data_type import DataType

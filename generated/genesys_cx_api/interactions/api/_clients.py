@@ -8,14 +8,9 @@ it was given and returns ``handler(response, parse, operation_id)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import httpx
 
 from ..._runtime import Operations
-
-if TYPE_CHECKING:
-    pass
 
 
 class InteractionsApi(Operations[httpx.Client]):

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, cast
 import httpx
 
 from ..._runtime import Operations, operation
+from ...types import File
 
-if TYPE_CHECKING:
-    from ...types import File
+if TYPE_CHECKING:  # models load with their operation, on its first call
     from ..models.inbound_message_response import InboundMessageResponse
     from ..models.send_messages_request import SendMessagesRequest
     from ..models.upload_media_request import UploadMediaRequest

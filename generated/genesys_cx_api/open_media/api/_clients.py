@@ -15,7 +15,7 @@ import httpx
 from ..._runtime import Operations, operation
 from ...types import UNSET, Unset
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # models load with their operation, on its first call
     from ..models.change_properties_data import ChangePropertiesData
     from ..models.create_interaction_data import CreateInteractionData
     from ..models.interaction_response import InteractionResponse

@@ -15,7 +15,7 @@ import httpx
 from ..._runtime import Operations, operation
 from ...types import UNSET, Unset
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # models load with their operation, on its first call
     from ..models.count_secure_mail_response import CountSecureMailResponse
     from ..models.create_secure_mail_request import CreateSecureMailRequest
     from ..models.create_secure_mail_response import CreateSecureMailResponse

@@ -21,11 +21,9 @@ def request(
     state: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for authorize."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/oauth/authorize",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     params["client_id"] = client_id

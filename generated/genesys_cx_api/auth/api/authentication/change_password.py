@@ -16,11 +16,9 @@ def request(
     body: ApiRequestOfChangePasswordOperation,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for change_password."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/change-password",
-        "headers": headers,
     }
     kwargs["json"] = body.to_dict()
 

@@ -12,11 +12,9 @@ from ...models.api_response import ApiResponse
 
 def request() -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_jwt_user_info."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/jwt-userinfo",
-        "headers": headers,
     }
     return kwargs
 

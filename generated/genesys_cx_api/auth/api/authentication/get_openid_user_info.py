@@ -12,11 +12,9 @@ from ...models.open_id_user_info import OpenIdUserInfo
 
 def request() -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_openid_user_info."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/openid/userinfo",
-        "headers": headers,
     }
     return kwargs
 

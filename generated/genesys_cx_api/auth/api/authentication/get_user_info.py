@@ -12,11 +12,9 @@ from ...models.cloud_user_details import CloudUserDetails
 
 def request() -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_user_info."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/userinfo",
-        "headers": headers,
     }
     return kwargs
 

@@ -19,11 +19,9 @@ def request(
     body: AuthorizationCodeTokenRequest | ClientCredentialsTokenRequest | PasswordTokenRequest | RefreshTokenRequest,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for retrieve_token."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/oauth/token",
-        "headers": headers,
     }
     kwargs["data"] = body.to_dict()
 

@@ -16,11 +16,9 @@ def request(
     global_: bool | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for sign_out."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/sign-out",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(global_, Unset):

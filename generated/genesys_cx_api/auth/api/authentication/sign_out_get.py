@@ -17,11 +17,9 @@ def request(
     redirect_uri: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for sign_out_get."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/sign-out",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(global_, Unset):

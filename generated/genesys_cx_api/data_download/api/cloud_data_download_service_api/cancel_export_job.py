@@ -13,13 +13,11 @@ def request(
     id: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for cancel_export_job."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/v4/export/jobs/cancel/{id}".format(
             id=quote(str(id), safe=""),
         ),
-        "headers": headers,
     }
     return kwargs
 

@@ -13,13 +13,11 @@ def request(
     id: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for delete_export_history_job."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "DELETE",
         "url": "/v4/export/history/{id}".format(
             id=quote(str(id), safe=""),
         ),
-        "headers": headers,
     }
     return kwargs
 

@@ -13,11 +13,9 @@ def request(
     job_i_ds: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for delete_export_history_jobs."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "DELETE",
         "url": "/v4/export/history",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     params["jobIDs"] = job_i_ds

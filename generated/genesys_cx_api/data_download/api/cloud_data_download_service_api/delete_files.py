@@ -13,11 +13,9 @@ def request(
     filename: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for delete_files."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "DELETE",
         "url": "/v3/files",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     params["filename"] = filename

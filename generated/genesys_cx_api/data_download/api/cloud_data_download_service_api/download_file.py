@@ -16,20 +16,15 @@ def request(
     filename: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for download_file."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/files/{filename}".format(
             filename=quote(str(filename), safe=""),
         ),
-        "headers": headers,
     }
     return kwargs
 
 
 def parse(response: httpx.Response) -> File:
     """Decode a 2xx answer of download_file (``InvalidData`` when it does not fit the documentation)."""
-    if response.status_code == 200:
-        return File(payload=BytesIO(response.content))
-
     return File(payload=BytesIO(response.content))

@@ -15,11 +15,9 @@ from ...models.key_value_item import KeyValueItem
 
 def request() -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_data_sources."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/data/sources",
-        "headers": headers,
     }
     return kwargs
 

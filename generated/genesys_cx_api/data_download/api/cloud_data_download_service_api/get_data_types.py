@@ -19,11 +19,9 @@ def request(
     source: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_data_types."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/data/types",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(source, Unset):

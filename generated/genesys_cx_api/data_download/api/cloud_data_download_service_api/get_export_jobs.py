@@ -23,11 +23,9 @@ def request(
     size: int | Unset = 999999999,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_export_jobs."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v4/export/jobs",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(desc_asc, Unset):

@@ -12,11 +12,9 @@ from ...models.version_info import VersionInfo
 
 def request() -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_version."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/version",
-        "headers": headers,
     }
     return kwargs
 

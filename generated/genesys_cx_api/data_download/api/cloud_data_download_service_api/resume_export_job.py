@@ -15,13 +15,11 @@ def request(
     id: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for resume_export_job."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/v4/export/jobs/resume/{id}".format(
             id=quote(str(id), safe=""),
         ),
-        "headers": headers,
     }
     return kwargs
 

@@ -18,13 +18,11 @@ def request(
     body: Job,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for update_export_job."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "PUT",
         "url": "/v4/export/jobs/{id}".format(
             id=quote(str(id), safe=""),
         ),
-        "headers": headers,
     }
     kwargs["json"] = body.to_dict()
 

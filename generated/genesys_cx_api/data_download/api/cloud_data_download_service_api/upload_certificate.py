@@ -18,13 +18,11 @@ def request(
     body: CertificateUpload,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for upload_certificate."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/v3/cipher/{certificatefilename}".format(
             certificatefilename=quote(str(certificatefilename), safe=""),
         ),
-        "headers": headers,
     }
     kwargs["files"] = body.to_multipart()
 

@@ -19,13 +19,11 @@ def request(
     body: CreateInteractionData | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for create_interaction."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/openmedia/{open_media_service}/interactions".format(
             open_media_service=quote(str(open_media_service), safe=""),
         ),
-        "headers": headers,
     }
     if not isinstance(body, Unset):
         kwargs["json"] = body.to_dict()

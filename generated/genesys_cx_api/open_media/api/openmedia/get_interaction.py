@@ -16,14 +16,12 @@ def request(
     interaction_id: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_interaction."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/openmedia/{open_media_service}/interactions/{interaction_id}".format(
             open_media_service=quote(str(open_media_service), safe=""),
             interaction_id=quote(str(interaction_id), safe=""),
         ),
-        "headers": headers,
     }
     return kwargs
 

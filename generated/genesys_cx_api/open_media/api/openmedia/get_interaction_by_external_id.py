@@ -16,14 +16,12 @@ def request(
     external_id: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_interaction_by_external_id."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/openmedia/{open_media_service}/interactions/ext_{external_id}".format(
             open_media_service=quote(str(open_media_service), safe=""),
             external_id=quote(str(external_id), safe=""),
         ),
-        "headers": headers,
     }
     return kwargs
 

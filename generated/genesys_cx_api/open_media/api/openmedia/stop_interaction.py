@@ -20,14 +20,12 @@ def request(
     body: StopInteractionData | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for stop_interaction."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/openmedia/{open_media_service}/interactions/{interaction_id}/stop".format(
             open_media_service=quote(str(open_media_service), safe=""),
             interaction_id=quote(str(interaction_id), safe=""),
         ),
-        "headers": headers,
     }
     if not isinstance(body, Unset):
         kwargs["json"] = body.to_dict()

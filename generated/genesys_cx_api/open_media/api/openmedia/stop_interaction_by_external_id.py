@@ -20,14 +20,12 @@ def request(
     body: StopInteractionData | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for stop_interaction_by_external_id."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/openmedia/{open_media_service}/interactions/ext_{external_id}/stop".format(
             open_media_service=quote(str(open_media_service), safe=""),
             external_id=quote(str(external_id), safe=""),
         ),
-        "headers": headers,
     }
     if not isinstance(body, Unset):
         kwargs["json"] = body.to_dict()

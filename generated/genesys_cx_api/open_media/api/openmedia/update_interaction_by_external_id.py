@@ -19,14 +19,12 @@ def request(
     body: ChangePropertiesData,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for update_interaction_by_external_id."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/openmedia/{open_media_service}/interactions/ext_{external_id}/update".format(
             open_media_service=quote(str(open_media_service), safe=""),
             external_id=quote(str(external_id), safe=""),
         ),
-        "headers": headers,
     }
     kwargs["json"] = body.to_dict()
 

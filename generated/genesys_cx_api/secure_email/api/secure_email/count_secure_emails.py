@@ -19,11 +19,9 @@ def request(
     securebox: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for count_secure_emails."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/securemail/count",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     params["address"] = address

@@ -19,13 +19,11 @@ def request(
     remove: SecureMailRemoveAction | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for delete_secure_email."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "DELETE",
         "url": "/securemail/{secure_mail_id}".format(
             secure_mail_id=quote(str(secure_mail_id), safe=""),
         ),
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(remove, Unset):

@@ -18,13 +18,11 @@ def request(
     read: bool | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_secure_email."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/securemail/{secure_mail_id}".format(
             secure_mail_id=quote(str(secure_mail_id), safe=""),
         ),
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(read, Unset):

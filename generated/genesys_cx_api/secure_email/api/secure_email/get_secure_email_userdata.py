@@ -15,13 +15,11 @@ def request(
     secure_mail_id: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_secure_email_userdata."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/securemail/{secure_mail_id}/userdata".format(
             secure_mail_id=quote(str(secure_mail_id), safe=""),
         ),
-        "headers": headers,
     }
     return kwargs
 

@@ -18,11 +18,9 @@ def request(
     securebox: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for send_secure_email."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/securemail",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(securebox, Unset):

@@ -18,11 +18,9 @@ def request(
     body: list[BayeuxMessage],
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for cometd_disconnect."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/notifications/disconnect",
-        "headers": headers,
     }
     kwargs["json"] = [item.to_dict() for item in body]
 

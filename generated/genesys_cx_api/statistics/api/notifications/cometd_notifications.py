@@ -18,11 +18,9 @@ def request(
     body: list[BayeuxMessage],
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for cometd_notifications."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/notifications",
-        "headers": headers,
     }
     kwargs["json"] = [item.to_dict() for item in body]
 

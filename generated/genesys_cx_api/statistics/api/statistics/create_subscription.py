@@ -19,11 +19,9 @@ def request(
     verbose: Verbose | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for create_subscription."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/subscriptions",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(verbose, Unset):

@@ -15,13 +15,11 @@ def request(
     id: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for delete_subscription."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "DELETE",
         "url": "/subscriptions/{id}".format(
             id=quote(str(id), safe=""),
         ),
-        "headers": headers,
     }
     return kwargs
 

@@ -18,13 +18,11 @@ def request(
     object_type: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_statistic_value."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/statistic-values/{statistic_name}".format(
             statistic_name=quote(str(statistic_name), safe=""),
         ),
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     params["objectId"] = object_id

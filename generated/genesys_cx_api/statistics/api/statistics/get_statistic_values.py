@@ -16,11 +16,9 @@ def request(
     body: GetStatisticValuesRequest,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_statistic_values."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/operations/get-statistic-ex",
-        "headers": headers,
     }
     kwargs["json"] = body.to_dict()
 

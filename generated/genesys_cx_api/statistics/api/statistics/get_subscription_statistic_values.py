@@ -20,13 +20,11 @@ def request(
     verbose: Verbose | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_subscription_statistic_values."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/subscriptions/{id}/statistic-values".format(
             id=quote(str(id), safe=""),
         ),
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(statistic_ids, Unset):

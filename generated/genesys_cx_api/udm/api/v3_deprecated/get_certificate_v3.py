@@ -12,11 +12,9 @@ from ...models.certificate_info import CertificateInfo
 
 def request() -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_certificate_v3."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/cipher",
-        "headers": headers,
     }
     return kwargs
 

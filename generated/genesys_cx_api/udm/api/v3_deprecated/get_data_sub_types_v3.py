@@ -20,11 +20,9 @@ def request(
     data_type: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_data_sub_types_v3."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/data/sub-types",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(source, Unset):

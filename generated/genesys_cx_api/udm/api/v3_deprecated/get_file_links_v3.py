@@ -20,11 +20,9 @@ def request(
     filename: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_file_links_v3."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/files",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(filename, Unset):

@@ -24,11 +24,9 @@ def request(
     size: int | Unset = 999999999,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_file_metadatas_v3."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/file-metadatas",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(desc_asc, Unset):

@@ -16,11 +16,9 @@ def request(
     body: JobV4,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for create_export_job_v4."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/v4/export/jobs",
-        "headers": headers,
     }
     kwargs["json"] = body.to_dict()
 

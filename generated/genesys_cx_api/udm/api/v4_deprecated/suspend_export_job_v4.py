@@ -15,13 +15,11 @@ def request(
     id: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for suspend_export_job_v4."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/v4/export/jobs/suspend/{id}".format(
             id=quote(str(id), safe=""),
         ),
-        "headers": headers,
     }
     return kwargs
 

@@ -18,13 +18,11 @@ def request(
     body: CertificateUpload,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for upload_certificate_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/v10/cipher/{certificatefilename}".format(
             certificatefilename=quote(str(certificatefilename), safe=""),
         ),
-        "headers": headers,
     }
     kwargs["files"] = body.to_multipart()
 

@@ -16,11 +16,9 @@ def request(
     entities: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_data_attributes_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/data/attributes",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(entities, Unset):

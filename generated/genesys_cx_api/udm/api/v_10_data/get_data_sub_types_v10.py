@@ -22,11 +22,9 @@ def request(
     source: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_data_sub_types_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/data/sub-types",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(data_type, Unset):

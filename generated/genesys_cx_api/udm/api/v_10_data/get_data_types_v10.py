@@ -21,11 +21,9 @@ def request(
     source: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_data_types_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/data/types",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(source, Unset):

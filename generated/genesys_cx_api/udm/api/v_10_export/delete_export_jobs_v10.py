@@ -13,11 +13,9 @@ def request(
     job_i_ds: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for delete_export_jobs_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "DELETE",
         "url": "/v10/export/jobs",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     params["jobIDs"] = job_i_ds

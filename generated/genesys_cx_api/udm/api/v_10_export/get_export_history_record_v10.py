@@ -15,13 +15,11 @@ def request(
     id: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_export_history_record_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/export/history/{id}".format(
             id=quote(str(id), safe=""),
         ),
-        "headers": headers,
     }
     return kwargs
 

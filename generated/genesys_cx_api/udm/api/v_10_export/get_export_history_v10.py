@@ -26,11 +26,9 @@ def request(
     bg_update: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_export_history_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/export/history",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(desc_asc, Unset):

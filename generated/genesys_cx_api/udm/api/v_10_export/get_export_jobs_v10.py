@@ -25,11 +25,9 @@ def request(
     bg_update: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_export_jobs_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/export/jobs",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(desc_asc, Unset):

@@ -18,13 +18,11 @@ def request(
     body: Job,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for update_export_job_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "PUT",
         "url": "/v10/export/jobs/{id}".format(
             id=quote(str(id), safe=""),
         ),
-        "headers": headers,
     }
     kwargs["json"] = body.to_dict()
 

@@ -13,13 +13,11 @@ def request(
     filename: str,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for delete_file_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "DELETE",
         "url": "/v10/files/{filename}".format(
             filename=quote(str(filename), safe=""),
         ),
-        "headers": headers,
     }
     return kwargs
 

@@ -27,11 +27,9 @@ def request(
     bg_update: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_file_metadatas_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/file-metadatas",
-        "headers": headers,
     }
     params: dict[str, Any] = {}
     if not isinstance(history_id, Unset):

@@ -17,11 +17,9 @@ from ...models.key_value_result_type_1 import KeyValueResultType1
 
 def request() -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_resource_labels_v10."""
-    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/resources/labels",
-        "headers": headers,
     }
     return kwargs
 
