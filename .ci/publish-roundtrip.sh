@@ -4,6 +4,7 @@
 #
 #   PY=.venv/bin/python bash .ci/publish-roundtrip.sh
 #   DIST_DIR=dist PY=... bash .ci/publish-roundtrip.sh    # reuse the files of `tox -e build` instead of building
+#   VENV_DIR=/tmp/v PY=... bash .ci/publish-roundtrip.sh  # keep the fresh virtualenv there (the bare-install test)
 #
 # By default the index is a throw-away pypiserver on 127.0.0.1 (free port, temporary package folder,
 # unauthenticated upload). The upload uses the variables `tox -e publish` uses: GENESYS_INDEX_URL,
@@ -11,6 +12,7 @@
 # and the packages go there (install then reads GENESYS_SIMPLE_URL, default: <GENESYS_INDEX_URL>/simple/);
 # so do not run this in CI with a real index configured unless a real upload is meant.
 # Dependencies come from the normal index (and whatever extra indexes pip is configured with).
+# When uv is importable by PY (`build[uv]`, in the dev extra), it builds and installs (much faster).
 # Exits non-zero on any failure; the server is stopped and the temporary folder removed in any case.
 set -euo pipefail
 
@@ -43,7 +45,11 @@ if [[ -n "${DIST_DIR:-}" ]]; then
     cp "$DIST_DIR"/genesys_cx-* "$WORK/dist/"
 else
     step "build sdist and wheel"
-    "$PY" -m build --outdir "$WORK/dist" "$ROOT"
+    if "$PY" -c "import uv" 2>/dev/null; then
+        "$PY" -m build --installer uv --outdir "$WORK/dist" "$ROOT"
+    else
+        "$PY" -m build --outdir "$WORK/dist" "$ROOT"
+    fi
 fi
 shopt -s nullglob
 wheels=("$WORK"/dist/genesys_cx-*.whl)
@@ -93,10 +99,18 @@ step "install genesys-cx==$VERSION from $SIMPLE_URL into a fresh virtualenv"
 # The normal index for the dependencies; pip's configured extra indexes and find-links still apply.
 NORMAL_INDEX="${PIP_INDEX_URL:-$("$PY" -m pip config get global.index-url 2>/dev/null || true)}"
 NORMAL_INDEX="${NORMAL_INDEX:-https://pypi.org/simple/}"
-"$PY" -m venv "$WORK/venv"
-VPY="$WORK/venv/bin/python"
-(cd "$WORK" && env -u PIP_INDEX_URL "$VPY" -m pip install --no-cache-dir --disable-pip-version-check \
-    --index-url "$SIMPLE_URL" --extra-index-url "$NORMAL_INDEX" "genesys-cx==$VERSION")
+VENV="${VENV_DIR:-$WORK/venv}"
+if "$PY" -c "import uv" 2>/dev/null; then
+    UV="$("$PY" -c 'import uv; print(uv.find_uv_bin())')"
+    "$UV" venv --quiet --python "$("$PY" -c 'import sys; print(sys.executable)')" "$VENV"
+    (cd "$WORK" && env -u PIP_INDEX_URL -u UV_INDEX_URL "$UV" pip install --quiet --python "$VENV/bin/python" \
+        --refresh-package genesys-cx --index-url "$SIMPLE_URL" --extra-index-url "$NORMAL_INDEX" "genesys-cx==$VERSION")
+else
+    "$PY" -m venv "$VENV"
+    (cd "$WORK" && env -u PIP_INDEX_URL "$VENV/bin/python" -m pip install --no-cache-dir --disable-pip-version-check \
+        --index-url "$SIMPLE_URL" --extra-index-url "$NORMAL_INDEX" "genesys-cx==$VERSION")
+fi
+VPY="$VENV/bin/python"
 
 step "import the installed package"
 EXPECTED_DIGEST="$(sed -n 's/^INPUT_DIGEST = "\([0-9a-f]*\)"$/\1/p' "$ROOT/generated/genesys_cx_api/__init__.py")"

@@ -45,10 +45,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "SPEC_VERSIONS":
-        from genesys_cx_api import SPEC_VERSIONS
+    if name == "SPEC_VERSIONS":  # API name -> ``info.version`` of its spec
+        from genesys_cx_api._registry import APIS
 
-        return SPEC_VERSIONS
+        return {api_name: api.version for api_name, api in APIS.items()}
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'genesys_cx' has no attribute {name!r}")

@@ -1,8 +1,8 @@
 """The ``genesys-cx`` command line (also ``python -m genesys_cx``).
 
 Subcommands are ``Command`` entries (name, help, ``add_arguments(parser)``, ``run(args) -> exit
-code``) in ``COMMANDS``; another module adds one with ``register(...)`` or by appending to the
-list, and ``main`` builds the parser from it. Built in:
+code``) in ``COMMANDS`` (``_commands``, a leaf module: a command module imports ``register`` from
+there, and this one imports the command modules); ``main`` builds the parser from it. Built in:
 
 ``genesys-cx sign``
     Print ``sha1=<hex>``, the ``X-Hub-Signature`` of a body (stdin, or ``--file PATH``).
@@ -20,56 +20,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import signing
-from ._version import __version__
+from ._commands import COMMANDS, Command, UsageError, build_parser, register
+from ._extras import require
+from .errors import ConfigurationError, MissingExtra
 
-__all__ = ["COMMANDS", "Command", "UsageError", "main", "register"]
+__all__ = ["COMMANDS", "Command", "UsageError", "add_sandbox_arguments", "main", "register"]
 
 DEFAULT_SECRET_ENV = "GENESYS_CHANNEL_SECRET"
-
-
-class UsageError(Exception):
-    """A problem with how the command was called; ``main`` prints it and exits 2."""
-
-
-@dataclass(frozen=True)
-class Command:
-    """One subcommand: ``add_arguments`` fills its parser, ``run`` returns the exit code."""
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-COMMANDS: list[Command] = []
-
-
-def register(
-    name: str,
-    add_arguments: Callable[[argparse.ArgumentParser], None],
-    run: Callable[[argparse.Namespace], int],
-    *,
-    help: str = "",
-) -> None:
-    """Add (or replace) the subcommand *name*."""
-    COMMANDS[:] = [command for command in COMMANDS if command.name != name]
-    COMMANDS.append(Command(name, help, add_arguments, run))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genesys-cx", description="Genesys Multicloud CX SDK tools.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
-        command.add_arguments(sub)
-        sub.set_defaults(_run=command.run)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args._run(args)
     except UsageError as exc:
         print(f"genesys-cx {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (MissingExtra, ConfigurationError) as exc:  # one line saying what to install or to set
+        print(f"genesys-cx {args.command}: error: {exc.message}", file=sys.stderr)
         return 2
     return code
 
@@ -173,10 +136,14 @@ register(
 )
 
 
-def _add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
-    from .sandbox._cli import add_arguments
+# -- sandbox / demo: the parser is built without importing the sandbox (its extra may be missing) -
 
-    add_arguments(parser)
+
+def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``genesys-cx sandbox``."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
+    parser.add_argument("--config", metavar="FILE", help="a SandboxConfig as .json, .yaml or .toml")
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
@@ -186,6 +153,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    # the embedded sandbox, or (against a real tenant) only the webhook receiver
+    require("server" if "GENESYS_BASE_URL" in os.environ else "sandbox", "genesys-cx demo")
     from ._demo import run
 
     return run()
@@ -193,7 +162,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 register(
     "sandbox",
-    _add_sandbox_arguments,
+    add_sandbox_arguments,
     _run_sandbox,
     help="run the local Genesys emulator on loopback until Ctrl-C (needs the sandbox extra)",
 )
@@ -203,3 +172,5 @@ register(
     _run_demo,
     help="the end-to-end demo on the embedded sandbox (or the tenant named by GENESYS_* variables)",
 )
+
+from . import _export_cli  # noqa: E402, F401 - registers `export` and `download` (after the built-in ones)

@@ -23,10 +23,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from ._retry import RetryPolicy
 from .credentials import OAuth2Credentials
+from .errors import ConfigurationError
 
 __all__ = ["Settings"]
 
@@ -36,9 +37,44 @@ def _parse_secrets(text: str) -> dict[str, str]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         channel, sep, secret = item.partition("=")
         if not sep or not channel.strip() or not secret:
-            raise ValueError("GENESYS_CHANNEL_SECRETS must look like 'channelA=secretA,channelB=secretB'")
+            raise ConfigurationError("GENESYS_CHANNEL_SECRETS must look like 'channelA=secretA,channelB=secretB'")
         secrets[channel.strip()] = secret
     return secrets
+
+
+def _seconds(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ConfigurationError(f"{name} must be a number of seconds greater than 0, got {text!r}")
+    return value
+
+
+def _oauth(env: Mapping[str, str]) -> OAuth2Credentials:
+    given = env.get("GENESYS_GRANT_TYPE", "client_credentials")
+    grants: dict[str, Literal["client_credentials", "password"]] = {
+        "client_credentials": "client_credentials",
+        "password": "password",
+    }
+    if given not in grants:
+        raise ConfigurationError(f"GENESYS_GRANT_TYPE must be client_credentials or password, got {given!r}")
+    grant = grants[given]
+    needed = ["GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET"]
+    if grant == "password":
+        needed += ["GENESYS_USERNAME", "GENESYS_PASSWORD"]
+    missing = [name for name in needed if not env.get(name)]
+    if missing:
+        raise ConfigurationError(f"the {grant} grant (GENESYS_GRANT_TYPE) needs {', '.join(missing)} set")
+    return OAuth2Credentials(
+        client_id=env["GENESYS_CLIENT_ID"],
+        client_secret=env["GENESYS_CLIENT_SECRET"],
+        grant_type=grant,
+        username=env.get("GENESYS_USERNAME"),
+        password=env.get("GENESYS_PASSWORD"),
+        scope=env.get("GENESYS_SCOPE"),
+    )
 
 
 @dataclass(frozen=True)
@@ -57,7 +93,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+            raise ConfigurationError(f"base_url must start with http:// or https://, got {self.base_url!r}")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
 
     @classmethod
@@ -74,19 +110,15 @@ class Settings:
         if "GENESYS_CHANNEL_SECRETS" in env:
             values["channel_secrets"] = _parse_secrets(env["GENESYS_CHANNEL_SECRETS"])
         if "GENESYS_TIMEOUT" in env:
-            values["timeout"] = float(env["GENESYS_TIMEOUT"])
+            values["timeout"] = _seconds("GENESYS_TIMEOUT", env["GENESYS_TIMEOUT"])
         if "GENESYS_CLIENT_ID" in env:
-            values["oauth"] = OAuth2Credentials(
-                client_id=env["GENESYS_CLIENT_ID"],
-                client_secret=env.get("GENESYS_CLIENT_SECRET", ""),
-                grant_type=env.get("GENESYS_GRANT_TYPE", "client_credentials"),  # type: ignore[arg-type]
-                username=env.get("GENESYS_USERNAME"),
-                password=env.get("GENESYS_PASSWORD"),
-                scope=env.get("GENESYS_SCOPE"),
-            )
+            values["oauth"] = _oauth(env)
         values.update(overrides)
         if "base_url" not in values:
-            raise ValueError("no Genesys base URL: set GENESYS_BASE_URL or pass base_url=")
+            raise ConfigurationError("no Genesys base URL: set GENESYS_BASE_URL or pass base_url=")
+        base_url = str(values["base_url"])
+        if "base_url" not in overrides and not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"GENESYS_BASE_URL must start with http:// or https://, got {base_url!r}")
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:

@@ -222,7 +222,7 @@ class Demo:
         self.out.ok(f"deleted media {media_id}")
 
     def open_media_flow(self) -> None:
-        service = "demo"
+        service = "workitem"
         external = f"order-42-{int(time.time())}"
         om = self.genesys.open_media
         om.create_interaction(

@@ -19,6 +19,7 @@ import importlib
 import inspect
 import threading
 from collections.abc import Callable
+from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -26,15 +27,17 @@ import httpx
 from genesys_cx_api._registry import APIS, Apis, AsyncApis
 
 from ._config import Settings
+from ._redact import register_secret
 from ._response import handle_response
 from ._retry import AsyncRetryTransport, RetryTransport
 from ._schemes import Providers, SchemeAuth
-from ._tracing import AsyncTracingTransport, TracingTransport, register_secret
+from ._tracing import AsyncTracingTransport, TracingTransport
 from ._version import __version__
 from .credentials import AsyncTokenManager, BearerToken, TokenManager
 from .signing import HubSignature
 
 if TYPE_CHECKING:
+    from ._export_jobs import AsyncExportJobs, ExportJobs
     from .notifications import CometdClient, SyncCometdClient
 
 __all__ = ["AsyncGenesys", "Genesys"]
@@ -205,6 +208,13 @@ class Genesys(_Base, Apis):
         """The OAuth2 token manager (None when no OAuth credentials are configured)."""
         return self._tokens
 
+    @cached_property
+    def exports(self) -> ExportJobs:
+        """Export jobs run to completion (UDM v10; ``.version("v4" | "data_download")`` for the others)."""
+        from ._export_jobs import ExportJobs
+
+        return ExportJobs(self)
+
     def _notifications(self) -> SyncCometdClient:
         """The CometD client of ``statistics.subscribe`` (its own loop thread; created on first use)."""
         if self._cometd is None:
@@ -286,6 +296,13 @@ class AsyncGenesys(_Base, AsyncApis):
     def tokens(self) -> AsyncTokenManager | None:
         """The OAuth2 token manager (None when no OAuth credentials are configured)."""
         return self._tokens
+
+    @cached_property
+    def exports(self) -> AsyncExportJobs:
+        """Export jobs run to completion (async; see ``Genesys.exports``)."""
+        from ._export_jobs import AsyncExportJobs
+
+        return AsyncExportJobs(self)
 
     def _notifications(self) -> CometdClient:
         """The CometD client of ``statistics.subscribe`` (credentials per request, as the spec says)."""

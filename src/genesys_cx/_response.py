@@ -26,7 +26,7 @@ from genesys_cx_api.errors import InvalidData
 
 from . import errors
 from ._headers import RETRY_AFTER_HEADER, TRACE_HEADER, parse_retry_after
-from ._tracing import get_logger, redact
+from ._redact import get_logger, redact
 
 __all__ = ["error_for_response", "handle_response", "transport_error"]
 
@@ -134,13 +134,45 @@ def error_for_response(response: httpx.Response, operation: str | None) -> error
     return kind(message, **common)
 
 
+_TRANSPORT_WORDS: tuple[tuple[type[httpx.TransportError], str], ...] = (
+    (httpx.ConnectTimeout, "timed out connecting to {host}"),
+    (httpx.ReadTimeout, "timed out waiting for the answer of {host}"),
+    (httpx.WriteTimeout, "timed out sending the request to {host}"),
+    (httpx.PoolTimeout, "timed out waiting for a free connection to {host}"),
+    (httpx.ConnectError, "could not connect to {host}"),
+    (httpx.RemoteProtocolError, "{host} broke the connection"),
+    (httpx.ReadError, "the connection to {host} broke while reading the answer"),
+    (httpx.WriteError, "the connection to {host} broke while sending the request"),
+)
+
+
 def transport_error(
-    exc: httpx.TransportError, *, trace_id: str | None = None, operation: str | None = None
+    exc: httpx.TransportError,
+    *,
+    trace_id: str | None = None,
+    operation: str | None = None,
+    request: httpx.Request | None = None,
 ) -> errors.TransportError:
-    """The ``TransportError`` (``Timeout`` for timeouts) for a failed connection; raise it ``from exc``."""
+    """The ``TransportError`` (``Timeout`` for timeouts) for a failed connection; raise it ``from exc``.
+
+    One line naming what failed and where: ``could not connect to gapi.example.com:443 (ConnectError:
+    [Errno 111] Connection refused)``; ``str()`` adds the operation and the trace id.
+    """
     kind = errors.Timeout if isinstance(exc, httpx.TimeoutException) else errors.TransportError
-    words = str(exc) or "no details"
-    return kind(redact(f"{type(exc).__name__}: {words}"), trace_id=trace_id, operation=operation)
+    if request is None:
+        try:
+            request = exc.request
+        except RuntimeError:  # an error raised without its request
+            request = None
+    host = "the server"
+    if request is not None:
+        url = request.url
+        host = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        operation = operation or f"{request.method} {url.path}"
+    words = next((text for cls, text in _TRANSPORT_WORDS if isinstance(exc, cls)), "the request to {host} failed")
+    detail = str(exc) or "no details"
+    message = redact(f"{words.format(host=host)} ({type(exc).__name__}: {detail})")
+    return kind(message, trace_id=trace_id, operation=operation)
 
 
 def handle_response(response: httpx.Response, parse: Callable[[], Any], operation: str) -> Any:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ._headers import RETRY_AFTER_HEADER, parse_retry_after
-from ._tracing import get_logger
+from ._redact import get_logger
 
 __all__ = ["AsyncRetryTransport", "RetryPolicy", "RetryTransport", "retry_safe"]
 

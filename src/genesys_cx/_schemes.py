@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from ._headers import OPERATION_EXTENSION
 from .errors import MissingCredentials
 from .signing import HEADER as SIGNATURE_HEADER
 from .signing import HubSignature, asign_request, sign_request
@@ -92,6 +93,7 @@ class SchemeAuth(httpx.Auth):
         route = self._route(request)
         if route is None:  # not an operation of the spec: send what we have, except bearer tokens
             return tuple(sorted(self._available & {"apiKey", "hubSignature"}))
+        request.extensions[OPERATION_EXTENSION] = route.operation  # named by a TransportError
         for alternative in route.alternatives:
             if set(alternative) <= self._available:
                 return alternative

@@ -12,56 +12,34 @@ masked. Bodies are never logged above DEBUG. A connection failure leaves the tra
 ``genesys_cx.errors.TransportError`` (``Timeout`` for timeouts), so callers never need ``httpx``
 exception types.
 
-Under all of that lies a net: ``register_secret`` records every secret the SDK is given (API keys,
-client secrets, passwords, tokens, channel secrets) and ``SecretFilter``, installed on the
-``genesys_cx`` logger and on every logger ``get_logger`` hands out, replaces those values and any
-``Bearer``/``Basic`` credential in a record's message, arguments and traceback with ``***``.
+What may be logged and what is masked is decided in ``_redact``; building a transport also puts
+the SDK's ``SecretFilter`` on httpx's and httpcore's loggers (``protect_http_loggers``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
-import threading
 import time
 import urllib.parse
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from typing import Any
 
 import httpx
 
-from ._headers import TRACE_HEADER
+from ._headers import OPERATION_EXTENSION, TRACE_HEADER
+from ._redact import get_logger, mask_fields, protect_http_loggers, redact_headers, redact_url
+from ._response import transport_error
 
 __all__ = [
+    "TRACE_HEADER",
     "AsyncTracingTransport",
-    "SecretFilter",
     "TracingTransport",
-    "get_logger",
+    "describe_body",
     "new_trace_id",
-    "redact",
-    "redact_headers",
-    "register_secret",
 ]
 
-MASK = "***"
 #: How much of a body a DEBUG record may show.
 BODY_LOG_LIMIT = 2048
-#: Registered secrets shorter than this are ignored: masking every "a" or "12" would make logs
-#: unreadable without protecting anything worth the name.
-MIN_SECRET_LENGTH = 4
-#: Transient secrets (access and refresh tokens) kept; older ones expired long ago.
-_MAX_TRANSIENT = 1024
-
-_SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "x-hub-signature", "cookie", "set-cookie"}
-)
-_SECRET_FIELDS = frozenset({"password", "client_secret", "access_token", "refresh_token", "secret", "token"})
-_SECRET_FIELD_PARTS = ("password", "secret", "token", "apikey", "api_key", "signature")
-_SECRET_QUERY = frozenset({"code", "key", "sig"})
-_CREDENTIAL = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE)
 
 
 def new_trace_id() -> str:
@@ -69,144 +47,10 @@ def new_trace_id() -> str:
     return secrets.token_hex(16)
 
 
-# ----------------------------------------------------------------------------------- the secret net
-
-
-class _Secrets:
-    """The registered secret values and the pattern that finds them.
-
-    Lasting secrets (keys, client secrets, passwords) are kept for the life of the process;
-    transient ones (tokens, renewed all the time) only the most recent ``_MAX_TRANSIENT``.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: set[str] = set()
-        self._transient: OrderedDict[str, None] = OrderedDict()
-        self._pattern: re.Pattern[str] | None = None
-
-    def add(self, value: str | bytes, transient: bool) -> None:
-        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-        if len(text) < MIN_SECRET_LENGTH:
-            return
-        forms = {text, urllib.parse.quote(text, safe=""), urllib.parse.quote_plus(text), json.dumps(text)[1:-1]}
-        with self._lock:
-            if not transient:
-                self._values |= forms
-            else:
-                for form in forms:
-                    self._transient[form] = None
-                    self._transient.move_to_end(form)
-                while len(self._transient) > _MAX_TRANSIENT:
-                    self._transient.popitem(last=False)
-            self._pattern = None
-
-    def pattern(self) -> re.Pattern[str] | None:
-        with self._lock:
-            if self._pattern is None and (self._values or self._transient):
-                alternatives = sorted(self._values.union(self._transient), key=len, reverse=True)
-                self._pattern = re.compile("|".join(map(re.escape, alternatives)))
-            return self._pattern
-
-
-_secrets = _Secrets()
-
-
-def register_secret(value: str | bytes, *, transient: bool = False) -> None:
-    """Never let *value* reach a log record: ``SecretFilter`` replaces it with ``***`` from now on.
-
-    Its URL- and JSON-escaped forms are registered too. Values shorter than 4 characters are
-    ignored (see ``MIN_SECRET_LENGTH``). ``transient=True`` is for values renewed all the time
-    (access and refresh tokens): only the most recent 1024 of those are kept.
-    """
-    _secrets.add(value, transient)
-
-
-def redact(text: str) -> str:
-    """*text* with every registered secret and every ``Bearer``/``Basic`` credential replaced by ``***``."""
-    text = _CREDENTIAL.sub(lambda m: f"{m.group(1)} {MASK}", text)
-    pattern = _secrets.pattern()
-    if pattern is not None:
-        # Until nothing is left: a mask next to the rest of a string can spell a secret again
-        # ("x" + "***" for the secret "x***"). Each pass shortens the text, so this ends.
-        while pattern.search(text):
-            text = pattern.sub(MASK, text)
-    return text
-
-
-class SecretFilter(logging.Filter):
-    """A ``logging.Filter`` that masks secrets in a record (message, arguments, traceback) in place.
-
-    It never drops a record. The message is rendered with its arguments first, so a secret passed
-    as ``%s`` argument is caught too.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: keep the raw pieces, redacted
-            message = f"{record.msg!s} {record.args!r}"
-        record.msg = redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        return True
-
-
-_FILTER = SecretFilter()
-
-
-def get_logger(name: str | None = None) -> logging.Logger:
-    """The ``genesys_cx`` logger (or its child ``genesys_cx.<name>``) with ``SecretFilter`` installed.
-
-    Filters on a logger do not apply to records of its children, so every module of the SDK gets
-    its logger here rather than from ``logging.getLogger``.
-    """
-    logger = logging.getLogger("genesys_cx" if not name else f"genesys_cx.{name}")
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
-    return logger
-
-
 logger = get_logger()
 
 
 # --------------------------------------------------------------------------------- what is logged
-
-
-def _secret_name(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in _SECRET_FIELDS or any(part in lowered for part in _SECRET_FIELD_PARTS)
-
-
-def redact_headers(headers: Mapping[str, str] | httpx.Headers | Iterable[tuple[str, str]]) -> dict[str, str]:
-    """A copy of *headers* with credentials (Authorization, x-api-key, X-Hub-Signature, cookies) as ``***``."""
-    items = headers.items() if isinstance(headers, (Mapping, httpx.Headers)) else headers
-    return {name: MASK if name.lower() in _SECRET_HEADERS else value for name, value in items}
-
-
-def redact_url(url: httpx.URL | str) -> str:
-    """*url* with the values of secret-looking query parameters (``access_token``, ``code``...) masked."""
-    url = httpx.URL(url)
-    if not url.query:
-        return str(url)
-    params = [
-        (name, MASK if _secret_name(name) or name.lower() in _SECRET_QUERY else value)
-        for name, value in url.params.multi_items()
-    ]
-    return str(url.copy_with(query=urllib.parse.urlencode(params, safe="*").encode("ascii")))
-
-
-def _mask_fields(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: MASK if _secret_name(str(key)) else _mask_fields(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_mask_fields(item) for item in value]
-    return value
 
 
 def _clip(text: str) -> str:
@@ -224,10 +68,10 @@ def describe_body(content: bytes, content_type: str | None) -> str:
         return "<empty>"
     try:
         if _is_json(kind):
-            return _clip(json.dumps(_mask_fields(json.loads(content)), ensure_ascii=False))
+            return _clip(json.dumps(mask_fields(json.loads(content)), ensure_ascii=False))
         if kind == "application/x-www-form-urlencoded":
             fields = urllib.parse.parse_qsl(content.decode("utf-8"), keep_blank_values=True)
-            return _clip(urllib.parse.urlencode(_mask_fields(dict(fields)), safe="*"))
+            return _clip(urllib.parse.urlencode(mask_fields(dict(fields), form=True), safe="*"))
     except (ValueError, UnicodeDecodeError):
         return f"<{len(content)} bytes of malformed {kind}>"
     return f"<{len(content)} bytes of {kind or 'unknown type'}>"
@@ -301,8 +145,6 @@ class _Tracer:
 
     @staticmethod
     def failed(request: httpx.Request, exc: httpx.TransportError, trace_id: str, started: float) -> Exception:
-        from ._response import transport_error  # _response imports this module for redaction
-
         logger.debug(
             "request %s %s failed after %.1f ms trace=%s: %s",
             request.method,
@@ -311,7 +153,13 @@ class _Tracer:
             trace_id,
             type(exc).__name__,
         )
-        return transport_error(exc, trace_id=trace_id)
+        operation = request.extensions.get(OPERATION_EXTENSION)
+        # The httpx error stays the __cause__, but without its frames inside httpx/httpcore nor
+        # httpcore's twin of it (kept as __context__): a traceback shows it as one line.
+        exc.__traceback__ = None
+        exc.__cause__, exc.__suppress_context__ = None, True
+        named = operation if isinstance(operation, str) else None
+        return transport_error(exc, trace_id=trace_id, operation=named, request=request)
 
 
 class TracingTransport(httpx.BaseTransport):
@@ -319,6 +167,7 @@ class TracingTransport(httpx.BaseTransport):
 
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self._inner = inner
+        protect_http_loggers()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         trace_id = _Tracer.start(request)
@@ -342,6 +191,7 @@ class AsyncTracingTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
+        protect_http_loggers()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         trace_id = _Tracer.start(request)

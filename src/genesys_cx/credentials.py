@@ -47,11 +47,11 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 import httpx
 
 from ._combine import combine_auth
+from ._redact import get_logger, register_secret
 from ._response import handle_response, transport_error
 from ._retry import retry_safe
-from ._tracing import get_logger, register_secret
 from .errors import BadRequest, LoginRequired, Unauthorized
-from .signing import replayable
+from .signing import rewindable
 
 if TYPE_CHECKING:  # the generated models and authlib load on first token request (keeps `import genesys_cx` cheap)
     from genesys_cx_api.auth.models.default_o_auth_2_access_token import DefaultOAuth2AccessToken
@@ -462,7 +462,7 @@ class BearerToken(httpx.Auth):
         manager = self.manager
         if not isinstance(manager, TokenManager):
             raise TypeError("BearerToken(AsyncTokenManager) needs an httpx.AsyncClient; use a TokenManager")
-        if not replayable(request):
+        if not rewindable(request):
             request.read()  # a one-shot streamed body can then be sent a second time
         token = manager.token()
         request.headers["Authorization"] = f"Bearer {token}"
@@ -477,7 +477,7 @@ class BearerToken(httpx.Auth):
         manager = self.manager
         if not isinstance(manager, AsyncTokenManager):
             raise TypeError("BearerToken(TokenManager) needs an httpx.Client; use an AsyncTokenManager")
-        if not replayable(request):
+        if not rewindable(request):
             await request.aread()
         token = await manager.token()
         request.headers["Authorization"] = f"Bearer {token}"

@@ -25,7 +25,9 @@ Catch ``GenesysError`` to handle any failure of the SDK; catch a branch to handl
     ├── DeliveryFailed            (also a RuntimeError) the sandbox gave up delivering an agent reply (.delivery)
     ├── CorruptDownload           a downloaded file's size or checksum is not the announced one
     ├── ExportFailed              an export job was cancelled or failed (job_id, job_status)
-    └── ExportTimeout             an export job did not finish in time (also a TimeoutError)
+    ├── ExportTimeout             an export job did not finish in time (also a TimeoutError)
+    ├── MissingExtra              (also an ImportError) a feature needs an extra: pip install "genesys-cx[<extra>]"
+    └── ConfigurationError        (also a ValueError) a variable or configuration key has a value that cannot work
 
 Misusing the SDK itself (an argument of the wrong type or value) raises Python's own ``TypeError``
 or ``ValueError`` at the call, as any Python library does; those are bugs to fix, not failures to
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiError",
     "BadRequest",
+    "ConfigurationError",
     "Conflict",
     "CorruptDownload",
     "DeliveryFailed",
@@ -64,6 +67,7 @@ __all__ = [
     "InvalidSignature",
     "LoginRequired",
     "MissingCredentials",
+    "MissingExtra",
     "NotFound",
     "NotificationError",
     "PartialSuccess",
@@ -327,6 +331,28 @@ class ExportTimeout(GenesysError, TimeoutError):
         self.progress = progress
 
 
+# ------------------------------------------------------------------------------------- set-up
+# Raised before any request: the installation or the configuration cannot work as it is.
+
+
+class MissingExtra(GenesysError, ImportError):
+    """A feature needs an optional extra that is not installed; the message says what to install.
+
+    ``extra`` is its name (``"sandbox"``, ``"server"``, ``"redis"``): ``pip install "genesys-cx[<extra>]"``.
+    """
+
+    def __init__(self, message: str, *, extra: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.extra = extra
+
+
+class ConfigurationError(GenesysError, ValueError):
+    """A setting (an environment variable, a configuration file's key) has a value that cannot work.
+
+    The message names the variable or key and what it expects.
+    """
+
+
 # ------------------------------------------------------------------------- deprecated (0.1.0)
 
 _MOVED = {
@@ -336,15 +362,17 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """0.1.0 kept the answer handling here; it lives in ``genesys_cx._response`` now (deprecated aliases)."""
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"genesys_cx.errors.{name} is deprecated; use {_MOVED[name]} (genesys_cx.errors holds exceptions only)",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    from . import _response  # only when a deprecated name is used: this module imports nothing at import time
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name stays an error there
 
-    return getattr(_response, name)
+    def __getattr__(name: str) -> Any:
+        """0.1.0 kept the answer handling here; it lives in ``genesys_cx._response`` now (deprecated aliases)."""
+        if name not in _MOVED:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        warnings.warn(
+            f"genesys_cx.errors.{name} is deprecated; use {_MOVED[name]} (genesys_cx.errors holds exceptions only)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from . import _response  # only when a deprecated name is used: this module imports nothing at import time
+
+        return getattr(_response, name)

@@ -34,7 +34,7 @@ __all__ = [
     "HubSignature",
     "UnknownChannel",
     "asign_request",
-    "replayable",
+    "rewindable",
     "sign",
     "sign_request",
     "verify",
@@ -58,7 +58,7 @@ def sign(secret: Secret, body: bytes) -> str:
     return PREFIX + hmac.digest(_key(secret), body, "sha1").hex()
 
 
-def replayable(request: httpx.Request) -> bool:
+def rewindable(request: httpx.Request) -> bool:
     """True if httpx can send *request*'s body twice, identically, without holding it in memory.
 
     That is a body already in memory, or a multipart stream whose files rewind (httpx seeks them
@@ -118,7 +118,7 @@ def sign_request(secret: Secret, request: httpx.Request) -> str:
     if not isinstance(stream, httpx.SyncByteStream):
         raise TypeError("an asynchronous request body is signed with asign_request")
     mac = hmac.new(_key(secret), digestmod="sha1")
-    if replayable(request):
+    if rewindable(request):
         for chunk in stream:
             mac.update(chunk)
         return PREFIX + mac.hexdigest()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 import re
 
 import pytest
@@ -11,24 +10,17 @@ import pytest
 from genesys_cx._demo import EMAIL_SECRET, run
 from genesys_cx.sandbox import DEMO_API_KEY, DEMO_CHANNEL_SECRET, DEMO_CLIENT_SECRET, DEMO_PASSWORD
 
+from ._logs import debug_log
+
 STEPS = ("1. SMS data flow", "2. E-mail data flow", "3. Media upload", "4. Open Media", "5. OAuth2 login")
 
 
 @pytest.fixture(scope="module")
 def demo_run() -> tuple[int, str, str]:
     """Run the demo once with DEBUG logging captured: (exit code, transcript, log)."""
-    out, log = io.StringIO(), io.StringIO()
-    handler = logging.StreamHandler(log)
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    out = io.StringIO()
+    with debug_log() as log:
         code = run(out, environ={})
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
     return code, out.getvalue(), log.getvalue()
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from genesys_cx import _tracing
+from genesys_cx import _redact
 
 
 @dataclass
@@ -76,7 +76,7 @@ def dead_port() -> int:
 @contextlib.contextmanager
 def isolated_secrets() -> Iterator[None]:
     """Secrets registered inside the block are forgotten afterwards (drawn secrets must not mask other tests' logs)."""
-    registry = _tracing._secrets
+    registry = _redact._secrets
     with registry._lock:
         saved, saved_transient = registry._values.copy(), registry._transient.copy()
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from genesys_cx import _cli
+from genesys_cx import _commands
 from genesys_cx._cli import main, register
 from genesys_cx.signing import sign
 
@@ -111,7 +111,7 @@ def test_unreadable_files_and_bad_usage_exit_2(
 def test_more_subcommands_can_be_registered(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(_cli, "COMMANDS", list(_cli.COMMANDS))
+    monkeypatch.setattr(_commands, "COMMANDS", list(_commands.COMMANDS))
 
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--port", type=int, default=8080)
@@ -120,17 +120,17 @@ def test_more_subcommands_can_be_registered(
         print(f"serving on {args.port}")
         return 3
 
-    before = [c.name for c in _cli.COMMANDS]
+    before = [c.name for c in _commands.COMMANDS]
     register("serve-test", add_arguments, run, help="a test command")
     assert main(["serve-test", "--port", "9"]) == 3
     assert capsys.readouterr().out == "serving on 9\n"
-    assert [c.name for c in _cli.COMMANDS] == [*before, "serve-test"]
+    assert [c.name for c in _commands.COMMANDS] == [*before, "serve-test"]
     register("serve-test", add_arguments, run, help="registered again: replaced, not duplicated")
-    assert [c.name for c in _cli.COMMANDS] == [*before, "serve-test"]
+    assert [c.name for c in _commands.COMMANDS] == [*before, "serve-test"]
 
 
 def test_the_sdk_commands_are_registered() -> None:
-    assert [c.name for c in _cli.COMMANDS] == ["sign", "verify", "sandbox", "demo"]
+    assert [c.name for c in _commands.COMMANDS] == ["sign", "verify", "sandbox", "demo", "export", "download"]
 
 
 def test_python_dash_m_genesys_cx_signs(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Schemathesis against the running sandbox: schemas, credentials, signing over the exact bytes, checks.
 
 ``Runner`` loads every bundled spec that has paths with its server set to the sandbox
-(``sb.url + BASE_PATHS[api]``), generates cases for one operation in one mode, attaches the
+(``sb.url + APIS[api].base_path``), generates cases for one operation in one mode, attaches the
 credentials the operation's security requires (its first alternative), sends each case with httpx
 and runs schemathesis's response checks on the answer.
 
@@ -20,11 +20,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import genesys_cx_api
 import httpx
 import hypothesis
 import requests
 import schemathesis
+from genesys_cx_api._registry import APIS
 from hypothesis import HealthCheck, Phase
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -96,8 +96,8 @@ _CONFIG = {
 
 
 def apis() -> list[str]:
-    """The APIs whose bundled spec has paths (``interactions`` has only webhooks)."""
-    return [api for api in sorted(genesys_cx_api.BASE_PATHS) if load_spec(api).get("paths")]
+    """The APIs with operations (``interactions`` has only webhooks)."""
+    return sorted(name for name, api in APIS.items() if api.operations)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from genesys_cx._cli import add_sandbox_arguments as add_arguments
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
     DEMO_CHANNEL_SECRET,
@@ -22,7 +23,7 @@ from genesys_cx.sandbox import (
     SandboxConfig,
     create_app,
 )
-from genesys_cx.sandbox._cli import add_arguments, run
+from genesys_cx.sandbox._cli import run
 
 CONFIG = {
     "api_keys": ["k1"],
@@ -64,7 +65,7 @@ def test_config_files(tmp_path: Path, suffix: str) -> None:
         ({"channels": [{"id": "x"}]}, "config.channels[0]"),
         ({"delivery": {"attempts": 0}}, "attempts"),
         ({"faults": [{"status": 200}]}, "status"),
-        ({"channels": "nope"}, "expected a mapping"),
+        ({"channels": "nope"}, "config.channels: expected a list of SandboxChannel tables, got str"),
     ],
 )
 def test_bad_config_is_a_clear_value_error(data: dict[str, object], complaint: str) -> None:

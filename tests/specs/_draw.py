@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import string
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import hypothesis.strategies as st
@@ -49,6 +50,15 @@ ANY_JSON = _SCALARS | st.lists(_SCALARS, max_size=2) | st.dictionaries(st.text(m
 _EXTRA_NAMES = st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=10)
 
 
+def _exactly_one(checks: Sequence[Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    """``oneOf``: a value matches exactly one of the variants."""
+
+    def matches(value: Any) -> bool:
+        return sum(check(value) for check in checks) == 1
+
+    return matches
+
+
 class Unsupported(Exception):
     """The schema uses something this module does not draw; use hypothesis-jsonschema instead."""
 
@@ -65,7 +75,8 @@ class Drawer:
         prefix = "#/components/schemas/"
         if not ref.startswith(prefix):
             raise Unsupported(f"$ref {ref}")
-        return self.components["schemas"][ref[len(prefix) :]]
+        target: dict[str, Any] = self.components["schemas"][ref[len(prefix) :]]
+        return target
 
     def _validator(self, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
         return jsonschema.Draft202012Validator({"allOf": [schema], "components": self.components})
@@ -107,8 +118,7 @@ class Drawer:
                 if rest:
                     drawn = drawn.filter(self._validator(rest).is_valid)
                 if key == "oneOf":
-                    checks = [self._validator(v).is_valid for v in constraints[key]]
-                    drawn = drawn.filter(lambda x, checks=checks: sum(c(x) for c in checks) == 1)
+                    drawn = drawn.filter(_exactly_one([self._validator(v).is_valid for v in constraints[key]]))
                 return drawn
         types = constraints.get("type")
         if types is None:
@@ -248,7 +258,7 @@ def minimal(components: dict[str, Any], schema: Any) -> Any:
         if "pattern" in schema:
             raise Unsupported("a minimal string for a pattern")
         return {"date-time": "2020-01-01T00:00:00Z", "date": "2020-01-01", "uri": "https://a.example/"}.get(
-            schema.get("format"), "a" * schema.get("minLength", 0)
+            str(schema.get("format")), "a" * schema.get("minLength", 0)
         )
     if kind in ("integer", "number"):
         return schema.get("minimum", 0)

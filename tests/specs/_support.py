@@ -89,7 +89,7 @@ def ref_name(node: Any) -> str | None:
         and isinstance(node.get("$ref"), str)
         and node["$ref"].startswith("#/components/schemas/")
     ):
-        return node["$ref"].rsplit("/", 1)[1]
+        return str(node["$ref"]).rsplit("/", 1)[1]
     return None
 
 

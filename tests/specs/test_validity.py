@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from openapi_spec_validator import validate as validate_openapi
 
 from generator._bundle import load_yaml
 from generator._examples import example_errors, iter_examples
+from generator._paths import SPECS
 from generator._pipeline import load_validated
 
-from ._support import SHARED, SPEC_NAMES, SPECS, bundled
+from ._support import SHARED, SPEC_NAMES, bundled
 
 
 @pytest.mark.parametrize("spec", SPEC_NAMES)
@@ -19,7 +22,7 @@ def test_spec_is_valid_openapi_after_bundling(spec: str) -> None:
 
 
 @pytest.mark.parametrize("part", SHARED, ids=lambda p: f"shared/{p.name}")
-def test_shared_part_is_valid_openapi(part) -> None:
+def test_shared_part_is_valid_openapi(part: Path) -> None:
     validate_openapi(load_yaml(part))
 
 

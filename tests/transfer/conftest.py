@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +42,24 @@ def sandbox() -> Iterator[Sandbox]:
     with Sandbox(SandboxConfig(export_job_duration=0.2, export_file_size=3 * 1024 * 1024 + 17)) as sb:
         yield sb
         assert sb.state.response_violations == [], "the sandbox answered outside its spec"
+
+
+def environment(sb: Sandbox) -> dict[str, str]:
+    """``GENESYS_*`` variables for a subprocess to reach *sb* (and this tree on its ``PYTHONPATH``)."""
+    root = Path(__file__).resolve().parents[2]
+    path = os.pathsep.join([str(root / "src"), str(root / "generated"), os.environ.get("PYTHONPATH", "")])
+    return {
+        **os.environ,
+        "PYTHONPATH": path,
+        "GENESYS_BASE_URL": sb.url,
+        "GENESYS_API_KEY": DEMO_API_KEY,
+        "GENESYS_CCID": DEMO_CCID,
+        "GENESYS_CLIENT_ID": DEMO_CLIENT_ID,
+        "GENESYS_CLIENT_SECRET": DEMO_CLIENT_SECRET,
+        "GENESYS_GRANT_TYPE": "password",
+        "GENESYS_USERNAME": DEMO_USERNAME,
+        "GENESYS_PASSWORD": DEMO_PASSWORD,
+    }
 
 
 def settings(sb: Sandbox) -> Settings:

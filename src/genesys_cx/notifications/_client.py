@@ -38,9 +38,9 @@ from typing import Any, Literal, Self
 
 import httpx
 
+from .._redact import get_logger
 from .._response import error_for_response, transport_error
 from .._retry import RetryPolicy
-from .._tracing import get_logger
 from ..errors import GenesysError, HandshakeFailed, InvalidResponse, SessionEnded, SubscribeFailed
 from ._messages import (
     CONNECT,

@@ -37,8 +37,8 @@ from genesys_cx_api.statistics.models import (
 )
 from genesys_cx_api.types import Unset
 
+from .._redact import get_logger
 from .._retry import RetryPolicy
-from .._tracing import get_logger
 from ._client import CometdClient, describe
 from ._messages import SERVICE_CHANNEL, UPDATES_CHANNEL, Notification
 from ._streams import Inbox, maybe_await

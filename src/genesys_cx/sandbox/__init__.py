@@ -21,6 +21,13 @@ background, and injects faults on demand (``sb.faults.add(Fault(...))``). ``crea
 ASGI application alone; ``/_sandbox/...`` control routes drive it over HTTP (see ``_control``).
 """
 
+# ruff: noqa: E402  (the extra is checked before the first import of starlette)
+from typing import TYPE_CHECKING
+
+from .._extras import require
+
+require("sandbox", "genesys_cx.sandbox")  # MissingExtra naming `pip install "genesys-cx[sandbox]"`
+
 from ..errors import DeliveryFailed
 from ._app import create_app
 from ._auth import IssuedToken
@@ -78,17 +85,19 @@ __all__ = [
 _DEPRECATED = {"Token": "IssuedToken", "OutgoingMessage": "Delivery"}
 
 
-def __getattr__(name: str) -> object:
-    """Names of 0.1.0 that now mean one thing each: ``Token`` and ``OutgoingMessage`` (deprecated)."""
-    new = _DEPRECATED.get(name)
-    if new is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import warnings
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name stays an error there
 
-    warnings.warn(
-        f"genesys_cx.sandbox.{name} is deprecated; use genesys_cx.sandbox.{new} "
-        f"({name} is the name of a different public class elsewhere in the SDK)",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return globals()[new]
+    def __getattr__(name: str) -> object:
+        """Names of 0.1.0 that now mean one thing each: ``Token`` and ``OutgoingMessage`` (deprecated)."""
+        new = _DEPRECATED.get(name)
+        if new is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import warnings
+
+        warnings.warn(
+            f"genesys_cx.sandbox.{name} is deprecated; use genesys_cx.sandbox.{new} "
+            f"({name} is the name of a different public class elsewhere in the SDK)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[new]

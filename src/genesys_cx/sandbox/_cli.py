@@ -1,6 +1,7 @@
 """``genesys-cx sandbox``: run the emulator in the foreground until Ctrl-C.
 
-The main CLI calls ``add_arguments(parser)`` on its ``sandbox`` sub-parser and ``run(args)``. The
+The main CLI defines the sub-parser's options (``genesys_cx._cli.add_sandbox_arguments``: its
+``--help`` needs no extra) and calls ``run(args)``. The
 command prints the URL, the base path of every API and the demo credentials (the sandbox's own,
 public test values; a ``--config`` file replaces them and is then not echoed).
 """
@@ -14,11 +15,12 @@ import threading
 from types import FrameType
 from typing import TextIO
 
+from genesys_cx_api._registry import APIS
+
+from ..errors import ConfigurationError
 from ._config import (
     DEMO_API_KEY,
     DEMO_CCID,
-    DEMO_CHANNEL_ID,
-    DEMO_CHANNEL_SECRET,
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     DEMO_PASSWORD,
@@ -27,25 +29,27 @@ from ._config import (
 )
 from ._sandbox import Sandbox
 
-__all__ = ["add_arguments", "run"]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
-    parser.add_argument("--config", metavar="FILE", help="a SandboxConfig as .json, .yaml or .toml")
+__all__ = ["run"]
 
 
 def _banner(sandbox: Sandbox, demo: bool, out: TextIO) -> None:
     print(f"Genesys sandbox listening on {sandbox.url}", file=out)
-    for api in ("messaging", "open_media", "auth", "secure_email", "udm", "data_download", "statistics"):
+    for api in (name for name, entry in APIS.items() if entry.operations):
         print(f"  {api:<14} {sandbox.base_url(api)}", file=out)
     print(f"  control        {sandbox.url}/_sandbox", file=out)
     print(f"  inspector      {sandbox.url}/_sandbox/   (open it in a browser: every request, live)", file=out)
+    config = sandbox.config
+    print(f"Open Media services: {', '.join(config.open_media_services) or '(none)'}", file=out)
+    print("Messaging channels:", file=out)
+    for channel in config.channels:
+        secret = f", secret {channel.secret}" if demo else ""
+        webhook = channel.webhook_url or "(replies recorded, not delivered)"
+        print(f"  {channel.id} ({channel.type}{secret}) -> webhook {webhook}", file=out)
+    if not config.channels:
+        print("  (none)", file=out)
     if demo:
         print("Demo credentials (sandbox-only test values):", file=out)
         print(f"  x-api-key: {DEMO_API_KEY}    x-ccid: {DEMO_CCID}", file=out)
-        print(f"  channel {DEMO_CHANNEL_ID}, secret {DEMO_CHANNEL_SECRET}", file=out)
         print(f"  OAuth client {DEMO_CLIENT_ID}:{DEMO_CLIENT_SECRET}, user {DEMO_USERNAME}:{DEMO_PASSWORD}", file=out)
     else:
         print("Credentials: as in the configuration file.", file=out)
@@ -56,8 +60,11 @@ def run(args: argparse.Namespace, *, out: TextIO = sys.stdout, stop: threading.E
     """Run until Ctrl-C (or *stop* is set); 0 on a clean stop, 2 for a bad configuration."""
     try:
         config = SandboxConfig.from_file(args.config) if args.config else SandboxConfig()
-    except (OSError, ValueError) as exc:
-        print(f"genesys-cx sandbox: {exc}", file=sys.stderr)
+    except ConfigurationError as exc:
+        print(f"genesys-cx sandbox: error: {exc.message}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:  # an unreadable file, malformed JSON / YAML / TOML
+        print(f"genesys-cx sandbox: error: {args.config}: {exc}", file=sys.stderr)
         return 2
     stop = stop or threading.Event()
 

@@ -3,7 +3,8 @@
 Everything is a plain dataclass with working defaults, so ``Sandbox()`` runs with one demo API key,
 one demo channel, one OAuth client and one user (``DEMO_*`` below, printed by the CLI). The same
 structure loads from a JSON, YAML or TOML file (``SandboxConfig.from_file``) whose keys are the field
-names; unknown keys are refused with a ``ValueError`` naming them, so a typo never goes unnoticed.
+names; unknown keys and values of the wrong type are refused with a ``ConfigurationError`` (a
+``ValueError``) naming the key and what it expects, so a typo never goes unnoticed.
 
 Secrets live here (channel secrets, client secrets, passwords); every ``repr`` masks them.
 """
@@ -16,8 +17,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
+from ..errors import ConfigurationError
 from ._faults import Fault
 
 __all__ = [
@@ -115,9 +117,9 @@ class DeliveryPolicy:
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
-            raise ValueError("DeliveryPolicy.attempts must be at least 1")
+            raise ConfigurationError("DeliveryPolicy.attempts must be at least 1")
         if self.timeout <= 0 or self.backoff < 0 or self.multiplier < 1 or self.max_backoff < 0:
-            raise ValueError("DeliveryPolicy: timeout must be > 0, backoff/max_backoff >= 0, multiplier >= 1")
+            raise ConfigurationError("DeliveryPolicy: timeout must be > 0, backoff/max_backoff >= 0, multiplier >= 1")
 
     def delay(self, attempt: int) -> float:
         """The pause after failed attempt number *attempt* (1-based)."""
@@ -156,7 +158,7 @@ class SandboxConfig:
     users: list[SandboxUser] = field(default_factory=_demo_users)
     auto_login: str | None = None
     token_lifetime: float = 3600.0
-    open_media_services: list[str] = field(default_factory=lambda: ["demo"])
+    open_media_services: list[str] = field(default_factory=lambda: ["workitem", "demo"])
     media_types: list[str] = field(
         default_factory=lambda: [
             "image/jpeg",
@@ -209,13 +211,16 @@ class SandboxConfig:
             try:
                 import yaml
             except ImportError as exc:  # pragma: no cover - PyYAML ships with the dev tools
-                raise ValueError("reading a YAML config needs PyYAML (pip install pyyaml)") from exc
+                raise ConfigurationError("reading a YAML config needs PyYAML (pip install pyyaml)") from exc
             data = yaml.safe_load(text)
         else:
-            raise ValueError(f"{path}: unsupported config format {suffix!r} (use .json, .yaml, .yml or .toml)")
+            raise ConfigurationError(f"{path}: unsupported config format {suffix!r} (use .json, .yaml, .yml or .toml)")
         if not isinstance(data, Mapping):
-            raise ValueError(f"{path}: the top level must be a mapping of SandboxConfig fields")
-        return cls.from_mapping(data)
+            raise ConfigurationError(f"{path}: the top level must be a mapping of SandboxConfig fields")
+        try:
+            return cls.from_mapping(data)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{path}: {exc.message}") from None
 
 
 _T = TypeVar("_T")
@@ -225,15 +230,61 @@ _NESTED: dict[str, type[Any]] = {
     "users": SandboxUser,
     "faults": Fault,
 }
+_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _expected(hint: Any) -> tuple[tuple[type, ...], str]:
+    """(accepted Python types, words for the error) for a field's annotation."""
+    args = [arg for arg in get_args(hint) if arg is not type(None)]
+    if get_origin(hint) is list:
+        item = args[0] if args else object
+        if isinstance(item, type) and dataclasses.is_dataclass(item):
+            return (list,), f"a list of {item.__name__} tables"
+        return (list,), f"a list of {_WORDS[item].split(' ', 1)[1]}s" if item in _WORDS else "a list"
+    if args:  # X | None
+        kinds: tuple[type, ...] = (type(None),)
+        words: list[str] = []
+        for arg in args:
+            more, word = _expected(arg)
+            kinds += more
+            words.append(word)
+        return kinds, " or ".join(words) + " (or null)"
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return (Mapping,), f"a {hint.__name__} table"
+    if hint is float:
+        return (int, float), _WORDS[float]
+    if isinstance(hint, type):
+        return (hint,), _WORDS.get(hint, hint.__name__)
+    return (object,), "anything"
+
+
+def _check_types(cls: type[Any], data: Mapping[str, Any], where: str) -> None:
+    """Refuse a value of the wrong type with the key, the expected type and what was given."""
+    hints = get_type_hints(cls)
+    secret = {f.name for f in dataclasses.fields(cls) if not f.repr}
+    for key, value in data.items():
+        kinds, words = _expected(hints[key])
+        wrong = not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)
+        if not wrong and isinstance(value, list):
+            item_hint = get_args(hints[key])[0] if get_args(hints[key]) else Any
+            if item_hint in _WORDS:
+                item_kinds, _ = _expected(item_hint)
+                wrong = any(not isinstance(item, item_kinds) or isinstance(item, bool) for item in value)
+        if wrong:
+            shown = "" if key in secret else f" {value!r}"  # a secret's value is never echoed
+            raise ConfigurationError(f"{where}.{key}: expected {words}, got {type(value).__name__}{shown}")
 
 
 def _build(cls: type[_T], data: Mapping[str, Any], where: str) -> _T:
     if not isinstance(data, Mapping):
-        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+        kind = type(data).__name__
+        raise ConfigurationError(f"{where}: expected a {cls.__name__} table (a mapping), got {kind} {data!r}")
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(names))}")
+        valid = ", ".join(sorted(names))
+        raise ConfigurationError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {valid}")
+    _check_types(cls, data, where)
     kwargs: dict[str, Any] = dict(data)
     if cls is SandboxConfig:
         for key, item_cls in _NESTED.items():
@@ -244,4 +295,4 @@ def _build(cls: type[_T], data: Mapping[str, Any], where: str) -> _T:
     try:
         return cls(**kwargs)
     except TypeError as exc:
-        raise ValueError(f"{where}: {exc}") from None
+        raise ConfigurationError(f"{where}: {exc}") from None

@@ -27,7 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from genesys_cx._tracing import describe_body, redact, redact_headers
+from genesys_cx._redact import redact, redact_headers
+from genesys_cx._tracing import describe_body
 from genesys_cx.signing import PREFIX, verify
 
 if TYPE_CHECKING:

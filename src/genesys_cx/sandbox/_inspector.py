@@ -33,15 +33,15 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import genesys_cx_api
 import httpx
+from genesys_cx_api._registry import APIS
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from genesys_cx._tracing import redact_url
+from genesys_cx._redact import redact_url
 
 from ._events import CALL_KEY, CALL_STATE_KEY, CAPTURE_LIMIT, Event, EventLog, clip
 from ._inspector_cometd import CometdTracker
@@ -62,7 +62,7 @@ _HEADERS = {
 }
 _KEEP_ALIVE = 15.0
 #: Base paths, longest first, to name the API of a request no operation matched.
-_BASES = sorted(((path, api) for api, path in genesys_cx_api.BASE_PATHS.items()), key=lambda x: -len(x[0]))
+_BASES = sorted(((api.base_path, name) for name, api in APIS.items()), key=lambda x: -len(x[0]))
 
 
 def wants_html(accept: str | None) -> bool:
@@ -158,7 +158,7 @@ class Inspector:
         self.state = state
         self.log: EventLog = state.events
         self.cometd = CometdTracker(self.log)
-        self._notifications = genesys_cx_api.BASE_PATHS.get("statistics", "/statistics/v3") + "/notifications"
+        self._notifications = APIS["statistics"].base_path + "/notifications"
         self._router = Router(
             routes=[
                 Route("/_sandbox/inspector/", self._page, methods=["GET"]),

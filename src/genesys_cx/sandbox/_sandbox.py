@@ -19,7 +19,7 @@ import asyncio
 from types import TracebackType
 from typing import Any
 
-import genesys_cx_api
+from genesys_cx_api._registry import APIS
 
 from .._serve import ServerThread
 from ..errors import DeliveryFailed
@@ -77,7 +77,7 @@ class Sandbox:
 
     def base_url(self, api: str) -> str:
         """The base URL of *api* (``"messaging"``, ``"auth"``, ...): ``url`` + its base path."""
-        return self.url + genesys_cx_api.BASE_PATHS[api]
+        return self.url + APIS[api].base_path
 
     # -- state -----------------------------------------------------------------------------------
 

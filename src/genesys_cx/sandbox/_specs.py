@@ -24,6 +24,7 @@ from functools import cache
 from typing import Any
 
 import genesys_cx_api
+from genesys_cx_api._registry import APIS
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -34,8 +35,9 @@ from ._validation import OperationValidator
 
 __all__ = ["API_NAMES", "Operation", "SpecSet", "load_spec", "sample_response", "spec_set"]
 
-#: The APIs the sandbox serves itself (statistics is mounted from ``_statistics``).
-API_NAMES = ("messaging", "open_media", "auth", "secure_email", "udm", "data_download")
+#: The APIs the sandbox serves itself: every API of the registry with operations (statistics is
+#: mounted from ``_statistics``). An API without a handler answers its documented examples.
+API_NAMES = tuple(name for name, api in APIS.items() if api.operations and name != "statistics")
 _METHODS = ("get", "post", "put", "delete", "patch")
 _TEMPLATE = re.compile(r"\{([^}/]+)\}")
 
@@ -82,7 +84,7 @@ def _route_order(op: Operation) -> tuple[int, int]:
 
 
 def _operations(api: str, spec: Mapping[str, Any]) -> list[Operation]:
-    base = genesys_cx_api.BASE_PATHS[api]
+    base = APIS[api].base_path
     default_security = spec.get("security", [])
     ops = []
     for path, item in spec.get("paths", {}).items():

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from genesys_cx_api.interactions.models.events_payload import EventsPayload
 
+from .._extras import require
 from ._handle import HandlerPool, WebhookCallback, dispatch, error_response
 from ._parse import Kind, OutgoingMessage, Secrets, check_secrets
 from ._stores import IdempotencyStore, MemoryStore
@@ -55,6 +56,7 @@ def webhook_app(
     max_concurrency: int = 32,
 ) -> Starlette:
     """An ASGI app receiving Genesys webhooks on ``POST path`` (see the module docstring)."""
+    require("server", "webhook_app")
     from starlette.applications import Starlette
     from starlette.requests import ClientDisconnect, Request
     from starlette.responses import Response

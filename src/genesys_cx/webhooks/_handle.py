@@ -49,7 +49,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from genesys_cx_api.interactions.models.events_payload import EventsPayload
 
-from .._tracing import get_logger
+from .._redact import get_logger
 from ..errors import InvalidPayload, InvalidSignature
 from ..signing import HEADER
 from ._leases import drop, hold

@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .._tracing import get_logger
+from .._redact import get_logger
 from ._stores import DEFAULT_LEASE, Claim, IdempotencyStore
 
 __all__ = ["drop", "hold"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from .._extras import require
 from ._stores import DEFAULT_LEASE, DEFAULT_TTL, Claim, ClaimState, _check_durations, new_token
 
 if TYPE_CHECKING:
@@ -51,10 +52,9 @@ class RedisStore:
     ) -> None:
         _check_durations(ttl, lease)
         if isinstance(client, str):
-            try:
-                import redis
-            except ImportError as exc:  # pragma: no cover - depends on the installed extras
-                raise ImportError("RedisStore needs the 'redis' package: pip install 'genesys-cx[redis]'") from exc
+            require("redis", "RedisStore")
+            import redis
+
             client = redis.Redis.from_url(client)
         self._redis: Any = client
         self.ttl, self.lease, self.prefix = ttl, lease, prefix
