@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import RESULTS, fig_generator, fig_import, fig_sandbox, fig_send, fig_sign, fig_webhook
+from . import RESULTS, fig_generator, fig_import, fig_sandbox, fig_send, fig_sign, fig_transfer, fig_webhook
 from ._stats import Row
 
 #: name -> the module measuring it, in the order of the table.
@@ -23,6 +23,7 @@ FIGURES: dict[str, Callable[[bool], list[Row]]] = {
     "sign": fig_sign.run,
     "generator": fig_generator.run,
     "sandbox": fig_sandbox.run,
+    "transfer": fig_transfer.run,
 }
 
 

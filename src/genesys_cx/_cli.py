@@ -157,7 +157,15 @@ def _run_demo(args: argparse.Namespace) -> int:
     require("server" if "GENESYS_BASE_URL" in os.environ else "sandbox", "genesys-cx demo")
     from ._demo import run
 
-    return run()
+    return run(keep_open=args.keep_open)
+
+
+def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep-open",
+        action="store_true",
+        help="leave the embedded sandbox (and its inspector page) running after the steps, until Ctrl-C",
+    )
 
 
 register(
@@ -168,7 +176,7 @@ register(
 )
 register(
     "demo",
-    lambda parser: None,
+    _add_demo_arguments,
     _run_demo,
     help="the end-to-end demo on the embedded sandbox (or the tenant named by GENESYS_* variables)",
 )

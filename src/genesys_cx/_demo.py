@@ -24,6 +24,7 @@ import io
 import os
 import queue
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -323,8 +324,18 @@ def _embedded(receiver_url: str) -> tuple[Any, Settings]:
     return sandbox, settings
 
 
-def run(out: TextIO = sys.stdout, environ: dict[str, str] | None = None) -> int:
-    """Run the demo; 0 when every step passed."""
+def run(
+    out: TextIO = sys.stdout,
+    environ: dict[str, str] | None = None,
+    *,
+    keep_open: bool = False,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run the demo; 0 when every step passed.
+
+    *keep_open* leaves the embedded sandbox running after the steps (its inspector page shows
+    what the demo did) until Ctrl-C, or until *stop* is set.
+    """
     env = dict(os.environ if environ is None else environ)
     transcript = Transcript(out)
     receiver = Receiver()
@@ -347,6 +358,8 @@ def run(out: TextIO = sys.stdout, environ: dict[str, str] | None = None) -> int:
         where = settings.base_url if real else f"{settings.base_url} (embedded sandbox)"
         transcript.say(f"genesys-cx demo: Genesys at {where}")
         transcript.say(f"webhook receiver (genesys_cx.webhooks) at {server.url}")
+        if sandbox is not None:
+            transcript.say(f"inspector (every request, live; open it in a browser): {sandbox.url}/_sandbox/")
         genesys = stack.enter_context(Genesys(settings))
         channels = list(settings.channel_secrets)
         demo = Demo(
@@ -368,8 +381,29 @@ def run(out: TextIO = sys.stdout, environ: dict[str, str] | None = None) -> int:
         for title, step in steps:
             with transcript.step(title):
                 step()
+        code = _outcome(transcript)
+        if keep_open:
+            _keep_open(transcript, sandbox, stop or threading.Event())
+    return code
+
+
+def _outcome(transcript: Transcript) -> int:
     if transcript.failures:
         transcript.say(f"\n{len(transcript.failures)} step(s) failed: {', '.join(transcript.failures)}")
         return 1
     transcript.say("\nall steps passed ✓")
     return 0
+
+
+def _keep_open(transcript: Transcript, sandbox: Any, stop: threading.Event) -> None:
+    """``--keep-open``: wait with the sandbox up until Ctrl-C (or *stop*)."""
+    if sandbox is None:
+        transcript.say("--keep-open: nothing to keep open (the demo ran against a real tenant)")
+        return
+    transcript.say(f"\nthe sandbox stays up: open {sandbox.url}/_sandbox/ in a browser; Ctrl-C stops it")
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    transcript.say("sandbox stopped")

@@ -162,7 +162,11 @@ def _check(status: JobStatus) -> bool:
 
 
 class _Waiter:
-    """The polling decisions of ``wait``: the delay before the next look, or None when the job is complete."""
+    """The polling decisions of ``wait``: the delay before the next look, or None when the job is complete.
+
+    Delays grow by half each time (up to 10 s), but never beyond the time the job's progress so
+    far says it still needs, so a job is seen complete soon after it is.
+    """
 
     def __init__(
         self, job_id: int, timeout: float | None, poll: float, on_status: Callable[[JobStatus], object] | None
@@ -170,6 +174,8 @@ class _Waiter:
         self.job_id, self.timeout, self.on_status = job_id, timeout, on_status
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.delay = poll
+        self.started = time.monotonic()
+        self.first: JobStatus | None = None
         self.last: JobStatus | None = None
 
     def next_delay(self, status: JobStatus) -> float | None:
@@ -179,6 +185,10 @@ class _Waiter:
         if _check(status):
             return None
         delay, self.delay = self.delay, min(10.0, self.delay * 1.5)
+        first = self.first = self.first or status
+        gained, elapsed = status.progress - first.progress, time.monotonic() - self.started
+        if gained > 0 and elapsed > 0:
+            delay = min(delay, max(0.1, (100 - status.progress) * elapsed / gained))
         if self.deadline is not None and time.monotonic() + delay > self.deadline:
             raise ExportTimeout(
                 f"export job {self.job_id} is still {status.status or 'running'} at {status.progress}%"

@@ -30,7 +30,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
@@ -117,6 +119,54 @@ def _parse_checksum(checksum: str | None) -> tuple[str, str] | None:
     return algorithm.lower(), digest.lower()
 
 
+class _Writer:
+    """Writes (and hashes) the pieces on a thread of its own, at most ``DEPTH`` pieces behind the network.
+
+    File writes and ``hashlib`` release the GIL, so the disk and the checksum work while the next
+    piece is read from the socket; the memory held is bounded by ``DEPTH`` pieces. ``sync()``
+    waits until everything handed over is written (and re-raises a write error, e.g. a full disk).
+    """
+
+    DEPTH = 16
+
+    def __init__(self, file: IO[bytes], digest: Any) -> None:
+        self.file = file
+        self.digest = digest
+        self._queue: queue.Queue[bytes | None] = queue.Queue(self.DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="genesys-download-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            chunk = self._queue.get()
+            try:
+                if chunk is None:
+                    return
+                if self._error is None:
+                    self.file.write(chunk)
+                    if self.digest is not None:
+                        self.digest.update(chunk)
+            except BaseException as exc:  # handed to the downloading thread at its next call
+                self._error = exc
+            finally:
+                self._queue.task_done()
+
+    def put(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(chunk)
+
+    def sync(self) -> None:
+        self._queue.join()
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+
 class _Retry(Exception):
     """The connection failed mid-answer (or ended early): try again from where we are."""
 
@@ -144,6 +194,7 @@ class _State:
     digest: Any = None
     verified_restart: bool = False
     _file: IO[bytes] | None = None
+    _writer: _Writer | None = None
 
     # -- setting up -------------------------------------------------------------------------------
 
@@ -161,10 +212,18 @@ class _State:
                 self.start = self.sink.tell()
         self.total = self.expected_size
         self._rehash()
+        self._writer = _Writer(self._file, self.digest)
+
+    def _sync(self) -> None:
+        """Wait until every piece received is in the file (``done`` is then what the file holds)."""
+        if self._writer is not None:
+            self._writer.sync()
 
     def _rehash(self) -> None:
         """Start the checksum over, feeding it what is already written (a resumed ``.part``)."""
         self.digest = hashlib.new(self.checksum[0]) if self.checksum else None
+        if self._writer is not None:
+            self._writer.digest = self.digest
         if self.digest is None or self.done == 0:
             return
         assert self._file is not None
@@ -180,6 +239,9 @@ class _State:
                 left -= len(block)
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()  # what was received is written: the next attempt continues after it
+            self._writer = None
         if self._file is not None and self.target is not None:
             self._file.close()
         self._file = None
@@ -187,6 +249,7 @@ class _State:
     # -- one request ------------------------------------------------------------------------------
 
     def headers(self) -> dict[str, str]:
+        self._sync()
         headers = {"Accept-Encoding": "identity"}  # byte offsets must be offsets of the file itself
         if self.done:
             headers["Range"] = f"bytes={self.done}-"
@@ -235,6 +298,7 @@ class _State:
 
     def _truncate(self) -> None:
         assert self._file is not None
+        self._sync()
         try:
             self._file.seek(self.start)
             self._file.truncate()
@@ -247,10 +311,8 @@ class _State:
         self._rehash()
 
     def write(self, chunk: bytes) -> None:
-        assert self._file is not None
-        self._file.write(chunk)
-        if self.digest is not None:
-            self.digest.update(chunk)
+        assert self._writer is not None
+        self._writer.put(chunk)
         self.done += len(chunk)
         self.received += len(chunk)
         if self.total is not None and self.done > self.total:
@@ -279,6 +341,7 @@ class _State:
     def finish(self) -> Download | None:
         """Verify and publish; None when a resumed file failed its checksum (start again from byte 0)."""
         assert self._file is not None
+        self._sync()
         self._file.flush()
         if self.total is not None and self.done != self.total:
             raise CorruptDownload(f"{self.name}: got {self.done} of {self.total} bytes", operation=self.operation)
@@ -298,8 +361,7 @@ class _State:
                 )
             checksum = f"{algorithm}:{actual}"
         if self.target is not None:
-            self._file.close()
-            self._file = None
+            self.close()
             os.replace(part_path(self.target), self.target)
         return Download(self.target, self.done, self.received, tuple(self.resumed_from), checksum)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from genesys_cx._cli import build_parser
+from genesys_cx._demo import run
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
     DEMO_CCID,
@@ -381,3 +385,39 @@ def test_cometd_sessions_subscriptions_and_last_messages(sb: Sandbox, client: ht
     (session,) = client.get("/_sandbox/inspector/cometd").json()["sessions"]
     assert session["state"].startswith("unknown client (402)")
     assert events(client, "cometd")[-1]["action"] == "unknown client"
+
+    # a client that disconnected is not reported as unknown when a poll it left behind gets 402
+    hello = client.post(
+        url, json=[{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}]
+    )
+    second = hello.json()[0]["clientId"]
+    client.post(url, json=[{"channel": "/meta/disconnect", "clientId": second}])
+    client.post(url, json=[{"channel": "/meta/connect", "clientId": second, "connectionType": "long-polling"}])
+    sessions = {s["client"]: s for s in client.get("/_sandbox/inspector/cometd").json()["sessions"]}
+    assert sessions[second]["state"] == "disconnected"
+    assert [e["action"] for e in events(client, "cometd") if e.get("client") == second] == ["handshake", "disconnect"]
+
+
+# -- genesys-cx demo --keep-open ----------------------------------------------------------------------------
+
+
+def test_demo_keep_open_leaves_the_sandbox_and_its_inspector_running() -> None:
+    assert build_parser().parse_args(["demo", "--keep-open"]).keep_open is True
+    assert build_parser().parse_args(["demo"]).keep_open is False
+    out, stop, outcome = io.StringIO(), threading.Event(), {}
+    demo = threading.Thread(target=lambda: outcome.update(code=run(out, environ={}, keep_open=True, stop=stop)))
+    demo.start()
+    try:
+        found = wait_for(lambda: re.search(r"stays up: open (\S+) in a browser", out.getvalue()), timeout=60)
+        url = found.group(1)
+        assert f"inspector (every request, live; open it in a browser): {url}" in out.getvalue()
+        listed = httpx.get(url + "inspector/events", params={"kind": "request"}).json()["events"]
+        operations = {e["operation"] for e in listed}
+        assert {"send_message", "upload_media", "create_interaction", "retrieve_token"} <= operations
+        assert all(e["status"] == 200 for e in listed if e["api"] != "statistics")
+    finally:
+        stop.set()
+        demo.join(30)
+    assert outcome["code"] == 0 and out.getvalue().rstrip().endswith("sandbox stopped")
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url)

@@ -7,8 +7,10 @@ browser build: Selenium is given both binaries, so Selenium Manager never runs).
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from genesys_cx import Genesys, Settings
+from genesys_cx._demo import EMAIL_SECRET, run
 from genesys_cx._serve import serve
 from genesys_cx.errors import GenesysError
 from genesys_cx.sandbox import (
@@ -245,3 +248,52 @@ def test_the_page_shows_requests_deliveries_faults_and_signatures_live(
         assert secret not in html
         assert secret not in stream
         assert secret not in details
+
+
+def test_the_page_after_the_demo_shows_what_it_did(driver: Any, tmp_path: Path) -> None:
+    """``genesys-cx demo --keep-open``: the sandbox stays up and its page tells the demo's story.
+
+    Set ``GENESYS_INSPECTOR_SCREENSHOT=path.png`` to keep a screenshot of the page.
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    out, stop, outcome = io.StringIO(), threading.Event(), {}
+    demo = threading.Thread(target=lambda: outcome.update(code=run(out, environ={}, keep_open=True, stop=stop)))
+    demo.start()
+    try:
+        wait = WebDriverWait(driver, 60)
+        found = wait.until(lambda _: re.search(r"stays up: open (\S+) in a browser", out.getvalue()), out.getvalue)
+        assert f"inspector (every request, live; open it in a browser): {found.group(1)}" in out.getvalue()
+        driver.set_window_size(1280, 2400)
+        driver.get(found.group(1))
+        wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+
+        def page_text(_: Any) -> str:
+            text: str = driver.execute_script("return document.body.innerText")
+            return text
+
+        for needle in (
+            "send_message",
+            "upload_media",
+            "create_interaction",
+            "stop_interaction_by_external_id",
+            "cometd",
+            "✓ signature valid",
+        ):
+            wait.until(lambda d, n=needle: n in page_text(d), f"{needle} not on the page")
+        deliveries = driver.execute_script("return [...document.querySelectorAll('#deliveries > li')].length")
+        assert deliveries == 2 and "#1: 200 delivered" in page_text(driver)
+        wait.until(lambda d: "/statistics/v3/updates" in d.find_element(By.ID, "sessions").text)
+        wait.until(lambda d: "StatisticUpdate" in d.find_element(By.ID, "channels").text)
+        assert driver.find_element(By.ID, "service-state").text == "AVAILABLE"
+        shot = os.environ.get("GENESYS_INSPECTOR_SCREENSHOT") or str(tmp_path / "inspector-after-demo.png")
+        driver.save_screenshot(shot)
+        html = driver.page_source
+        for secret in [*SECRETS, EMAIL_SECRET]:
+            assert secret not in html
+    finally:
+        stop.set()
+        demo.join(30)
+    assert outcome["code"] == 0, out.getvalue()
+    assert out.getvalue().rstrip().endswith("sandbox stopped")

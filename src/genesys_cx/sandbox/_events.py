@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ._delivery import Attempt, Delivery
     from ._faults import Hit
 
-__all__ = ["CAPTURE_LIMIT", "DEFAULT_CAPACITY", "Event", "EventLog", "Masker", "signature_problem"]
+__all__ = ["CAPTURE_LIMIT", "DEFAULT_CAPACITY", "EventLog", "InspectorEvent", "Masker", "signature_problem"]
 
 #: Events kept by default (``SandboxConfig.inspector_events``).
 DEFAULT_CAPACITY = 1000
@@ -61,7 +61,7 @@ def clip(text: str, limit: int = _MAX_TEXT) -> str:
 
 
 @dataclass(frozen=True)
-class Event:
+class InspectorEvent:
     """One thing the sandbox saw: ``summary`` (JSON-ready, has ``id``, ``kind``, ``at``) and ``detail``."""
 
     summary: dict[str, Any]
@@ -136,7 +136,7 @@ def signature_problem(secret: str | bytes, body: bytes, header: str | None) -> s
 @dataclass
 class _Subscriber:
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(_SUBSCRIBER_BACKLOG))
+    queue: asyncio.Queue[InspectorEvent | None] = field(default_factory=lambda: asyncio.Queue(_SUBSCRIBER_BACKLOG))
 
 
 class EventLog:
@@ -147,7 +147,7 @@ class EventLog:
             raise ValueError("the inspector keeps at least 1 event (inspector_events >= 1)")
         self.capacity = capacity
         self.masker = masker or Masker(())
-        self._events: deque[Event] = deque(maxlen=capacity)
+        self._events: deque[InspectorEvent] = deque(maxlen=capacity)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._calls = itertools.count(1)
@@ -156,10 +156,10 @@ class EventLog:
 
     # -- the ring ---------------------------------------------------------------------------------
 
-    def add(self, kind: str, summary: Mapping[str, Any], detail: dict[str, Any] | None = None) -> Event:
+    def add(self, kind: str, summary: Mapping[str, Any], detail: dict[str, Any] | None = None) -> InspectorEvent:
         """Record an event (``id``, ``kind`` and ``at`` are filled in) and hand it to the subscribers."""
         with self._lock:
-            event = Event({"id": next(self._ids), "kind": kind, "at": now_ms(), **summary}, detail)
+            event = InspectorEvent({"id": next(self._ids), "kind": kind, "at": now_ms(), **summary}, detail)
             if len(self._events) == self.capacity:
                 self.dropped += 1
             self._events.append(event)
@@ -172,11 +172,11 @@ class EventLog:
         """A number for a request in progress (links its signature check and fault to its row)."""
         return next(self._calls)
 
-    def events(self, after: int = 0, kind: str | None = None) -> list[Event]:
+    def events(self, after: int = 0, kind: str | None = None) -> list[InspectorEvent]:
         with self._lock:
             return [e for e in self._events if e.id > after and (kind is None or e.summary["kind"] == kind)]
 
-    def get(self, event_id: int) -> Event | None:
+    def get(self, event_id: int) -> InspectorEvent | None:
         with self._lock:
             if not self._events:
                 return None
@@ -189,14 +189,14 @@ class EventLog:
 
     # -- subscribers ------------------------------------------------------------------------------
 
-    def subscribe(self) -> asyncio.Queue[Event | None]:
+    def subscribe(self) -> asyncio.Queue[InspectorEvent | None]:
         """A queue receiving every new event (call in the loop that reads it); ``None`` means "fell behind"."""
         subscriber = _Subscriber(asyncio.get_running_loop())
         with self._lock:
             self._subscribers.append(subscriber)
         return subscriber.queue
 
-    def unsubscribe(self, queue: asyncio.Queue[Event | None]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[InspectorEvent | None]) -> None:
         with self._lock:
             self._subscribers = [s for s in self._subscribers if s.queue is not queue]
 
@@ -213,7 +213,7 @@ class EventLog:
         with self._lock:
             return len(self._subscribers)
 
-    def _offer(self, subscriber: _Subscriber, event: Event) -> None:
+    def _offer(self, subscriber: _Subscriber, event: InspectorEvent) -> None:
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -223,7 +223,7 @@ class EventLog:
         elif not subscriber.loop.is_closed():
             subscriber.loop.call_soon_threadsafe(self._put, subscriber, event)
 
-    def _put(self, subscriber: _Subscriber, event: Event) -> None:
+    def _put(self, subscriber: _Subscriber, event: InspectorEvent) -> None:
         queue = subscriber.queue
         if queue.qsize() >= _SUBSCRIBER_BACKLOG - 1:  # too slow: end its stream, it replays from the ring
             self.unsubscribe(queue)

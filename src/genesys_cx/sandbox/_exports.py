@@ -12,7 +12,7 @@ A job progresses with time while it is not suspended: ``progress`` goes from 0 t
 listed and downloaded. The status values are not documented; the sandbox uses ``IN_PROGRESS``,
 ``SUSPENDED``, ``COMPLETED`` and ``CANCELED`` (listed by ``job-statuses``).
 
-Exported files (``ExportFile``) are as large as ``SandboxConfig.export_file_size`` says (gigabytes
+Exported files (``EmulatedExportFile``) are as large as ``SandboxConfig.export_file_size`` says (gigabytes
 are fine): their bytes are a pure function of ``(export_seed, job id, part, size)``, generated as a
 stream and never held in memory, so a test knows their checksum without storing them. A job whose
 ``jobParams.fileSplitSize`` is set (bytes, or with a ``K``/``M``/``G`` suffix for KiB/MiB/GiB: the
@@ -43,7 +43,7 @@ from starlette.responses import Response, StreamingResponse
 from ._config import SandboxConfig
 from ._http import Call, ErrorReply, envelope, json_response
 
-__all__ = ["ExportFile", "ExportJob", "ExportsEmulator", "parse_size"]
+__all__ = ["EmulatedExportFile", "ExportJob", "ExportsEmulator", "parse_size"]
 
 STATUSES = ("IN_PROGRESS", "SUSPENDED", "COMPLETED", "CANCELED")
 _ALIASES = {
@@ -79,7 +79,7 @@ def parse_size(text: str) -> int:
 
 
 @dataclass
-class ExportFile:
+class EmulatedExportFile:
     """One exported file: ``size`` bytes generated from a seed on demand (see the module docstring).
 
     The file is a CSV-like text: *header* (the first part of a job names its job), then rows of 64
@@ -195,7 +195,7 @@ class ExportJob:
         return parse_size(str(raw)) if raw not in (None, "") else None
 
     @cached_property
-    def files(self) -> list[ExportFile]:
+    def files(self) -> list[EmulatedExportFile]:
         """The files of the job (one, or ``fileSplitSize`` parts), generated when read."""
         title, source = self.spec.get("title", ""), self.spec.get("source", "")
         header = f"jobId,title,source\r\n{self.id},{title},{source}\r\n".encode()
@@ -205,7 +205,8 @@ class ExportJob:
         for part in range(count):
             name = f"export-{self.id}.csv" if count == 1 else f"export-{self.id}-{part + 1:04d}.csv"
             size = min(split, self.size - part * split)
-            files.append(ExportFile(name, self.id, size, f"{self.seed}/{self.id}/{part}", header if part == 0 else b""))
+            seed = f"{self.seed}/{self.id}/{part}"
+            files.append(EmulatedExportFile(name, self.id, size, seed, header if part == 0 else b""))
         return files
 
     @property
@@ -293,7 +294,7 @@ class ExportsEmulator:
         size = int(call.query.get("size", 0) or 0) or len(items) or 1
         return json_response({"count": len(items), "from": start, "size": size, "items": items[start : start + size]})
 
-    def _files(self) -> dict[str, ExportFile]:
+    def _files(self) -> dict[str, EmulatedExportFile]:
         return {
             f.name: f
             for j in self._jobs.values()

@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from genesys_cx._redact import redact_url
 
-from ._events import CALL_KEY, CALL_STATE_KEY, CAPTURE_LIMIT, Event, EventLog, clip
+from ._events import CALL_KEY, CALL_STATE_KEY, CAPTURE_LIMIT, EventLog, InspectorEvent, clip
 from ._inspector_cometd import CometdTracker
 
 __all__ = ["INSPECTOR_PATH", "Inspector", "wants_html"]
@@ -358,7 +358,7 @@ class Inspector:
         return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
 
 
-def _frame(event: Event) -> str:
+def _frame(event: InspectorEvent) -> str:
     return f"id: {event.id}\ndata: {json.dumps(event.summary, separators=(',', ':'))}\n\n"
 
 

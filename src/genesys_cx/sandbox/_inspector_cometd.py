@@ -83,7 +83,9 @@ class CometdTracker:
             session = self._session(clip(client, 64))
             if action == "connect":
                 session["connects"] += 1
-                if not ok and str(reply.get("error", "")).startswith("402"):
+                # a poll still held when its client disconnected ends with 402 too: nothing to report
+                unknown = not ok and str(reply.get("error", "")).startswith("402")
+                if unknown and session["state"] != "disconnected":
                     session["state"] = "unknown client (402): must handshake again"
                     note = {"action": "unknown client", "client": session["client"]}
             elif action in ("subscribe", "unsubscribe") and ok:
@@ -96,7 +98,7 @@ class CometdTracker:
             elif action == "disconnect" and ok:
                 session["state"] = "disconnected"
                 note = {"action": "disconnect", "client": session["client"]}
-            if not ok and note is None:
+            if not ok and note is None and session["state"] != "disconnected":
                 error = clip(str(reply.get("error")))
                 note = {"action": f"{action} refused", "client": session["client"], "error": error}
         if note is not None:
