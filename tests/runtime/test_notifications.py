@@ -7,7 +7,6 @@ an expired token, a service outage) and checks what a dashboard author sees: the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import subprocess
@@ -22,10 +21,7 @@ import pytest
 from genesys_cx_api.statistics.models import ServiceState, ServiceStateChange, StatisticUpdate, UpdatedStatisticValue
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
-from genesys_cx._serve import serve
 from genesys_cx._statistics_client import AsyncStatisticsClient, StatisticsClient, subscription_request
 from genesys_cx.errors import Forbidden, Unauthorized
 from genesys_cx.notifications import (
@@ -42,7 +38,7 @@ from genesys_cx.notifications import (
     SyncCometdClient,
     parse_notification,
 )
-from genesys_cx.sandbox._statistics import StatisticsEmulator
+from genesys_cx.sandbox import DEMO_CLIENT_ID, DEMO_USERNAME, Sandbox, SandboxConfig
 
 API_KEY = "notif-api-key-0123"
 WAIT = 10.0  # upper bound for anything to arrive; never a timing assertion
@@ -53,20 +49,39 @@ STATS = [
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.1}
 
 
-class Env:
-    """A served emulator, the set of valid tokens, and the token the client's provider hands out."""
+class ValidTokens:
+    """The access tokens the sandbox accepts, by value (tests choose readable ones)."""
 
-    def __init__(self, emulator: StatisticsEmulator, url: str, valid: set[str]) -> None:
-        self.emulator, self.url, self.valid = emulator, url, valid
+    def __init__(self, sb: Sandbox) -> None:
+        self._tokens = sb.state.tokens
+
+    def add(self, token: str) -> None:
+        self._tokens.issue(DEMO_CLIENT_ID, DEMO_USERNAME, "*", refresh=False, access_token=token)
+
+    def clear(self) -> None:
+        self._tokens.expire_all()
+
+
+class Env:
+    """A sandbox, its valid tokens, the token the client's provider hands out, and what was sent."""
+
+    def __init__(self, sb: Sandbox) -> None:
+        self.emulator, self.url, self.valid = sb.state.statistics, sb.url, ValidTokens(sb)
         self.token = "token-one-0001"
+        self.valid.add(self.token)
         self.calls = 0
+        self.seen: list[tuple[str, str | None, int]] = []  # (path, bearer token, status) of CometD requests
 
     def headers(self) -> dict[str, str]:
         self.calls += 1
         return {"x-api-key": API_KEY, "Authorization": f"Bearer {self.token}"}
 
+    async def record(self, response: httpx.Response) -> None:
+        scheme, _, token = response.request.headers.get("authorization", "").partition(" ")
+        self.seen.append((response.request.url.path, token if scheme == "Bearer" else None, response.status_code))
+
     def tokens_seen(self, path: str, status: int = 200) -> list[str | None]:
-        return [s.token for s in self.emulator.seen if s.path.endswith(path) and s.status == status]
+        return [token for seen, token, answer in self.seen if seen.endswith(path) and answer == status]
 
     def rest(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -79,26 +94,14 @@ class Env:
 
 @pytest.fixture
 def env() -> Iterator[Env]:
-    valid = {"token-one-0001"}
-    emulator = StatisticsEmulator(
-        is_valid_token=lambda t: t in valid,
-        api_keys=[API_KEY],
-        tick_interval=None,
-        long_poll_timeout=1.0,
-    )
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await emulator.aclose()
-
-    with serve(Starlette(routes=[Mount("/statistics/v3", routes=emulator.routes)], lifespan=lifespan)) as server:
-        yield Env(emulator, server.url, valid)
+    config = SandboxConfig(api_keys=[API_KEY], statistics_tick_interval=None, cometd_timeout=1.0)
+    with Sandbox(config) as sb:
+        yield Env(sb)
 
 
 @pytest.fixture
 async def cometd(env: Env) -> AsyncIterator[CometdClient]:
-    async with httpx.AsyncClient(base_url=env.url) as http:
+    async with httpx.AsyncClient(base_url=env.url, event_hooks={"response": [env.record]}) as http:
         client = CometdClient(http, headers=env.headers, **FAST)
         yield client
         await client.close()
@@ -385,7 +388,7 @@ def test_bad_statistics_are_refused_before_any_request(env: Env) -> None:
         statistics.subscribe([])
     with pytest.raises(RuntimeError, match="notifications="):
         AsyncStatisticsClient(env.rest()).subscribe(STATS)
-    assert env.emulator.seen == []
+    assert env.emulator.subscription_ids() == [] and env.emulator.bayeux.client_ids() == []
 
 
 spec_fields = st.sampled_from(["statisticId", "objectId", "objectType", "name", "definition"])

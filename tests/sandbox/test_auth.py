@@ -234,8 +234,6 @@ def test_api_key_is_required_on_auth_operations(sb: Sandbox) -> None:
 
 
 def test_statistics_is_mounted_and_trusts_the_sandbox_tokens(sb: Sandbox, auth: httpx.Client) -> None:
-    if sb.state.statistics is None:
-        pytest.skip("genesys_cx.sandbox._statistics is not available")
     token = _password_token(auth)["access_token"]
     handshake = [{"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}]
     url = sb.base_url("statistics") + "/notifications/handshake"

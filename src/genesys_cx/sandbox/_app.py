@@ -1,22 +1,31 @@
 """The sandbox's ASGI application: faults, then security, validation, the API, and a spec check.
 
-Every documented operation of the served specs gets a route under its base path. A request goes
-through, in order:
+Every documented operation of the served specs gets a route under its base path, Statistics and
+its CometD endpoints included (the Bayeux server is the handler of those). Every URL is served
+with and without a trailing slash, as a Spring server matches them (``/statistics/v3/notifications/``
+is ``/statistics/v3/notifications``, which the CometD JavaScript client needs), and nothing is ever
+redirected. A request goes through, in order:
 
 1. fault injection (``_FaultLayer``, outermost, so it can delay, refuse or drop anything);
-2. security, as the operation's ``security`` requires (alternatives: any one suffices):
+2. the body, read up to ``config.max_body_size`` bytes (``max_media_size`` for
+   ``multipart/form-data`` media uploads), else 413; a client that goes away meanwhile is one log
+   line;
+3. security, as the operation's ``security`` requires (alternatives: any one suffices):
    ``x-api-key`` (403, the gateway's answer for a missing or unknown key), the channel of
    ``X-Hub-Signature`` (unknown channel 404, signature not matching the raw body 401), a bearer token
    (401, or 403 where the operation documents only 403, e.g. ``ping``), HTTP Basic client
    credentials (401 with an OAuth 2 error body);
-3. validation of parameters and body against the spec (400 with the envelope naming every problem;
-   a body in an undocumented media type is a 415 where the operation documents 415);
-4. the API's handler (``SandboxState.handlers``), or, for operations without one, the documented
+4. validation of parameters and body against the spec (400 with the envelope naming every problem;
+   a body in an undocumented media type is a 415 where the operation documents 415; JSON nested
+   deeper than ``MAX_DEPTH`` or with an integer Python cannot read is a 400 too);
+5. the API's handler (``SandboxState.handlers``), or, for operations without one, the documented
    example of its success answer;
-5. validation of the answer: one the spec does not allow is a sandbox bug, logged, recorded in
+6. validation of the answer: one the spec does not allow is a sandbox bug, logged, recorded in
    ``state.response_violations`` and replaced by a 500 "sandbox produced an invalid response".
-   Errors of steps 2-3 are checked only where the operation documents their status: the
-   gateway answers them for every API, documented or not (Authentication overview).
+   Errors of steps 2-4 are checked only where the operation documents their status: the
+   gateway answers them for every API, documented or not (Authentication overview). Refusals
+   carry the API's own error body: the envelope, Secure Email's, or (a 400 of a CometD endpoint)
+   a Bayeux error reply.
 """
 
 from __future__ import annotations
@@ -31,24 +40,29 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from genesys_cx.signing import HEADER as SIGNATURE_HEADER
 from genesys_cx.signing import verify
 
 from ._auth import IssuedToken, client_from_basic
+from ._cometd import FORM, bayeux_error, form_messages
 from ._config import SandboxConfig
 from ._control import control_routes
-from ._http import Call, ErrorReply, envelope, parse_multipart
+from ._http import Call, Dropped, ErrorReply, drop_connection, envelope, parse_multipart
 from ._inspector import Inspector
 from ._secure_email import error_body as secure_email_error
 from ._specs import Operation, sample_response
 from ._state import SandboxState, Violation
 
-__all__ = ["create_app"]
+__all__ = ["MAX_DEPTH", "create_app"]
+
+#: The deepest nesting of a JSON body (Jackson refuses 1000; no documented body nests beyond 8).
+MAX_DEPTH = 64
+_MEDIA_UPLOAD = "multipart/form-data"
 
 logger = logging.getLogger("genesys_cx.sandbox")
 
@@ -61,9 +75,7 @@ def create_app(config: SandboxConfig | None = None) -> tuple[Any, SandboxState]:
         Route(op.path, _Endpoint(op, state), methods=[op.method])
         for op in state.specs.operations
     ]
-    if state.statistics is not None:
-        routes.append(Mount("/statistics/v3", routes=state.statistics.routes))
-    routes.append(Mount("/_sandbox", routes=control_routes(state)))
+    routes += control_routes(state, "/_sandbox")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -74,6 +86,7 @@ def create_app(config: SandboxConfig | None = None) -> tuple[Any, SandboxState]:
             await state.shutdown()
 
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.router.redirect_slashes = False  # a redirect is not what Genesys answers (see the docstring)
     return Inspector(_FaultLayer(app, state), state), state
 
 
@@ -85,6 +98,7 @@ class _FaultLayer:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope = _without_trailing_slash(scope)
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
             await self.app(scope, receive, send)
             return
@@ -99,7 +113,7 @@ class _FaultLayer:
         if hit.drop_after is not None:
             await self.app(scope, receive, _cut_after(send, hit.drop_after))
         elif hit.drop:
-            await _drop_connection(send)
+            await drop_connection(send)
         elif hit.status is not None:
             headers = {"Retry-After": str(hit.retry_after)} if hit.retry_after is not None else {}
             body = envelope(hit.status, f"sandbox fault: HTTP {hit.status} injected")
@@ -108,24 +122,16 @@ class _FaultLayer:
             await self.app(scope, receive, send)
 
 
-async def _drop_connection(send: Send) -> None:
-    """Close the connection without answering (the client sees the server disconnect).
-
-    uvicorn hands the application a bound ``send`` of its request cycle; aborting that cycle's
-    transport and letting ``connection_lost`` run leaves no answer on the wire. Elsewhere, start an
-    answer and never finish it: the client sees the peer close mid-response.
-    """
-    cycle = getattr(send, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is not None and hasattr(transport, "abort"):
-        transport.abort()
-        for _ in range(10):
-            if getattr(cycle, "disconnected", False):
-                return
-            await asyncio.sleep(0)
-        return
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
-    await send({"type": "http.response.body", "body": b"{", "more_body": True})
+def _without_trailing_slash(scope: Scope) -> Scope:
+    """*scope* with its path's trailing slashes removed (``/a/b/`` is served as ``/a/b``)."""
+    path = scope.get("path", "")
+    if scope["type"] not in ("http", "websocket") or len(path) < 2 or not path.endswith("/"):
+        return scope
+    raw = scope.get("raw_path")
+    stripped = {**scope, "path": path.rstrip("/") or "/"}
+    if isinstance(raw, bytes):
+        stripped["raw_path"] = raw.rstrip(b"/") or b"/"
+    return stripped
 
 
 def _cut_after(send: Send, limit: int) -> Send:
@@ -141,7 +147,7 @@ def _cut_after(send: Send, limit: int) -> Send:
             if sent + len(body) > limit or (sent + len(body) == limit and not message.get("more_body")):
                 await send({"type": "http.response.body", "body": body[: limit - sent], "more_body": True})
                 sent = limit + 1
-                await _drop_connection(send)
+                await drop_connection(send)
                 return
             sent += len(body)
         await send(message)
@@ -157,19 +163,45 @@ class _Endpoint:
         self.state = state
         self.handler = state.handlers.get(op.api, {}).get(op.operation_id)
         self.validator = state.specs.validator(op)
+        # A Bayeux endpoint also takes its JSON array as a form (``message=``), validated as JSON.
+        self.bayeux = op.api == "statistics" and op.operation_id.startswith("cometd_")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.state.loop is None:
             await self.state.startup()
         request = Request(scope, receive)
-        body = await request.body()
-        response = await self._answer(request, body)
+        try:
+            body = await self._body(request)
+        except ErrorReply as error:
+            response = self._refusal(request, b"", error)
+        except ClientDisconnect:
+            logger.info("client went away before sending its request: %s %s", self.op.method, request.url.path)
+            return
+        else:
+            response = await self._answer(request, body)
         await response(scope, receive, send)
 
+    async def _body(self, request: Request) -> bytes:
+        """The request body, or a 413 ``ErrorReply`` past the configured limit."""
+        config = self.state.config
+        upload = request.headers.get("content-type", "").lower().startswith(_MEDIA_UPLOAD)
+        limit = config.max_media_size if upload else config.max_body_size
+        declared = request.headers.get("content-length", "")
+        too_large = ErrorReply(413, f"Payload Too Large: the body exceeds {limit} bytes")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def _refusal(self, request: Request, body: bytes, error: ErrorReply) -> Response:
-        """A security or validation error: in the API's own envelope, checked where documented."""
-        if self.op.api == "secure_email" and error.body is None:
-            error.body = secure_email_error(error.status, error.message)
+        """A security or validation error: in the API's own error body, checked where documented."""
+        if error.body is None:
+            error.body = _error_body(self.op, error.status, error.message)
         self.state.events.refused(request.scope, error.status, error.message)
         return self._checked(request, body, error.response(), gateway=True)
 
@@ -271,36 +303,53 @@ class _Endpoint:
             if self.validator.body_required:
                 problems.append("missing required request body")
             return None
+        parsed: Any
+        instance: Any
+        if self.bayeux and media_type == FORM and body:
+            try:
+                instance = form_messages(body)
+            except (ValueError, RecursionError) as exc:
+                problems.append(f"body: the form's message field is not JSON ({type(exc).__name__})")
+                return None
+            self._check_body("application/json", instance, problems)
+            return instance
         if media_type not in media_types:
             status = 415 if self.op.documents(415) else 400
             raise ErrorReply(
                 status, f"Unsupported Media Type: {media_type or 'none'} (documented: {', '.join(media_types)})"
             )
-        parsed: Any
-        instance: Any
+        if not body:
+            if self.validator.body_required:
+                problems.append("missing required request body")
+            return None
         try:
-            if media_type == "multipart/form-data":
+            if media_type == _MEDIA_UPLOAD:
                 parsed = parse_multipart(body, content_type)
                 instance = {name: _part_text(part.data, part.filename) for name, part in parsed.items()}
             elif media_type == "application/x-www-form-urlencoded":
                 parsed = instance = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
             elif media_type.endswith("json"):
-                parsed = instance = json.loads(body) if body else None
+                parsed = instance = json.loads(body)
             else:
                 parsed = instance = body
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # ValueError covers integers over Python's 4,300 digits; RecursionError, deep nesting.
             problems.append(f"body: cannot be parsed as {media_type} ({type(exc).__name__})")
             return None
-        if instance is None:
-            if self.validator.body_required:
-                problems.append("missing required request body")
-            return None
-        problems.extend(self.validator.body_problems(media_type, instance))
+        self._check_body(media_type, instance, problems)
         return parsed
+
+    def _check_body(self, media_type: str, instance: Any, problems: list[str]) -> None:
+        if _too_deep(instance):  # the schema check (and the handler) would recurse past Python's limit
+            problems.append(f"body: JSON nested deeper than {MAX_DEPTH} levels")
+        else:
+            problems.extend(self.validator.body_problems(media_type, instance))
 
     # -- the answer --------------------------------------------------------------------------
 
     def _checked(self, request: Request, body: bytes, response: Response, *, gateway: bool = False) -> Response:
+        if isinstance(response, Dropped):  # no answer on the wire: nothing to check
+            return response
         if not self.state.config.validate_responses or (gateway and not self.op.documents(response.status_code)):
             return response
         payload = bytes(response.body) if hasattr(response, "body") else None  # None: streamed, not read
@@ -319,6 +368,27 @@ class _Endpoint:
         return JSONResponse(
             envelope(500, "sandbox produced an invalid response: " + "; ".join(problems)), status_code=500
         )
+
+
+def _error_body(op: Operation, status: int, message: str) -> Any:
+    """The body of a refusal in *op*'s API's own error format (None: the Genesys envelope)."""
+    if op.api == "secure_email":
+        return secure_email_error(status, message)
+    if status == 400 and op.api == "statistics" and op.operation_id.startswith("cometd_"):  # see _Endpoint.bayeux
+        return bayeux_error(status, message)  # the gateway's own refusals (401, 403, 413) stay envelopes
+    return None
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether JSON *value* nests deeper than ``MAX_DEPTH`` (iteratively: no recursion to overflow)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
 
 
 def _part_text(data: bytes, filename: str | None) -> str:

@@ -71,9 +71,18 @@ class TokenStore:
         self._refresh: dict[str, IssuedToken] = {}
         self._codes: dict[str, _Code] = {}
 
-    def issue(self, client_id: str, username: str | None, scope: str, *, refresh: bool = True) -> IssuedToken:
+    def issue(
+        self,
+        client_id: str,
+        username: str | None,
+        scope: str,
+        *,
+        refresh: bool = True,
+        access_token: str | None = None,
+    ) -> IssuedToken:
+        """A new valid token (*access_token*: its value, for tests that need a known one)."""
         token = IssuedToken(
-            access_token=secrets.token_urlsafe(24),
+            access_token=access_token or secrets.token_urlsafe(24),
             refresh_token=secrets.token_urlsafe(24) if refresh else None,
             client_id=client_id,
             username=username,

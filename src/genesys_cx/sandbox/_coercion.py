@@ -12,6 +12,11 @@ else UTF-8), the documented properties of a form for ``application/x-www-form-ur
 property cast by its own schema, the first value of a repeated field, unknown fields dropped), and
 the raw bytes for everything else (``application/octet-stream``, ``image/*``, ``*/*``).
 
+A query parameter given more than once is read as a Java/Spring server reads it: a string parameter
+as its values joined by commas (``a=1&a=2`` is ``a=1,2``), an array parameter as the values of
+every occurrence, each split at its commas (``query_value``). Either form of a delimited list is
+thus accepted wherever one is documented.
+
 Only what the bundled specs use is implemented; ``unsupported`` names anything else so that
 ``_validation`` refuses it when the sandbox starts rather than validating it differently.
 """
@@ -19,11 +24,22 @@ Only what the bundled specs use is implemented; ``unsupported`` names anything e
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
-__all__ = ["CastFailed", "Caster", "FormField", "decode_body", "make_caster", "parse_media_type", "unsupported"]
+__all__ = [
+    "CastFailed",
+    "Caster",
+    "FormField",
+    "binary",
+    "decode_body",
+    "make_caster",
+    "parse_media_type",
+    "query_value",
+    "split_values",
+    "unsupported",
+]
 
 Caster = Callable[[Any], Any]
 #: A documented form property: its cast and its default (``()``: none).
@@ -99,6 +115,18 @@ def make_caster(schema: Mapping[str, Any], resolve: Resolve) -> Caster:
     raise NotImplementedError(f"casting to {kind!r}")
 
 
+def split_values(values: Iterable[str]) -> list[str]:
+    """The items of a delimited list given as repeated values, comma-separated values, or both."""
+    return [part for value in values for part in value.split(",")]
+
+
+def query_value(values: Sequence[str], *, array: bool) -> str | list[str] | None:
+    """A query parameter given as *values* (every occurrence): joined, or split for an array."""
+    if not values:
+        return None
+    return split_values(values) if array else ",".join(values)
+
+
 def parse_media_type(content_type: str) -> tuple[str, dict[str, str]]:
     """``type/subtype`` in lower case and the parameters of a Content-Type value."""
     kind, *params = content_type.split(";")
@@ -109,6 +137,11 @@ def parse_media_type(content_type: str) -> tuple[str, dict[str, str]]:
         value = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
         parameters[name] = value.rstrip().lower() if name == "charset" else value.rstrip()
     return kind.lower().rstrip(), parameters
+
+
+def binary(media_type: str) -> bool:
+    """Whether an answer in *media_type* is raw bytes (not decoded as JSON, text or a form)."""
+    return media_type not in (*_JSON, *_TEXT, _FORM)
 
 
 def unsupported(media_type: str) -> bool:

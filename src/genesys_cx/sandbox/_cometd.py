@@ -1,23 +1,43 @@
 """A Bayeux (CometD) long-polling server, as the Statistics notifications endpoint speaks it.
 
-``BayeuxServer.endpoint`` answers every ``/notifications[/<type>]`` POST: a JSON array of Bayeux
-messages (a single object is accepted too) in, an array of replies out, like a CometD server:
+``BayeuxServer.answer`` answers one POST to ``/notifications[/<type>]`` (the CometD clients append
+the message type, or a bare ``/``, to the URL): a JSON array of Bayeux messages in, an array of
+replies out, following Bayeux 1.0 as the CometD server implements it:
 
-* ``/meta/handshake`` creates a session: a ``clientId``, ``supportedConnectionTypes:
-  ["long-polling"]``, the advice (``reconnect: retry``, ``interval``, ``timeout``) and a
-  ``BAYEUX_BROWSER`` cookie. The session is bound to that cookie, as a sticky load balancer binds
-  it to one node: a request without it is answered as for an unknown client;
-* ``/meta/connect`` is held until a message is queued for the session or the advised ``timeout``
-  passes; an unknown or forgotten ``clientId`` gets ``402::Unknown client`` with advice
-  ``reconnect: handshake``. A session whose client stops polling for ``max_interval`` expires;
-* ``/meta/subscribe`` / ``/meta/unsubscribe`` are acknowledged per channel (channels outside
-  ``channels`` are refused with ``403``), ``/meta/disconnect`` ends the session.
+* the body is ``application/json`` or, as the long-polling transport allows, a form whose
+  ``message`` fields carry the JSON text. A body that is not an array of messages with a
+  ``channel`` is answered HTTP 400 with a Bayeux error reply. The message ``id`` is the client's
+  choice (a string or a number) and is echoed back as it came;
+* ``/meta/handshake`` needs ``version`` and ``supportedConnectionTypes`` (else an unsuccessful
+  reply ``400:<field>:missing required field``) and creates a session: a ``clientId``,
+  ``supportedConnectionTypes: ["long-polling"]``, the advice (``reconnect: retry``, ``interval``,
+  ``timeout``, ``maxInterval``) and a ``BAYEUX_BROWSER`` cookie. The session is bound to that
+  cookie, as a sticky load balancer binds it to one node: a request without it is answered as for
+  an unknown client. A handshake batched with other messages is answered alone; the others are
+  ignored;
+* ``/meta/connect`` needs ``connectionType`` (``long-polling``; ``websocket`` and the others get
+  ``301``). It is held until a message is queued for the session or the timeout passes: the
+  client's ``advice.timeout`` when it sends one (CometD's first connect sends ``0``), else the
+  server's. An unknown, expired or forgotten ``clientId`` gets ``402::Unknown client`` with advice
+  ``reconnect: handshake``;
+* a session whose client has no connect held expires ``maxInterval`` after its last request, on a
+  timer (nothing else needs to happen on the server for it to go);
+* ``/meta/subscribe`` / ``/meta/unsubscribe`` take a channel or an array of channels and get one
+  reply echoing ``subscription``; a channel outside ``channels`` (or a meta channel) makes the
+  reply unsuccessful (``403:<channel>:unknown channel``) and nothing is subscribed.
+  ``/meta/disconnect`` ends the session. Clients may not publish (``403``).
+
+WebSocket is not offered: the Genesys documentation describes the notifications as HTTP POST
+endpoints only, so the handshake answers ``supportedConnectionTypes: ["long-polling"]`` and an
+upgrade request is refused at the HTTP level; CometD clients then negotiate long-polling, which is
+the documented Bayeux way to refuse a transport.
 
 ``publish(channel, data)`` queues a message for every session subscribed to the channel and wakes
 its long poll. Test hooks: ``forget_clients()`` (a server restart: every client gets 402 next) and
 ``drop_next_connect()`` (the next long poll breaks at the network level: the connection is closed
-without an answer, so the client sees ``RemoteProtocolError``; queued messages stay queued). Everything here may be
-called from any thread: state is under a lock and long polls are woken on their own event loop.
+without an answer, so the client sees ``RemoteProtocolError``; queued messages stay queued).
+Everything here may be called from any thread: state is under a lock and long polls are woken on
+their own event loop.
 """
 
 from __future__ import annotations
@@ -31,27 +51,59 @@ import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
 
-from ._app import _drop_connection as drop_connection
+from ._http import Dropped
 
-__all__ = ["BayeuxServer"]
+__all__ = ["COOKIE", "FORM", "BayeuxServer", "bayeux_error", "form_messages"]
 
 COOKIE = "BAYEUX_BROWSER"
 _LONG_POLLING = "long-polling"
+#: The media type of form-encoded Bayeux requests (``message=<JSON>``).
+FORM = "application/x-www-form-urlencoded"
+_SUBSCRIPTIONS = ("/meta/subscribe", "/meta/unsubscribe")
 
 
-class _CutShort(Response):
-    """No answer: the connection is closed under the client (the sandbox's fault layer does the same)."""
+def bayeux_error(status: int, reason: str) -> list[dict[str, Any]]:
+    """The body of an HTTP error answer of a Bayeux endpoint: one unsuccessful reply."""
+    return [{"channel": "/meta/unknown", "successful": False, "error": f"{status}::{reason}"}]
 
-    def __init__(self) -> None:
-        super().__init__(status_code=200)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await drop_connection(send)
+class _Malformed(ValueError):
+    """A body that is not an array of Bayeux messages."""
+
+
+def form_messages(body: bytes) -> list[Any]:
+    """The messages of a form body: its ``message`` fields' JSON (arrays or single messages), in one array.
+
+    ``ValueError`` (``RecursionError`` for JSON nested too deeply) when a field is not JSON, or
+    there is no ``message`` field.
+    """
+    texts = parse_qs(body.decode("utf-8"), keep_blank_values=True).get("message", [])
+    if not texts:
+        raise _Malformed("a form body needs a message field")
+    decoded = [json.loads(text) for text in texts]
+    return [m for part in decoded for m in (part if isinstance(part, list) else [part])]
+
+
+def _messages(body: bytes, content_type: str) -> list[dict[str, Any]]:
+    """The Bayeux messages of a request body (JSON, or a form of ``message`` fields)."""
+    try:
+        if content_type.split(";")[0].strip().lower() == FORM:
+            found: Any = form_messages(body)
+        else:
+            found = json.loads(body)
+    except _Malformed:
+        raise
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _Malformed("the body is not JSON") from exc
+    if not isinstance(found, list) or not found or not all(isinstance(m, dict) for m in found):
+        raise _Malformed("the body is not a non-empty array of Bayeux messages")
+    if not all(isinstance(m.get("channel"), str) for m in found):
+        raise _Malformed("every Bayeux message needs a channel")
+    return found
 
 
 @dataclass(eq=False)
@@ -65,6 +117,7 @@ class _Session:
     polls: int = 0  # long polls started (a newer poll ends an older one)
     polling: bool = False
     last_seen: float = field(default_factory=time.monotonic)
+    expiry: asyncio.TimerHandle | None = None
 
 
 def _wake(session: _Session) -> None:
@@ -80,12 +133,23 @@ def _wake(session: _Session) -> None:
 
 
 def _reply(message: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
-    channel = message.get("channel")
-    reply: dict[str, Any] = {"channel": channel if isinstance(channel, str) else "/meta/unknown"}
-    if isinstance(message.get("id"), str):
+    reply: dict[str, Any] = {"channel": message["channel"]}
+    if message.get("id") is not None:
         reply["id"] = message["id"]
     reply.update(fields)
     return reply
+
+
+def _missing(message: Mapping[str, Any], name: str, **fields: Any) -> dict[str, Any]:
+    return _reply(message, successful=False, error=f"400:{name}:missing required field", **fields)
+
+
+def _client_timeout(message: Mapping[str, Any]) -> int | None:
+    advice = message.get("advice")
+    timeout = advice.get("timeout") if isinstance(advice, Mapping) else None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        return None
+    return int(min(timeout, 2**31))
 
 
 class BayeuxServer:
@@ -93,9 +157,9 @@ class BayeuxServer:
 
     Args:
         channels: the channels clients may subscribe to (None: any non-meta channel).
-        timeout_ms: how long a ``/meta/connect`` is held (the advised ``timeout``).
+        timeout_ms: how long a ``/meta/connect`` is held unless the client advises otherwise.
         interval_ms: the advised ``interval`` between connects.
-        max_interval_ms: a session whose client has not polled for this long expires.
+        max_interval_ms: a session whose client has no connect held for this long expires.
     """
 
     def __init__(
@@ -121,7 +185,6 @@ class BayeuxServer:
     def publish(self, channel: str, data: Any) -> int:
         """Queue ``{"channel": channel, "data": data}`` for every subscribed session; how many."""
         with self._lock:
-            self._expire_idle()
             targets = [s for s in self._sessions.values() if channel in s.channels]
             for session in targets:
                 session.queue.append({"channel": channel, "data": data})
@@ -171,35 +234,34 @@ class BayeuxServer:
 
     # ------------------------------------------------------------------------------- HTTP
 
-    async def endpoint(self, request: Request) -> Response:
-        """The ASGI endpoint of ``/notifications`` and ``/notifications/<type>``."""
+    async def answer(self, body: bytes, content_type: str, cookies: Mapping[str, str]) -> Response:
+        """The answer to one POST of *body* to the endpoint, with the request's *cookies*."""
         try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return self._bad_request("the body is not JSON")
-        messages = [body] if isinstance(body, dict) else body
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-            return self._bad_request("the body is not a non-empty array of Bayeux messages")
-        browser = request.cookies.get(COOKIE)
-        new_browser: str | None = None
+            messages = _messages(body, content_type)
+        except _Malformed as exc:
+            return JSONResponse(bayeux_error(400, str(exc)), 400)
+        handshake = next((m for m in messages if m["channel"] == "/meta/handshake"), None)
+        if handshake is not None:  # the handshake is answered alone (CometD ignores the rest of its batch)
+            browser = cookies.get(COOKIE) or secrets.token_hex(16)
+            response = JSONResponse([self._handshake(handshake, browser)])
+            if browser != cookies.get(COOKIE):
+                response.set_cookie(COOKIE, browser, httponly=True, path="/")
+            return response
+        known = cookies.get(COOKIE)
         replies: list[dict[str, Any]] = []
         connect: tuple[dict[str, Any], _Session] | None = None
         for message in messages:
-            channel = message.get("channel")
-            if channel == "/meta/handshake":
-                if browser is None:
-                    browser = new_browser = secrets.token_hex(16)
-                replies.append(self._handshake(message, browser))
-                continue
-            session = self._session(message.get("clientId"), browser)
-            if not isinstance(channel, str):
-                replies.append(_reply(message, successful=False, error="400::a message needs a channel"))
-            elif session is None:
+            channel = message["channel"]
+            session = self._session(message.get("clientId"), known)
+            if session is None:
                 replies.append(self._unknown_client(message))
             elif channel == "/meta/connect" and connect is None:
-                connect = (message, session)
-            elif channel in ("/meta/subscribe", "/meta/unsubscribe"):
-                replies.extend(self._subscription(message, session, subscribe=channel == "/meta/subscribe"))
+                if (refused := self._connect_refusal(message, session)) is not None:
+                    replies.append(refused)
+                else:
+                    connect = (message, session)
+            elif channel in _SUBSCRIPTIONS:
+                replies.append(self._subscription(message, session, subscribe=channel == _SUBSCRIPTIONS[0]))
             elif channel == "/meta/disconnect":
                 replies.append(self._disconnect(message, session))
             else:
@@ -207,16 +269,9 @@ class BayeuxServer:
         if connect is not None:
             held = await self._long_poll(*connect)
             if held is None:
-                return _CutShort()
+                return Dropped()
             replies.extend(held)
-        response = JSONResponse(replies)
-        if new_browser is not None:
-            response.set_cookie(COOKIE, new_browser, httponly=True, path="/")
-        return response
-
-    @staticmethod
-    def _bad_request(reason: str) -> Response:
-        return JSONResponse([{"channel": "/meta/unknown", "successful": False, "error": f"400::{reason}"}], 400)
+        return JSONResponse(replies)
 
     # ------------------------------------------------------------------------------- meta channels
 
@@ -224,20 +279,25 @@ class BayeuxServer:
         return {"reconnect": reconnect, "interval": self.interval_ms, "timeout": self.timeout_ms}
 
     def _handshake(self, message: Mapping[str, Any], browser: str) -> dict[str, Any]:
+        refused = {"advice": {"reconnect": "none", "interval": 0}}
+        if not isinstance(message.get("version"), str):
+            return _missing(message, "version", **refused)
         offered = message.get("supportedConnectionTypes")
-        if not isinstance(offered, list) or _LONG_POLLING not in offered:
+        if not isinstance(offered, list):
+            return _missing(message, "supportedConnectionTypes", **refused)
+        if _LONG_POLLING not in offered:
             return _reply(
                 message,
                 successful=False,
                 supportedConnectionTypes=[_LONG_POLLING],
                 error="301::long-polling is the only connection type",
-                advice={"reconnect": "none", "interval": 0},
+                **refused,
             )
         session = _Session(secrets.token_hex(13), browser, asyncio.get_running_loop(), asyncio.Event())
         with self._lock:
-            self._expire_idle()
             self._sessions[session.client_id] = session
             self.handshakes += 1
+            self._schedule_expiry(session)
         return _reply(
             message,
             version="1.0",
@@ -254,6 +314,8 @@ class BayeuxServer:
             if session is None or session.browser != browser:
                 return None
             session.last_seen = time.monotonic()
+            if not session.polling:
+                self._schedule_expiry(session)
             return session
 
     def _unknown_client(self, message: Mapping[str, Any]) -> dict[str, Any]:
@@ -261,54 +323,55 @@ class BayeuxServer:
             message, successful=False, error="402::Unknown client", advice={"reconnect": "handshake", "interval": 0}
         )
 
-    def _subscription(self, message: Mapping[str, Any], session: _Session, *, subscribe: bool) -> list[dict[str, Any]]:
+    def _connect_refusal(self, message: Mapping[str, Any], session: _Session) -> dict[str, Any] | None:
+        kind = message.get("connectionType")
+        if not isinstance(kind, str):
+            return _missing(message, "connectionType", clientId=session.client_id)
+        if kind != _LONG_POLLING:
+            return _reply(
+                message,
+                clientId=session.client_id,
+                successful=False,
+                error=f"301:{kind}:long-polling is the only connection type",
+                advice={"reconnect": "handshake", "interval": 0},
+            )
+        return None
+
+    def _subscription(self, message: Mapping[str, Any], session: _Session, *, subscribe: bool) -> dict[str, Any]:
         wanted = message.get("subscription")
         channels = [wanted] if isinstance(wanted, str) else wanted
+        fields: dict[str, Any] = {"clientId": session.client_id}
+        if wanted is not None:
+            fields["subscription"] = wanted
         if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
-            return [
-                _reply(
-                    message,
-                    clientId=session.client_id,
-                    successful=False,
-                    error="400::subscription must be a channel or a list of channels",
-                )
-            ]
-        replies = []
+            return _reply(message, **fields, successful=False, error="400:subscription:a channel or channels needed")
         for channel in channels:
-            refused = channel.startswith("/meta/") or (self._allowed is not None and channel not in self._allowed)
-            if refused:
-                replies.append(
-                    _reply(
-                        message,
-                        clientId=session.client_id,
-                        subscription=channel,
-                        successful=False,
-                        error=f"403:{channel}:unknown channel",
-                    )
-                )
-                continue
-            with self._lock:
-                if subscribe:
-                    session.channels.add(channel)
-                else:
-                    session.channels.discard(channel)
-            replies.append(_reply(message, clientId=session.client_id, subscription=channel, successful=True))
-        return replies
+            if channel.startswith("/meta/") or (self._allowed is not None and channel not in self._allowed):
+                return _reply(message, **fields, successful=False, error=f"403:{channel}:unknown channel")
+        with self._lock:
+            if subscribe:
+                session.channels.update(channels)
+            else:
+                session.channels.difference_update(channels)
+        return _reply(message, **fields, successful=True)
 
     def _disconnect(self, message: Mapping[str, Any], session: _Session) -> dict[str, Any]:
         with self._lock:
-            self._sessions.pop(session.client_id, None)
+            self._end(session)
         _wake(session)
         return _reply(message, clientId=session.client_id, successful=True)
 
     async def _long_poll(self, message: Mapping[str, Any], session: _Session) -> list[dict[str, Any]] | None:
         """The messages and the connect reply, once there is something or the timeout passed; None: cut."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_ms / 1000
+        timeout = _client_timeout(message)
+        deadline = loop.time() + (self.timeout_ms if timeout is None else timeout) / 1000
         with self._lock:
             session.polls += 1
             poll = session.polls
             session.polling = True
+            if session.expiry is not None:
+                session.expiry.cancel()
         session.wake.set()  # an older poll of this session answers now, leaving the queue to this one
         try:
             while True:
@@ -332,10 +395,32 @@ class BayeuxServer:
             with self._lock:
                 if session.polls == poll:
                     session.polling = False
-                session.last_seen = time.monotonic()
+                    session.last_seen = time.monotonic()
+                    self._schedule_expiry(session)
 
-    def _expire_idle(self) -> None:
-        """Drop sessions whose client stopped polling (called with the lock held)."""
-        limit = time.monotonic() - self.max_interval_ms / 1000
-        for client_id in [c for c, s in self._sessions.items() if not s.polling and s.last_seen < limit]:
-            del self._sessions[client_id]
+    # ------------------------------------------------------------------------------- expiry
+
+    def _schedule_expiry(self, session: _Session) -> None:
+        """(Re)arm the session's ``maxInterval`` timer (called with the lock held, on its loop)."""
+        if session.expiry is not None:
+            session.expiry.cancel()
+        if self._sessions.get(session.client_id) is session:
+            session.expiry = session.loop.call_later(self.max_interval_ms / 1000, self._expire, session)
+
+    def _expire(self, session: _Session) -> None:
+        with self._lock:
+            idle = time.monotonic() - session.last_seen
+            if session.polling or self._sessions.get(session.client_id) is not session:
+                return
+            if idle * 1000 < self.max_interval_ms:  # seen again since the timer was armed
+                session.expiry = session.loop.call_later(self.max_interval_ms / 1000 - idle, self._expire, session)
+                return
+            self._end(session)
+
+    def _end(self, session: _Session) -> None:
+        """Forget *session* (called with the lock held)."""
+        if self._sessions.get(session.client_id) is session:
+            del self._sessions[session.client_id]
+        if session.expiry is not None:
+            session.expiry.cancel()
+            session.expiry = None

@@ -147,6 +147,11 @@ class SandboxConfig:
     form). ``ccid``: the contact center id ``x-ccid`` must carry (``None`` accepts any).
     ``validate_responses``: check every answer against the spec (a violation is a sandbox bug:
     500 and an entry in ``state.response_violations``). ``fault_seed`` seeds the fault RNG.
+    ``statistics_tick_interval``: seconds between statistic value updates (None: none);
+    ``cometd_timeout``: seconds a CometD ``/meta/connect`` is held; ``cometd_max_interval``:
+    seconds after which a CometD session without a held connect expires.
+    ``max_body_size``: the largest request body in bytes (over it: 413), ``max_media_size`` the
+    largest for a media upload (``multipart/form-data``).
     ``inspector_events``: how many events the inspector page keeps (a ring buffer, ``/_sandbox/``);
     ``inspector_remote``: serve the inspector to non-loopback clients too (it shows masked bodies).
     """
@@ -174,6 +179,11 @@ class SandboxConfig:
     )
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     export_job_duration: float = 2.0
+    statistics_tick_interval: float | None = 1.0
+    cometd_timeout: float = 30.0
+    cometd_max_interval: float = 10.0
+    max_body_size: int = 10 * 1024 * 1024
+    max_media_size: int = 256 * 1024 * 1024
     export_file_size: int = 64 * 1024  # bytes of every export job's data (split by jobParams.fileSplitSize)
     export_seed: int = 0  # the exported bytes are a function of (seed, job id, part, size)
     validate_responses: bool = True

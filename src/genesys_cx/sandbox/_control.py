@@ -39,7 +39,7 @@ def _error(status: int, message: str) -> JSONResponse:
 async def _json(request: Request) -> dict[str, Any]:
     try:
         data = json.loads(await request.body() or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to read
         raise _BadInput("the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise _BadInput("the body must be a JSON object")
@@ -50,13 +50,13 @@ class _BadInput(Exception):
     pass
 
 
-def control_routes(state: Any) -> list[BaseRoute]:
-    """The ``/_sandbox`` routes for *state* (a ``SandboxState``)."""
+def control_routes(state: Any, prefix: str) -> list[BaseRoute]:
+    """The control routes for *state* (a ``SandboxState``) under *prefix* (``/_sandbox``)."""
 
     async def overview(request: Request) -> Response:
         return JSONResponse(
             {
-                "apis": sorted(state.specs.specs) + (["statistics"] if state.statistics is not None else []),
+                "apis": sorted([*state.specs.specs, "statistics"]),
                 "channels": [c.id for c in state.config.channels],
                 "open_media_services": state.config.open_media_services,
             }
@@ -116,13 +116,13 @@ def control_routes(state: Any) -> list[BaseRoute]:
         return JSONResponse({"violations": [asdict(v) for v in state.response_violations]})
 
     return [
-        Route("/", overview, methods=["GET"]),
-        Route("/channels/{channel_id}/agent-replies", agent_reply, methods=["POST"]),
-        Route("/channels/{channel_id}/messages", inbound, methods=["GET"]),
-        Route("/deliveries", deliveries, methods=["GET"]),
-        Route("/deliveries/{message_id}", delivery, methods=["GET"]),
-        Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route("/faults/{fault_id:int}", fault, methods=["DELETE"]),
-        Route("/tokens/expire", expire, methods=["POST"]),
-        Route("/violations", violations, methods=["GET"]),
+        Route(prefix, overview, methods=["GET"]),
+        Route(prefix + "/channels/{channel_id}/agent-replies", agent_reply, methods=["POST"]),
+        Route(prefix + "/channels/{channel_id}/messages", inbound, methods=["GET"]),
+        Route(prefix + "/deliveries", deliveries, methods=["GET"]),
+        Route(prefix + "/deliveries/{message_id}", delivery, methods=["GET"]),
+        Route(prefix + "/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route(prefix + "/faults/{fault_id:int}", fault, methods=["DELETE"]),
+        Route(prefix + "/tokens/expire", expire, methods=["POST"]),
+        Route(prefix + "/violations", violations, methods=["GET"]),
     ]

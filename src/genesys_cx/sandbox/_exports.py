@@ -273,10 +273,7 @@ class ExportsEmulator:
     # -- helpers -------------------------------------------------------------------------------
 
     def _job(self, call: Call) -> ExportJob:
-        try:
-            job = self._jobs.get(int(call.params["id"]))
-        except ValueError:
-            raise ErrorReply(400, f"job id {call.params['id']} is not a number") from None
+        job = self._jobs.get(_job_number(call.params["id"]))
         if job is None:  # a 404 where the operation documents one, else the documented 400
             raise ErrorReply(404 if call.op.documents(404) else 400, f"job {call.params['id']} not found")
         return job
@@ -420,7 +417,7 @@ class ExportsEmulator:
         undeleted: list[str] = []
         with self._lock:
             for raw in self._ids_param(call, "jobIDs"):
-                job = self._jobs.get(int(raw)) if raw.isdigit() else None
+                job = self._jobs.get(_job_number(raw))
                 if job is None or job.status == "IN_PROGRESS":
                     undeleted.append(raw)
                 else:
@@ -512,3 +509,8 @@ class ExportsEmulator:
         with self._lock:
             self._deleted_files.update(self._ids_param(call, "filename"))
         return Response(status_code=204)
+
+
+def _job_number(raw: str) -> int:
+    """The job number *raw* names; -1 if it names none (ids are strings in the specs: any is valid)."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else -1

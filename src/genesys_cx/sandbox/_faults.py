@@ -45,6 +45,7 @@ class Fault:
     id: int = field(default_factory=lambda: next(_ids))
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.status is not None and not 400 <= self.status <= 599:
             raise ValueError(f"Fault.status must be an HTTP error status (400-599), got {self.status}")
         if not 0.0 <= self.rate <= 1.0:
@@ -57,6 +58,28 @@ class Fault:
             raise ValueError("Fault.drop_after must not be negative")
         if self.method is not None:
             self.method = self.method.upper()
+
+    def _check_types(self) -> None:
+        """Refuse values of the wrong type (from JSON they would break every request later)."""
+        expected: dict[str, tuple[type, ...]] = {
+            "match": (str,),
+            "method": (str, type(None)),
+            "latency": (int, float),
+            "status": (int, type(None)),
+            "drop": (bool,),
+            "rate": (int, float),
+            "times": (int, type(None)),
+            "retry_after": (int, type(None)),
+        }
+        for name, types in expected.items():
+            value = getattr(self, name)
+            if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+                kinds = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+                raise ValueError(f"Fault.{name} must be {kinds}, got {type(value).__name__}")
+        if self.method is not None and not (self.method.isascii() and self.method.isalpha()):
+            raise ValueError("Fault.method must be an HTTP method such as GET or POST")
+        if not 0 <= self.latency <= 3600 or (self.retry_after is not None and self.retry_after < 0):
+            raise ValueError("Fault.latency must be 0-3600 s and Fault.retry_after not negative")
 
     @property
     def fails(self) -> bool:

@@ -10,6 +10,7 @@ back exactly as it was sent.
 
 from __future__ import annotations
 
+import asyncio
 import email.message
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,10 +18,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from ._specs import Operation
 
-__all__ = ["Call", "ErrorReply", "Part", "envelope", "json_response", "parse_multipart"]
+__all__ = ["Call", "Dropped", "ErrorReply", "Part", "drop_connection", "envelope", "json_response", "parse_multipart"]
 
 
 class ErrorReply(Exception):
@@ -68,7 +70,9 @@ class Call:
 
     @property
     def query(self) -> Mapping[str, str]:
-        return self.request.query_params
+        """The query parameters; one given more than once is its values joined by commas."""
+        params = self.request.query_params
+        return {name: ",".join(params.getlist(name)) for name in params}
 
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name)
@@ -121,3 +125,36 @@ def parse_multipart(body: bytes, content_type: str) -> dict[str, Part]:
         filename = _header_param(disposition, "content-disposition", "filename")
         parts[name] = Part(name, data, filename, headers.get("content-type"))
     return parts
+
+
+async def drop_connection(send: Send) -> None:
+    """Close the connection without answering (the client sees the server disconnect).
+
+    uvicorn hands the application a bound ``send`` of its request cycle; aborting that cycle's
+    transport and letting ``connection_lost`` run leaves no answer on the wire. Elsewhere, start an
+    answer and never finish it: the client sees the peer close mid-response.
+    """
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is not None and hasattr(transport, "abort"):
+        transport.abort()
+        for _ in range(10):
+            if getattr(cycle, "disconnected", False):
+                return
+            await asyncio.sleep(0)
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
+    await send({"type": "http.response.body", "body": b"{", "more_body": True})
+
+
+class Dropped(Response):
+    """No answer at all: the connection is closed under the client (``drop_connection``).
+
+    The pipeline passes it through unchecked: there is no answer to check against the spec.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await drop_connection(send)

@@ -35,9 +35,9 @@ from ._validation import OperationValidator
 
 __all__ = ["API_NAMES", "Operation", "SpecSet", "load_spec", "sample_response", "spec_set"]
 
-#: The APIs the sandbox serves itself: every API of the registry with operations (statistics is
-#: mounted from ``_statistics``). An API without a handler answers its documented examples.
-API_NAMES = tuple(name for name, api in APIS.items() if api.operations and name != "statistics")
+#: The APIs the sandbox serves: every API of the registry with operations. An API without a
+#: handler answers its documented examples.
+API_NAMES = tuple(name for name, api in APIS.items() if api.operations)
 _METHODS = ("get", "post", "put", "delete", "patch")
 _TEMPLATE = re.compile(r"\{([^}/]+)\}")
 

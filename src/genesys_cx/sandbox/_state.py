@@ -1,21 +1,20 @@
 """Everything a running sandbox remembers, in one object (``sb.state``).
 
 ``SandboxState`` owns the emulated APIs (messaging, open media, authentication, secure e-mail,
-the export services of UDM and Cloud Data Download), the fault rules, the shared token store that
-answers ``is_valid_token``, and ``response_violations``: every answer that did not match the spec
-(a sandbox bug; tests assert the list stays empty). The event loop and the ``httpx.AsyncClient``
-used for webhook deliveries are bound when the server starts (the ASGI lifespan).
+the export services of UDM and Cloud Data Download, statistics and its CometD notifications), the
+fault rules, the shared token store that answers ``is_valid_token``, and ``response_violations``:
+every answer that did not match the spec (a sandbox bug; tests assert the list stays empty). The
+event loop and the ``httpx.AsyncClient`` used for webhook deliveries are bound when the server
+starts (the ASGI lifespan).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from starlette.responses import Response
@@ -31,6 +30,7 @@ from ._messaging import MessagingEmulator
 from ._open_media import OpenMediaEmulator
 from ._secure_email import SecureEmailEmulator
 from ._specs import SpecSet, spec_set
+from ._statistics_emulator import StatisticsEmulator
 
 __all__ = ["OperationHandler", "SandboxState", "Violation"]
 
@@ -66,6 +66,11 @@ class SandboxState:
         self.secure_email = SecureEmailEmulator()
         self.udm = ExportsEmulator(config)
         self.data_download = ExportsEmulator(config)
+        self.statistics = StatisticsEmulator(
+            tick_interval=config.statistics_tick_interval,
+            long_poll_timeout=config.cometd_timeout,
+            max_interval=config.cometd_max_interval,
+        )
         self.handlers: dict[str, dict[str, OperationHandler]] = {
             "messaging": self.messaging.handlers(),
             "open_media": self.open_media.handlers(),
@@ -73,8 +78,8 @@ class SandboxState:
             "secure_email": self.secure_email.handlers(),
             "udm": self.udm.handlers(self._operation_ids("udm")),
             "data_download": self.data_download.handlers(self._operation_ids("data_download")),
+            "statistics": self.statistics.handlers(),
         }
-        self.statistics: Any = _statistics_emulator(self)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._http: httpx.AsyncClient | None = None
         self._violations: list[Violation] = []
@@ -112,23 +117,11 @@ class SandboxState:
 
     async def startup(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self.statistics.start()
 
     async def shutdown(self) -> None:
         await self.outbox.aclose()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-        if self.statistics is not None:
-            await self.statistics.aclose()
-
-
-def _statistics_emulator(state: SandboxState) -> Any:
-    # The Statistics REST + CometD emulator is another module's work; mount it when it exists.
-    try:
-        module = importlib.import_module("genesys_cx.sandbox._statistics")
-    except ModuleNotFoundError as exc:
-        if exc.name != "genesys_cx.sandbox._statistics":
-            raise
-        logger.info("genesys_cx.sandbox._statistics not available: /statistics/v3 is not served")
-        return None
-    return module.StatisticsEmulator(is_valid_token=state.is_valid_token, api_keys=tuple(state.config.api_keys))
+        await self.statistics.aclose()

@@ -4,9 +4,9 @@ When the sandbox starts, each documented operation gets an ``OperationValidator`
 request or an answer is checked against, already resolved and compiled:
 
 - its parameters (the operation's own, then the path item's not overridden), each with where it
-  is read (``path``, ``query``: the last occurrence, ``header``: the first), how it is cast from
-  a string (``_coercion``), its default, whether it is required, and a compiled Draft 2020-12
-  validator of its schema;
+  is read (``path``; ``query``: every occurrence, see ``_coercion.query_value``; ``header``: the
+  first), how it is cast from a string (``_coercion``), its default, whether it is required,
+  and a compiled Draft 2020-12 validator of its schema;
 - its request body's media types, their compiled schemas and whether a body is required;
 - for each documented status (``200``, a range like ``4XX``, ``default``) the documented media
   types with compiled schemas, and the documented headers read like header parameters.
@@ -17,8 +17,9 @@ jsonschema's ``FormatChecker``. Parameters and answers are checked against the c
 which ``format: binary`` schemas lose their ``type`` (an answer's raw bytes are not a JSON string);
 request bodies against the spec as written (a binary part is read as the text ``<binary>``).
 
-The checks are the ones openapi-core 0.23.1 made, with the sandbox's rule that ``?name=`` is the
-empty string judged by the schema: an undocumented status; for documented content an empty body,
+The checks are the ones openapi-core 0.23.1 made, with the sandbox's rules that ``?name=`` is the
+empty string judged by the schema and that zero bytes are a valid binary body (an empty file): an
+undocumented status; for documented content an empty body (other than binary),
 a content type matching no documented media type (exactly, without parameters, or by a range like
 ``image/*`` or ``*/*``), a body that cannot be decoded, or one violating the schema; a required
 response header missing or a present one violating its schema. A construct the bundled specs do not
@@ -41,7 +42,17 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from starlette.datastructures import Headers, QueryParams
 
-from ._coercion import Caster, CastFailed, FormField, decode_body, make_caster, parse_media_type, unsupported
+from ._coercion import (
+    Caster,
+    CastFailed,
+    FormField,
+    binary,
+    decode_body,
+    make_caster,
+    parse_media_type,
+    query_value,
+    unsupported,
+)
 from ._messages import schema_message
 
 __all__ = ["OperationValidator"]
@@ -83,7 +94,7 @@ class _Value:
                 return self.schema.problems(self.where, self.default[0])
             return [self.missing] if self.required else []
         try:
-            value = self.cast(raw.split(",") if self.split else raw)
+            value = self.cast(raw.split(",") if self.split and isinstance(raw, str) else raw)
         except CastFailed as failed:
             return [f"{self.where}: cannot be read as {failed.kind}"]
         return self.schema.problems(self.where, value)
@@ -93,7 +104,7 @@ class _Value:
 class _Parameter:
     value: _Value
     location: str  # path, query, header, cookie
-    every: bool  # a repeated query parameter read whole (form, explode, array)
+    array: bool  # a query parameter read as a list (see ``_coercion.query_value``)
 
 
 @dataclass(frozen=True)
@@ -195,8 +206,7 @@ def _parameters(spec: _Spec, path_key: str, method: str) -> tuple[_Parameter, ..
                 f"missing required {location} parameter {name}",
             )
             schema = spec.resolve(node["schema"])
-            every = location == "query" and schema.get("type") == "array" and node.get("explode", True)
-            found.append(_Parameter(value, location, bool(every)))
+            found.append(_Parameter(value, location, location == "query" and schema.get("type") == "array"))
     return tuple(found)
 
 
@@ -296,10 +306,7 @@ class OperationValidator:
             location = parameter.location
             raw: Any
             if location == "query":
-                if parameter.every:
-                    raw = params.getlist(parameter.value.name) or None
-                else:
-                    raw = params.get(parameter.value.name)
+                raw = query_value(params.getlist(parameter.value.name), array=parameter.array)
             elif location == "header":
                 raw = headers.get(parameter.value.name)
             elif location == "path":
@@ -332,13 +339,13 @@ class OperationValidator:
 
 
 def _content_problems(content: Mapping[str, _Media], headers: Headers, body: bytes) -> list[str]:
-    if not body:
-        return ["body: missing, but the answer documents content"]
     content_type = headers.get("content-type", "")
     kind, parameters = parse_media_type(content_type)
     media_type, media = kind, content.get(content_type) or content.get(kind)
     if media is None and kind:
         media_type, media = next(((key, m) for key, m in content.items() if fnmatch.fnmatch(kind, key)), ("", None))
+    if not body and (media is None or not binary(media_type)):  # zero bytes are a valid binary body (an empty file)
+        return ["body: missing, but the answer documents content"]
     if media is None:
         return [f"unsupported content type {content_type!r} (documented: {', '.join(content)})"]
     try:

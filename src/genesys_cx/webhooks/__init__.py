@@ -61,6 +61,7 @@ __all__ = [
     "Claim",
     "ClaimState",
     "HandlerPool",
+    "HeaderDeadlineProtocol",
     "IdempotencyStore",
     "InvalidPayload",
     "InvalidSignature",
@@ -77,5 +78,17 @@ __all__ = [
     "idempotency_key",
     "parse_interaction_events",
     "parse_message",
+    "server_config",
     "webhook_app",
 ]
+
+_SERVER_NAMES = ("HeaderDeadlineProtocol", "server_config")
+
+
+def __getattr__(name: str) -> object:
+    """``HeaderDeadlineProtocol`` and ``server_config`` load uvicorn: only when asked for."""
+    if name in _SERVER_NAMES:
+        from . import _server
+
+        return getattr(_server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

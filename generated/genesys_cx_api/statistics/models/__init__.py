@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from .service_state import ServiceState
     from .service_state_change import ServiceStateChange
     from .service_state_change_data import ServiceStateChangeData
-    from .stat_server_value import StatServerValue
     from .statistic_data import StatisticData
     from .statistic_data_response import StatisticDataResponse
     from .statistic_definition import StatisticDefinition
@@ -66,7 +65,6 @@ __getattr__, __dir__ = lazy_exports(
         "ServiceState": "service_state",
         "ServiceStateChange": "service_state_change",
         "ServiceStateChangeData": "service_state_change_data",
-        "StatServerValue": "stat_server_value",
         "StatisticData": "statistic_data",
         "StatisticDataResponse": "statistic_data_response",
         "StatisticDefinition": "statistic_definition",
@@ -111,7 +109,6 @@ __all__ = (
     "StatisticUpdate",
     "StatisticUpdateData",
     "StatisticValue",
-    "StatServerValue",
     "Status",
     "StatusDetail",
     "StatusResponse",

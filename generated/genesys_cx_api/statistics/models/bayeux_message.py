@@ -10,6 +10,7 @@ from ..._runtime import (
     MISSING,
     any_of,
     list_of,
+    number,
     string,
 )
 from ...errors import InvalidData
@@ -31,7 +32,7 @@ class BayeuxMessage(Model):
     Attributes:
         channel: The channel of the message (a `/meta/...` channel or a statistics notification channel).
         client_id: The client ID returned by the handshake; required on every message after the handshake.
-        id: Message ID chosen by the client, echoed in the reply.
+        id: Message ID chosen by the client, echoed in the reply as it was sent.
         version: Bayeux protocol version (handshake), e.g. `1.0`.
         minimum_version: Oldest Bayeux protocol version supported (handshake).
         supported_connection_types: Connection types supported by the sender (handshake), e.g. `long-polling`, `callback-polling`,
@@ -49,7 +50,7 @@ class BayeuxMessage(Model):
 
     channel: str
     client_id: str | Unset = UNSET
-    id: str | Unset = UNSET
+    id: float | str | Unset = UNSET
     version: str | Unset = UNSET
     minimum_version: str | Unset = UNSET
     supported_connection_types: list[str] | Unset = UNSET
@@ -131,8 +132,8 @@ class BayeuxMessage(Model):
                 raise InvalidData.of("string", client_id)
             _at = "id"
             id = _data.pop("id", MISSING)
-            if id is not UNSET and not isinstance(id, str):
-                raise InvalidData.of("string", id)
+            if id is not UNSET:
+                id = any_of(id, "string or number", string, number)
             _at = "version"
             version = _data.pop("version", MISSING)
             if version is not UNSET and not isinstance(version, str):

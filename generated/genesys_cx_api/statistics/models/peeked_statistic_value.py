@@ -8,13 +8,9 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    any_of,
-    number,
-    to_json,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
-from .stat_server_value import StatServerValue
 
 
 @define(repr=False)
@@ -27,15 +23,16 @@ class PeekedStatisticValue(Model):
         object_type: The type of object.
         timestamp: The timestamp (milliseconds since the epoch) when the statistic value was generated (provided by
             Stat Server).
-        value: The value of the statistic. The docs type it as an object whose structure reflects the structure of
-            the Stat Server message; numeric statistics may carry a plain number.
+        value: The value of the statistic: its structure reflects the structure of the Stat Server message (an
+            object such as the agent state of `CurrentAgentState`, a number for a time or a count, or any other
+            JSON value Stat Server sends).
     """
 
     name: str | Unset = UNSET
     object_id: str | Unset = UNSET
     object_type: str | Unset = UNSET
     timestamp: int | Unset = UNSET
-    value: float | StatServerValue | Unset = UNSET
+    value: Any | Unset = UNSET
     additional_properties: dict[str, Any] = field(init=False, factory=dict)
     _fields = (
         ("name", "name"),
@@ -59,7 +56,7 @@ class PeekedStatisticValue(Model):
         if not isinstance(self.timestamp, Unset):
             _json["timestamp"] = self.timestamp
         if not isinstance(self.value, Unset):
-            _json["value"] = to_json(self.value)
+            _json["value"] = self.value
         return _json
 
     @classmethod
@@ -88,8 +85,7 @@ class PeekedStatisticValue(Model):
                 raise InvalidData.of("integer", timestamp)
             _at = "value"
             value = _data.pop("value", MISSING)
-            if value is not UNSET:
-                value = any_of(value, "StatServerValue object or number", StatServerValue.from_dict, number)
+
         except InvalidData as exc:
             raise exc.within(_at) from None
         _self = cls(

@@ -8,13 +8,9 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    any_of,
-    number,
-    to_json,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
-from .stat_server_value import StatServerValue
 
 
 @define(repr=False)
@@ -24,14 +20,15 @@ class UpdatedStatisticValue(Model):
     Attributes:
         subscription_id: The ID of the subscription the statistic is associated with.
         statistic_id: The ID of the statistic.
-        value: The value of the statistic. The docs type it as an object whose structure reflects the structure of
-            the Stat Server message; numeric statistics may carry a plain number.
+        value: The value of the statistic: its structure reflects the structure of the Stat Server message (an
+            object such as the agent state of `CurrentAgentState`, a number for a time or a count, or any other
+            JSON value Stat Server sends).
         timestamp: The time (milliseconds since the epoch) the statistic was generated (provided by Stat Server).
     """
 
     subscription_id: str | Unset = UNSET
     statistic_id: str | Unset = UNSET
-    value: float | StatServerValue | Unset = UNSET
+    value: Any | Unset = UNSET
     timestamp: int | Unset = UNSET
     additional_properties: dict[str, Any] = field(init=False, factory=dict)
     _fields = (
@@ -51,7 +48,7 @@ class UpdatedStatisticValue(Model):
         if not isinstance(self.statistic_id, Unset):
             _json["statisticId"] = self.statistic_id
         if not isinstance(self.value, Unset):
-            _json["value"] = to_json(self.value)
+            _json["value"] = self.value
         if not isinstance(self.timestamp, Unset):
             _json["timestamp"] = self.timestamp
         return _json
@@ -74,8 +71,7 @@ class UpdatedStatisticValue(Model):
                 raise InvalidData.of("string", statistic_id)
             _at = "value"
             value = _data.pop("value", MISSING)
-            if value is not UNSET:
-                value = any_of(value, "StatServerValue object or number", StatServerValue.from_dict, number)
+
             _at = "timestamp"
             timestamp = _data.pop("timestamp", MISSING)
             if timestamp is not UNSET and type(timestamp) is not int:

@@ -1,10 +1,12 @@
 """The Statistics API and its CometD notifications, emulated (``/statistics/v3``).
 
-``StatisticsEmulator.routes`` serves, relative to ``/statistics/v3``, the five REST operations of
-``specs/statistics.yaml`` and the six CometD endpoints (``/notifications`` and
-``/notifications/{handshake,connect,subscribe,unsubscribe,disconnect}``, a ``BayeuxServer``). Every
-request needs a known ``x-api-key`` (else 403) and a valid ``Authorization: Bearer`` token (else
-401), CometD included, so an expired token shows on the very next long poll.
+``StatisticsEmulator.handlers()`` gives the sandbox pipeline (``_app``) a handler for each of the
+five REST operations of ``specs/statistics.yaml`` and the six CometD operations
+(``/notifications`` and ``/notifications/{handshake,connect,subscribe,unsubscribe,disconnect}``,
+answered by a ``BayeuxServer``). Credentials (``x-api-key`` and a bearer token, CometD included, so
+an expired token shows on the very next long poll), request validation and the check of every
+answer are the pipeline's, as for every other API; the handlers here add what a schema cannot say
+(unique ``statisticId``s, a ``name`` or a ``definition``, the service state).
 
 Statistic values change over time: every ``tick_interval`` seconds (and on ``publish_now()``) each
 statistic of each subscription gets a new value, published as a ``StatisticUpdate`` on
@@ -13,82 +15,39 @@ statistic of each subscription gets a new value, published as a ``StatisticUpdat
 ``set_service_state(False)`` publishes ``ServiceStateChange`` UNAVAILABLE and drops every
 subscription (REST answers 503 until ``set_service_state(True)`` publishes AVAILABLE), as the
 documentation says the service does.
-``forget_clients()`` and ``drop_next_connect()`` come from the Bayeux server. ``seen`` records the
-last requests (path, status, the token they carried) for tests to look at.
+``forget_clients()`` and ``drop_next_connect()`` come from the Bayeux server.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass, field
-from functools import cache
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
-from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
+from ._coercion import split_values
 from ._cometd import BayeuxServer
-from ._http import envelope, json_response
-from ._messages import schema_message as _schema_message
-from ._specs import load_spec
+from ._http import Call, ErrorReply, envelope, json_response
 
-__all__ = ["SERVICE_CHANNEL", "UPDATES_CHANNEL", "SeenRequest", "StatisticsEmulator"]
+__all__ = ["SERVICE_CHANNEL", "UPDATES_CHANNEL", "StatisticsEmulator"]
 
 UPDATES_CHANNEL = "/statistics/v3/updates"
 SERVICE_CHANNEL = "/statistics/v3/service"
 _STATES = ("Ready", "NotReady", "Busy", "AfterCallWork", "LoggedOut")
-_VERBOSE = ("OFF", "INFO")
-_SEEN_LIMIT = 1000
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-@dataclass(frozen=True)
-class SeenRequest:
-    """One request the emulator answered (the token is kept out of ``repr``)."""
-
-    method: str
-    path: str
-    status: int
-    token: str | None = field(repr=False)
-    cookies: frozenset[str] = frozenset()
-
-
-class _Invalid(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@cache
-def _validator(schema: str) -> Draft202012Validator:
-    """A validator of ``statistics.yaml``'s component *schema* (request bodies are checked as documented)."""
-    registry = Registry().with_resource(
-        "urn:statistics",
-        Resource.from_contents(load_spec("statistics"), default_specification=DRAFT202012),
-    )
-    return Draft202012Validator({"$ref": f"urn:statistics#/components/schemas/{schema}"}, registry=registry)
-
-
-def _body_problem(schema: str, body: object) -> str | None:
-    """Why *body* is not a documented *schema* (the first problem), or None."""
-    error = next(iter(sorted(_validator(schema).iter_errors(body), key=lambda e: list(e.absolute_path))), None)
-    return None if error is None else _schema_message("body", error)
-
-
-def _error(status: int, message: str) -> Response:
-    return json_response(envelope(status, message), status)
+_COMETD = (
+    "cometd_notifications",
+    "cometd_handshake",
+    "cometd_connect",
+    "cometd_subscribe",
+    "cometd_unsubscribe",
+    "cometd_disconnect",
+)
 
 
 def _now_ms() -> int:
@@ -98,15 +57,15 @@ def _now_ms() -> int:
 def _text(item: Mapping[str, Any], name: str, where: str) -> str:
     value = item.get(name)
     if not isinstance(value, str) or not value:
-        raise _Invalid(400, f"{where}.{name} is required (a non-empty string)")
+        raise ErrorReply(400, f"{where}.{name} is required (a non-empty string)")
     return value
 
 
 def _statistics(body: object, where: str) -> list[Mapping[str, Any]]:
     data = body.get("data") if isinstance(body, Mapping) else None
     items = data.get("statistics") if isinstance(data, Mapping) else None
-    if not isinstance(items, list) or not items or not all(isinstance(item, Mapping) for item in items):
-        raise _Invalid(400, f"{where}: data.statistics must be a non-empty array of objects")
+    if not isinstance(items, list) or not items:
+        raise ErrorReply(400, f"{where}: data.statistics must be a non-empty array of objects")
     return items
 
 
@@ -145,8 +104,6 @@ class StatisticsEmulator:
     """The Statistics REST API and CometD endpoint of the sandbox (see the module docstring).
 
     Args:
-        is_valid_token: whether a bearer token (None when absent) is valid now.
-        api_keys: the accepted ``x-api-key`` values.
         tick_interval: seconds between value updates (None: only ``publish_now()``).
         long_poll_timeout: how long a CometD connect is held, in seconds (the advised ``timeout``).
         max_interval: a CometD session whose client has not polled for this long expires, in seconds.
@@ -156,49 +113,39 @@ class StatisticsEmulator:
     def __init__(
         self,
         *,
-        is_valid_token: Callable[[str | None], bool],
-        api_keys: Collection[str],
         tick_interval: float | None = 1.0,
         long_poll_timeout: float = 30.0,
         max_interval: float = 10.0,
         seed: int | None = None,
     ) -> None:
-        self._is_valid_token = is_valid_token
-        self._api_keys = frozenset(api_keys)
         self._tick_interval = tick_interval
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._subscriptions: dict[str, dict[str, _Statistic]] = {}
         self._available = True
         self._ticker: asyncio.Task[None] | None = None
-        self._seen: deque[SeenRequest] = deque(maxlen=_SEEN_LIMIT)
         self.bayeux = BayeuxServer(
             channels=(UPDATES_CHANNEL, SERVICE_CHANNEL),
             timeout_ms=int(long_poll_timeout * 1000),
             max_interval_ms=int(max_interval * 1000),
         )
-        rest: list[tuple[str, str, Endpoint]] = [
-            ("/operations/get-statistic-ex", "POST", self._get_statistic_values),
-            ("/statistic-values/{statisticName}", "GET", self._get_statistic_value),
-            ("/subscriptions", "POST", self._create_subscription),
-            ("/subscriptions/{id}", "DELETE", self._delete_subscription),
-            ("/subscriptions/{id}/statistic-values", "GET", self._get_subscription_statistic_values),
-        ]
-        cometd = ["", "/handshake", "/connect", "/subscribe", "/unsubscribe", "/disconnect"]
-        rest += [(f"/notifications{suffix}", "POST", self._cometd) for suffix in cometd]
-        self.routes: list[BaseRoute] = [Route(path, self._guard(fn), methods=[method]) for path, method, fn in rest]
+
+    def handlers(self) -> dict[str, Any]:
+        """The handler of each operation of ``specs/statistics.yaml``, by operationId."""
+        return {
+            "get_statistic_values": self._get_statistic_values,
+            "get_statistic_value": self._get_statistic_value,
+            "create_subscription": self._create_subscription,
+            "delete_subscription": self._delete_subscription,
+            "get_subscription_statistic_values": self._get_subscription_statistic_values,
+            **dict.fromkeys(_COMETD, self._cometd),
+        }
 
     # ------------------------------------------------------------------------------- controls
 
     @property
     def available(self) -> bool:
         return self._available
-
-    @property
-    def seen(self) -> list[SeenRequest]:
-        """The last requests answered, oldest first."""
-        with self._lock:
-            return list(self._seen)
 
     def subscription_ids(self) -> list[str]:
         with self._lock:
@@ -269,38 +216,8 @@ class StatisticsEmulator:
 
     # ------------------------------------------------------------------------------- plumbing
 
-    def _guard(self, endpoint: Endpoint) -> Endpoint:
-        async def guarded(request: Request) -> Response:
-            self._start_ticker()
-            authorization = request.headers.get("authorization", "")
-            scheme, _, token = authorization.partition(" ")
-            bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-            if request.headers.get("x-api-key") not in self._api_keys:
-                response = _error(403, "Forbidden: missing or unknown x-api-key")
-            elif not self._is_valid_token(bearer):
-                response = _error(401, "Unauthorized: the access token is missing, invalid or expired")
-            else:
-                try:
-                    response = await endpoint(request)
-                except _Invalid as exc:
-                    response = _error(exc.status, str(exc))
-                except ClientDisconnect:  # the client gave up mid-request (a cancelled poll): nobody to answer
-                    return Response(status_code=499)
-            with self._lock:
-                self._seen.append(
-                    SeenRequest(
-                        request.method,
-                        request.url.path,
-                        response.status_code,
-                        bearer,
-                        frozenset(request.cookies),
-                    )
-                )
-            return response
-
-        return guarded
-
-    def _start_ticker(self) -> None:
+    def start(self) -> None:
+        """Start the value ticker on the running loop (the sandbox's startup)."""
         if self._tick_interval is not None and self._ticker is None:
             self._ticker = asyncio.get_running_loop().create_task(self._tick(self._tick_interval))
 
@@ -311,27 +228,11 @@ class StatisticsEmulator:
 
     def _check_available(self) -> None:
         if not self._available:
-            raise _Invalid(503, "Service Unavailable: the Statistics service cannot reach Stat Server")
+            raise ErrorReply(503, "Service Unavailable: the Statistics service cannot reach Stat Server")
 
-    @staticmethod
-    async def _json(request: Request, schema: str) -> object:
-        try:
-            body: object = json.loads(await request.body())
-        except ValueError as exc:
-            raise _Invalid(400, "the body is not JSON") from exc
-        if (problem := _body_problem(schema, body)) is not None:
-            raise _Invalid(400, problem)
-        return body
-
-    async def _cometd(self, request: Request) -> Response:
-        """A CometD endpoint: a body that is not a documented ``BayeuxRequest`` gets a Bayeux 400."""
-        try:
-            problem = _body_problem("BayeuxRequest", json.loads(await request.body()))
-        except ValueError:
-            problem = None  # the Bayeux server answers unreadable JSON itself
-        if problem is not None:
-            return BayeuxServer._bad_request(problem)
-        return await self.bayeux.endpoint(request)
+    async def _cometd(self, call: Call) -> Response:
+        request = call.request
+        return await self.bayeux.answer(call.body, request.headers.get("content-type", ""), request.cookies)
 
     def _peek(self, name: str, object_id: str, object_type: str) -> dict[str, Any]:
         statistic = _Statistic({"name": name, "objectId": object_id, "objectType": object_type})
@@ -341,8 +242,8 @@ class StatisticsEmulator:
 
     # ------------------------------------------------------------------------------- operations
 
-    async def _get_statistic_values(self, request: Request) -> Response:
-        items = _statistics(await self._json(request, "GetStatisticValuesRequest"), "get-statistic-ex")
+    async def _get_statistic_values(self, call: Call) -> Response:
+        items = _statistics(call.parsed, "get-statistic-ex")
         self._check_available()
         values = []
         for index, item in enumerate(items):
@@ -352,22 +253,19 @@ class StatisticsEmulator:
             )
         return json_response(envelope(0, data={"statistics": values}))
 
-    async def _get_statistic_value(self, request: Request) -> Response:
-        query = request.query_params
-        object_id, object_type = query.get("objectId"), query.get("objectType")
-        if not object_id or not object_type:
-            raise _Invalid(400, "the query parameters objectId and objectType are required")
+    async def _get_statistic_value(self, call: Call) -> Response:
+        object_id, object_type = call.query["objectId"], call.query["objectType"]
         self._check_available()
-        statistic = self._peek(request.path_params["statisticName"], object_id, object_type)
+        statistic = self._peek(call.params["statisticName"], object_id, object_type)
         return json_response(envelope(0, data={"statistic": statistic}))
 
-    async def _create_subscription(self, request: Request) -> Response:
-        verbose = self._verbose(request)
-        body = await self._json(request, "CreateSubscriptionRequest")
+    async def _create_subscription(self, call: Call) -> Response:
+        verbose = self._verbose(call)
+        body = call.parsed
         items = _statistics(body, "subscriptions")
-        operation_id = body.get("operationId") if isinstance(body, Mapping) else None
-        if operation_id is not None and (not isinstance(operation_id, str) or not operation_id):
-            raise _Invalid(400, "operationId must be a non-empty string")
+        operation_id = body.get("operationId")
+        if operation_id is not None and not operation_id:
+            raise ErrorReply(400, "operationId must be a non-empty string")
         statistics: dict[str, _Statistic] = {}
         for index, item in enumerate(items):
             where = f"data.statistics[{index}]"
@@ -375,9 +273,9 @@ class StatisticsEmulator:
             for required in ("objectId", "objectType"):
                 _text(item, required, where)
             if not isinstance(item.get("name"), str) and not isinstance(item.get("definition"), Mapping):
-                raise _Invalid(400, f"{where} needs a name or a definition")
+                raise ErrorReply(400, f"{where} needs a name or a definition")
             if statistic_id in statistics:
-                raise _Invalid(400, f"{where}.statisticId {statistic_id!r} is not unique in the subscription")
+                raise ErrorReply(400, f"{where}.statisticId {statistic_id!r} is not unique in the subscription")
             statistics[statistic_id] = _Statistic(dict(item))
         self._check_available()
         subscription_id = operation_id or str(uuid.uuid4())
@@ -391,27 +289,24 @@ class StatisticsEmulator:
             data["operationId"] = operation_id
         return json_response(envelope(0, data=data))
 
-    async def _delete_subscription(self, request: Request) -> Response:
+    async def _delete_subscription(self, call: Call) -> Response:
         with self._lock:
-            self._subscriptions.pop(request.path_params["id"], None)
+            self._subscriptions.pop(call.params["id"], None)
         return json_response(envelope(0))
 
-    async def _get_subscription_statistic_values(self, request: Request) -> Response:
-        verbose = self._verbose(request)
+    async def _get_subscription_statistic_values(self, call: Call) -> Response:
+        verbose = self._verbose(call)
         self._check_available()
-        subscription_id = request.path_params["id"]
-        wanted = request.query_params.get("statisticIds")
-        ids = None if wanted is None else {part.strip() for part in wanted.split(",") if part.strip()}
+        subscription_id = call.params["id"]
+        wanted = call.query.get("statisticIds")
+        ids = None if wanted is None else set(split_values([wanted]))
         with self._lock:
             statistics = self._subscriptions.get(subscription_id)
             if statistics is None:
-                raise _Invalid(500, f"subscription {subscription_id!r} does not exist")
+                raise ErrorReply(500, "Resource not found")
             values = [s.as_value(verbose=verbose) for sid, s in statistics.items() if ids is None or sid in ids]
         return json_response(envelope(0, data={"subscriptionId": subscription_id, "statistics": values}))
 
     @staticmethod
-    def _verbose(request: Request) -> bool:
-        verbose = request.query_params.get("verbose", "INFO")
-        if verbose not in _VERBOSE:
-            raise _Invalid(400, f"verbose must be one of {', '.join(_VERBOSE)}")
-        return verbose == "INFO"
+    def _verbose(call: Call) -> bool:
+        return call.query.get("verbose", "INFO") == "INFO"
