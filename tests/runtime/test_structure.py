@@ -34,10 +34,7 @@ DEPRECATED_ALIASES = {("genesys_cx.errors", "genesys_cx._response")}
 
 #: Cycles that exist today, each with the change that removes it. The test fails on any other
 #: cycle AND when one of these is gone (then delete its line): the list is never stale.
-KNOWN_CYCLES = {
-    # _export_jobs imports _facade, whose exports properties import _export_jobs lazily (issue 15).
-    frozenset({"genesys_cx._export_jobs", "genesys_cx._facade"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 #: The same for module-level imports alone (those run while the package is being imported).
 KNOWN_MODULE_LEVEL_CYCLES: set[frozenset[str]] = set()
@@ -443,9 +440,7 @@ SAME_KIND_MODULES = {
     "auth": "the Authentication API's emulator; genesys_cx.auth is only the deprecated 0.1.0 name",
 }
 #: Module names meaning two different things today, with their owner (fails when fixed: delete the line).
-KNOWN_TWICE_MODULES = {
-    "messages": "issue 11: notifications/_messages (Bayeux messages) vs sandbox/_messages (jsonschema problem texts)",
-}
+KNOWN_TWICE_MODULES: dict[str, str] = {}
 
 
 def test_a_module_name_means_one_thing() -> None:
