@@ -283,7 +283,7 @@ class _Exports(Generic[_Client]):
         return query
 
     def _request(self, file: ExportFile) -> dict[str, Any]:
-        request: dict[str, Any] = importlib.import_module(self._ops.download_module)._get_kwargs(filename=file.name)
+        request: dict[str, Any] = importlib.import_module(self._ops.download_module).request(filename=file.name)
         return request
 
     @staticmethod

@@ -244,7 +244,8 @@ class Tally:
         Inside: every run but the last was in a process SIGKILLed afterwards -- it did the work and
         died before the store recorded it. Outside: anything else (must never happen).
         """
-        inside, outside = [], []
+        inside: list[str] = []
+        outside: list[str] = []
         for message_id, pids in self.processed_by.items():
             if len(pids) > 1:
                 (inside if all(pid in killed for pid in pids[:-1]) else outside).append(message_id)

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from genesys_cx_api.messaging.models import UploadMediaRequest
-from genesys_cx_api.messaging.types import File
+from genesys_cx_api.types import File
 
 from genesys_cx import AsyncGenesys, Genesys
 from genesys_cx.sandbox import Sandbox

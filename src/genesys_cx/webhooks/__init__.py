@@ -43,6 +43,8 @@ enum values are kept (``member.is_known`` is False). A handler may return the ``
 answer; by default it is the message's ``channel.messageId``.
 """
 
+from typing import TYPE_CHECKING
+
 from ..errors import InvalidPayload, InvalidSignature, WebhookError
 from ._app import webhook_app
 from ._handle import HandlerPool, WebhookResponse, ahandle_webhook, handle_webhook
@@ -81,6 +83,9 @@ __all__ = [
     "server_config",
     "webhook_app",
 ]
+
+if TYPE_CHECKING:
+    from ._server import HeaderDeadlineProtocol, server_config
 
 _SERVER_NAMES = ("HeaderDeadlineProtocol", "server_config")
 
