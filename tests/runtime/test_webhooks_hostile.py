@@ -124,7 +124,7 @@ def test_a_wrong_shape_is_named_by_its_field_path() -> None:
     with pytest.raises(InvalidPayload, match=r"channel\.to: a JSON object where an array belongs"):
         parse_message(body, sign(SECRET, body), SECRET)
     body = HOSTILE_BODIES["content parts that are strings"]
-    with pytest.raises(InvalidPayload, match=r"content\[0\]: a JSON string where an object belongs"):
+    with pytest.raises(InvalidPayload, match=r"content\[0\]: a JSON string where an EmailContent object belongs"):
         parse_message(body, sign(SECRET, body), SECRET)
     body = encode({"operationId": "op", "data": {"entities": [{}, {"entity": {"id": 7}}]}})
     with pytest.raises(InvalidPayload, match=r"data\.entities\[1\]\.entity\.id: a JSON number where a string"):

@@ -28,13 +28,14 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
+from genesys_cx_api.errors import InvalidData
 from genesys_cx_api.interactions.models.events_payload import EventsPayload
 from genesys_cx_api.messaging.models.outgoing_email_message import OutgoingEmailMessage
 from genesys_cx_api.messaging.models.outgoing_sms_message import OutgoingSmsMessage
 
 from ..errors import InvalidPayload, InvalidSignature
 from ..signing import _SIGNATURE, HEADER, verify
-from ._shape import json_kind, shape_error
+from ._shape import json_kind
 
 __all__ = [
     "Kind",
@@ -149,17 +150,18 @@ def _has_lone_surrogate(data: object) -> bool:
     return False
 
 
-def _build(model: Any, api: str, data: dict[str, Any], body: bytes, what: str) -> Any:
-    """``model.from_dict(data)`` once the body has the model's documented shape."""
-    problem = shape_error(api, model.__name__, data)
-    if problem is None:
-        try:
-            return model.from_dict(data)
-        except RecursionError:
-            problem = "nested too deeply"
-        except Exception as exc:  # a shape the schema walk let through: still the sender's mistake
-            problem = f"{type(exc).__name__}: {exc}"
-    raise InvalidPayload(f"{what} does not match {model.__name__}: {problem}", body=body, data=data)
+def _build(model: Any, data: dict[str, Any], body: bytes, what: str) -> Any:
+    """``model.from_dict(data)``; a body without the model's documented shape is ``InvalidPayload``."""
+    try:
+        return model.from_dict(data)
+    except InvalidData as exc:  # the model checks every value: the message names the field's path
+        raise InvalidPayload(
+            f"{what} does not match {model.__name__}: {exc}", body=body, data=data, path=exc.path
+        ) from None
+    except RecursionError:
+        raise InvalidPayload(
+            f"{what} does not match {model.__name__}: nested too deeply", body=body, data=data
+        ) from None
 
 
 def message_from(data: dict[str, Any], body: bytes) -> OutgoingMessage:
@@ -174,13 +176,13 @@ def message_from(data: dict[str, Any], body: bytes) -> OutgoingMessage:
     model = _VARIANTS.get(kind)
     if model is None:
         return UnknownMessage(kind, data)
-    built: OutgoingMessage = _build(model, "messaging", data, body, f"{kind!r} message")
+    built: OutgoingMessage = _build(model, data, body, f"{kind!r} message")
     return built
 
 
 def events_from(data: dict[str, Any], body: bytes) -> EventsPayload:
     """Build the ``EventsPayload`` of the interaction-events webhook."""
-    built: EventsPayload = _build(EventsPayload, "interactions", data, body, "body")
+    built: EventsPayload = _build(EventsPayload, data, body, "body")
     return built
 
 
