@@ -397,8 +397,6 @@ def test_a_misspelt_name_is_still_an_attribute_error() -> None:
 
 #: Names defined twice today, each with its owner; like the cycles, the test fails when one is gone.
 KNOWN_TWICE = {
-    "SERVICE_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
-    "UPDATES_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
     "UnexpectedStatus": "issue 12a: genesys_cx.errors' and a copy in every generated package",
 }
 
