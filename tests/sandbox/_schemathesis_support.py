@@ -170,7 +170,7 @@ def _schema(api: str, server: str) -> Any:
 class Exchange:
     """One case as sent and answered."""
 
-    case: Case
+    case: Case[Any]
     request: httpx.Request
     response: httpx.Response
 
@@ -257,7 +257,7 @@ class Runner:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
         )
         @hypothesis.given(case=strategy)
-        def each(case: Case) -> None:
+        def each(case: Case[Any]) -> None:
             nonlocal sent
             if revoking:  # a token of its own, which the case may revoke
                 case.headers["Authorization"] = f"Bearer {self.new_token()}"
@@ -269,7 +269,7 @@ class Runner:
 
     # -- one case ------------------------------------------------------------------------------
 
-    def send(self, case: Case, api: str) -> Exchange:
+    def send(self, case: Case[Any], api: str) -> Exchange:
         """Serialise *case* as schemathesis would, sign the exact body bytes, send it with httpx."""
         kwargs = case.as_transport_kwargs(base_url=self.sb.base_url(api))
         prepared = requests.Request(
@@ -282,15 +282,16 @@ class Runner:
             data=kwargs.get("data"),
             json=kwargs.get("json"),
         ).prepare()
-        body = prepared.body.encode("utf-8") if isinstance(prepared.body, str) else (prepared.body or b"")
-        headers = {k: v for k, v in prepared.headers.items() if k.lower() != "content-length"}
+        raw = prepared.body
+        body = raw.encode("utf-8") if isinstance(raw, str) else raw if isinstance(raw, bytes) else b""
+        headers = {k: str(v) for k, v in prepared.headers.items() if k.lower() != "content-length"}
         if SIGNATURE_HEADER.lower() in {k.lower() for k in headers}:
             headers = {k: v for k, v in headers.items() if k.lower() != SIGNATURE_HEADER.lower()}
             headers[SIGNATURE_HEADER] = sign(DEMO_CHANNEL_SECRET, body)
         request = self.client.build_request(prepared.method or "GET", prepared.url or "", headers=headers, content=body)
         return Exchange(case, request, self.client.send(request))
 
-    def check(self, case: Case, target: Target, mode: GenerationMode) -> Exchange:
+    def check(self, case: Case[Any], target: Target, mode: GenerationMode) -> Exchange:
         exchange = self.send(case, target.api)
         checks = NEGATIVE_CHECKS if mode is GenerationMode.NEGATIVE else CHECKS
         if (target.api, target.operation_id) in DOCUMENTED_SERVER_ERRORS and exchange.response.status_code == 500:

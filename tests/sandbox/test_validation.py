@@ -176,7 +176,7 @@ def _replace_handler(app: Any, operation_id: str, answer: Response) -> None:
     while not hasattr(app, "routes"):  # through the ASGI layers (inspector, faults) to the Starlette app
         app = app.app
     for route in app.routes:
-        endpoint = getattr(route, "app", None)
+        endpoint: Any = getattr(route, "app", None)
         if getattr(getattr(endpoint, "op", None), "operation_id", None) == operation_id:
             endpoint.handler = handler
             return
