@@ -24,7 +24,7 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -46,7 +46,7 @@ __all__ = [
     "parse_message",
 ]
 
-Secrets: TypeAlias = str | bytes | Sequence[str | bytes]
+Secrets: TypeAlias = str | bytes | Collection[str | bytes]
 Kind: TypeAlias = Literal["message", "events"]
 
 
