@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from genesys_cx_api.messaging.models import UploadMediaRequest
+from genesys_cx_api.messaging.models import MediaResource, UploadMediaRequest
 from genesys_cx_api.messaging.types import File
 
 from genesys_cx.sandbox import (
@@ -140,12 +140,11 @@ def test_a_fault_of_the_wrong_shape_is_a_400_and_leaves_the_apis_alone(
 
 def test_a_zero_byte_media_file_downloads_as_zero_bytes(shared: Sandbox) -> None:
     api = messaging_api(shared)
-    upload = api.upload_media(
-        DEMO_CHANNEL_ID, body=UploadMediaRequest(file=File(io.BytesIO(b""), "e.png", "image/png"))
-    )
-    assert upload.data.length == 0
+    empty = UploadMediaRequest(file=File(io.BytesIO(b""), "e.png", "image/png"))
+    media = api.upload_media(DEMO_CHANNEL_ID, body=empty).data
+    assert isinstance(media, MediaResource) and media.length == 0
     answer = httpx.get(
-        shared.base_url("messaging") + f"/channels/{DEMO_CHANNEL_ID}/media/{upload.data.media_id}",
+        shared.base_url("messaging") + f"/channels/{DEMO_CHANNEL_ID}/media/{media.media_id}",
         headers={"x-api-key": DEMO_API_KEY, "x-ccid": DEMO_CCID, "X-Hub-Signature": sign(DEMO_CHANNEL_SECRET, b"")},
     )
     assert answer.status_code == 200 and answer.content == b"", answer.text
@@ -163,10 +162,9 @@ def test_a_body_over_the_limit_is_a_413_and_media_have_their_own_limit(make_sand
         assert chunked.status_code == 413  # no Content-Length: counted while reading
     api = messaging_api(sb)
     picture = b"\x89PNG" + b"\x00" * 8192  # over max_body_size, under max_media_size
-    upload = api.upload_media(
-        DEMO_CHANNEL_ID, body=UploadMediaRequest(file=File(io.BytesIO(picture), "p.png", "image/png"))
-    )
-    assert upload.data.length == len(picture)
+    request = UploadMediaRequest(file=File(io.BytesIO(picture), "p.png", "image/png"))
+    media = api.upload_media(DEMO_CHANNEL_ID, body=request).data
+    assert isinstance(media, MediaResource) and media.length == len(picture)
 
 
 # -- URLs ----------------------------------------------------------------------------------------
