@@ -33,6 +33,7 @@ from genesys_cx_api._registry import APIS
 from hypothesis import HealthCheck, Phase
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
 from schemathesis.generation.overrides import Override
 from schemathesis.specs.openapi.checks import (
@@ -333,7 +334,7 @@ class Runner:
         for check in checks:
             try:
                 case.validate_response(exchange.response, checks=[check], headers=dict(exchange.request.headers))
-            except AssertionError as failure:
+            except (AssertionError, FailureGroup) as failure:
                 if check is negative_data_rejection:
                     figures.invalid_accepted += 1
                 figures.problems.append(f"{where}: {check.__name__}: {str(failure)[:300]}")
