@@ -12,7 +12,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import RESULTS, fig_generator, fig_import, fig_sandbox, fig_send, fig_sign, fig_transfer, fig_webhook
+from . import (
+    RESULTS,
+    fig_generator,
+    fig_import,
+    fig_sandbox,
+    fig_send,
+    fig_sign,
+    fig_transfer,
+    fig_webhook,
+    fig_webhook_app,
+)
 from ._stats import Row
 
 #: name -> the module measuring it, in the order of the table.
@@ -20,6 +30,7 @@ FIGURES: dict[str, Callable[[bool], list[Row]]] = {
     "import": fig_import.run,
     "send": fig_send.run,
     "webhook": fig_webhook.run,
+    "webhook_app": fig_webhook_app.run,
     "sign": fig_sign.run,
     "generator": fig_generator.run,
     "sandbox": fig_sandbox.run,

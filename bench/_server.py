@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-__all__ = ["BODY", "fast_server"]
+__all__ = ["BODY", "fast_server", "python_server"]
 
 BODY = b'{"status":{"code":0},"data":{"ids":["m-1"]}}'
 _RESPONSE = (
@@ -62,27 +62,38 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(_Http, "127.0.0.1", 0, backlog=1024)
     port = server.sockets[0].getsockname()[1]
-    print(port, flush=True)
+    print(f"http://127.0.0.1:{port}", flush=True)
     # Serve until the parent closes our stdin.
     await loop.run_in_executor(None, sys.stdin.read)
     server.close()
 
 
-@contextlib.contextmanager
-def fast_server() -> Iterator[str]:
+def fast_server() -> contextlib.AbstractContextManager[str]:
     """``with fast_server() as url:`` the server runs in a subprocess; *url* is ``http://127.0.0.1:<port>``."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench._server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    return _subprocess_server([sys.executable, "-m", "bench._server"])
+
+
+def python_server(
+    code: str, *args: str, cwd: str | None = None, env: dict[str, str] | None = None
+) -> contextlib.AbstractContextManager[str]:
+    """Run *code* (``python -c``) in a subprocess that prints its URL, then serves until stdin closes."""
+    return _subprocess_server([sys.executable, "-c", code, *args], cwd=cwd, env=env)
+
+
+@contextlib.contextmanager
+def _subprocess_server(command: list[str], cwd: str | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError(f"the server subprocess ({' '.join(command[1:3])}) did not start")
+        yield url
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
         try:
-            proc.wait(5)
+            proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

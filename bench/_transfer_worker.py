@@ -118,7 +118,7 @@ def _raw(url: str, name: str, out: Path) -> dict[str, Any]:
 
 def _upload(url: str, name: str) -> dict[str, Any]:
     from genesys_cx_api.messaging.models import UploadMediaRequest
-    from genesys_cx_api.messaging.types import File
+    from genesys_cx_api.types import File
 
     from genesys_cx import Genesys
     from genesys_cx.sandbox import DEMO_CHANNEL_ID

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import ROOT
 from ._payloads import send_request
+from ._server import python_server
 from ._stats import Row, Sample
 
 __all__ = ["run"]
@@ -33,25 +31,8 @@ with Sandbox() as sb:
 """
 
 
-@contextlib.contextmanager
-def _sandbox() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVE], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError("the sandbox did not start")
-        yield url
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def _sandbox() -> contextlib.AbstractContextManager[str]:
+    return python_server(_SERVE, cwd=str(ROOT))
 
 
 def _options(url: str) -> dict[str, Any]:

@@ -19,13 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from . import ROOT
+from ._server import python_server
 from ._stats import Row, Sample
 
 __all__ = ["run"]
@@ -41,30 +41,8 @@ _CHUNK = 64 * 1024  # what one network read delivers (httpcore reads 64 KiB at a
 _RSS_GOAL_KIB = 64 * 1024
 
 
-@contextlib.contextmanager
-def _sandbox(file_size: int) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVE, str(file_size)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise RuntimeError("the sandbox did not start")
-        yield url
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def _sandbox(file_size: int) -> contextlib.AbstractContextManager[str]:
+    return python_server(_SERVE, str(file_size), cwd=str(ROOT), env=_env())
 
 
 def _env() -> dict[str, str]:

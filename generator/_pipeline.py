@@ -18,10 +18,10 @@ from typing import Any
 
 from openapi_spec_validator import validate as validate_openapi
 
-from ._build import class_name_for, generate_package
+from ._build import generate_package, render_shared
 from ._bundle import SpecError, bundle
 from ._paths import GENERATED, OPENAPI_PYTHON_CLIENT_VERSION, PACKAGE, ROOT, SPECS, api_name, spec_files
-from ._postprocess import add_banners, banner, check_ruff_version, fix_package, format_tree
+from ._postprocess import banner, check_ruff_version, format_tree
 from ._registry import write_registry
 
 _DIGEST = re.compile(r'^INPUT_DIGEST = "([0-9a-f]{64})"$', re.M)
@@ -101,10 +101,10 @@ def build(out_root: Path, specs: Path = SPECS) -> list[Built]:
         source = f"specs/{spec.name}"
         doc = load_validated(spec)
         generate_package(api, source, doc, package)
-        fix_package(package / api, source, class_name_for(api))
         _write_security(package / api / "_security.py", doc, source)
         _write_bundled(package / "_specs" / f"{api}.json", doc, source)
         built.append(Built(api, source, str(doc.get("info", {}).get("version", "")), base_path(doc)))
+    render_shared(package)
     _write_root(package, built, input_digest(specs))
     write_registry(specs, package, {b.api: b.base_path for b in built}, banner("specs/apis.toml and specs/*.yaml"))
     format_tree(package)
@@ -148,8 +148,9 @@ def _write_root(package: Path, built: list[Built], digest: str) -> None:
     (package / "__init__.py").write_text(
         f'''"""Clients generated from the Genesys Multicloud CX OpenAPI specs, one subpackage per API.
 
-Each subpackage (``{PACKAGE}.messaging``, ...) has ``models``, ``api`` (one module per operation and
-the ``<Name>Api`` / ``Async<Name>Api`` classes) and ``client``. ``_specs/<api>.json`` holds the
+Each subpackage (``{PACKAGE}.messaging``, ...) has ``models`` and ``api`` (one module per operation and
+the ``<Name>Api`` / ``Async<Name>Api`` classes). Shared by all: ``types`` (``UNSET``, ``File``, the
+``Model`` base), ``errors`` (``InvalidData``) and ``_runtime``. ``_specs/<api>.json`` holds the
 bundled spec each was generated from; the SDK's sandbox validates traffic against them.
 """
 
@@ -260,4 +261,4 @@ def _specs_of(names: list[str]) -> list[str]:
     return sorted(found)
 
 
-__all__ = ["add_banners", "build", "check", "diff_trees", "generate", "input_digest", "load_validated"]
+__all__ = ["build", "check", "diff_trees", "generate", "input_digest", "load_validated"]

@@ -35,7 +35,7 @@ _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 @dataclass(frozen=True)
-class Operation:
+class _Operation:
     operation_id: str
     method: str  # the Python method of the API classes
     http_method: str
@@ -43,7 +43,7 @@ class Operation:
 
 
 @dataclass(frozen=True)
-class Entry:
+class _Entry:
     name: str
     attribute: str | None  # None: nothing to call (webhooks only)
     summary: str
@@ -54,7 +54,7 @@ class Entry:
     async_class: str
     generated_sync: str
     generated_async: str
-    operations: tuple[Operation, ...]
+    operations: tuple[_Operation, ...]
 
     @property
     def spec(self) -> str:
@@ -111,7 +111,7 @@ def _check_line(name: str, line: Any) -> None:
             raise SpecError(f"{where}: {key} = {value!r} is not 'package.module:Class'")
 
 
-def operations(doc: dict[str, Any]) -> tuple[Operation, ...]:
+def operations(doc: dict[str, Any]) -> tuple[_Operation, ...]:
     """The operations of a bundled spec, in the spec's order."""
     found = []
     for path, item in (doc.get("paths") or {}).items():
@@ -120,11 +120,11 @@ def operations(doc: dict[str, Any]) -> tuple[Operation, ...]:
             if isinstance(op, dict):
                 operation_id = str(op["operationId"])
                 method = str(PythonIdentifier(operation_id, "field_"))
-                found.append(Operation(operation_id, method, http_method.upper(), path))
+                found.append(_Operation(operation_id, method, http_method.upper(), path))
     return tuple(found)
 
 
-def entries(specs: Path, package: Path, base_paths: dict[str, str]) -> list[Entry]:
+def entries(specs: Path, package: Path, base_paths: dict[str, str]) -> list[_Entry]:
     """The registry: the input lines completed from the bundled specs in ``package/_specs``."""
     result = []
     for name, line in read_lines(specs).items():
@@ -134,7 +134,7 @@ def entries(specs: Path, package: Path, base_paths: dict[str, str]) -> list[Entr
         generated_sync = f"{PACKAGE}.{name}.api:{sync_name}"
         generated_async = f"{PACKAGE}.{name}.api:Async{sync_name}"
         result.append(
-            Entry(
+            _Entry(
                 name=name,
                 attribute=line.get("attribute", name) if ops else None,
                 summary=" ".join(line["summary"].split()),
@@ -159,7 +159,7 @@ def _import(qualified: str) -> str:
     return f"from {module} import {cls}"
 
 
-def render(items: list[Entry], banner: str) -> str:
+def render(items: list[_Entry], banner: str) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         undefined=jinja2.StrictUndefined,

@@ -39,12 +39,12 @@ from genesys_cx_api.messaging.models import (
     TextMessage,
     UploadMediaRequest,
 )
-from genesys_cx_api.messaging.types import File
 from genesys_cx_api.open_media.models import (
     ChangePropertiesData,
     CreateInteractionData,
     StopInteractionData,
 )
+from genesys_cx_api.types import File
 
 from ._config import Settings
 from ._facade import AsyncGenesys, Genesys

@@ -29,11 +29,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar
 
-from ._facade import AsyncGenesys, Genesys
 from ._transfer import Download, Progress, ProgressCallback, adownload, async_http_opener, download, http_opener
 from .errors import ExportFailed, ExportTimeout
+
+if TYPE_CHECKING:  # the facade imports this module for its `exports` properties: no import back at run time
+    from ._facade import AsyncGenesys, Genesys  # noqa: F401 - named in the quoted bases of the job classes
 
 __all__ = ["AsyncExportJobs", "ExportFile", "ExportJobs", "JobStatus", "Version"]
 
@@ -281,7 +283,7 @@ class _Exports(Generic[_Client]):
         return query
 
     def _request(self, file: ExportFile) -> dict[str, Any]:
-        request: dict[str, Any] = importlib.import_module(self._ops.download_module)._get_kwargs(filename=file.name)
+        request: dict[str, Any] = importlib.import_module(self._ops.download_module).request(filename=file.name)
         return request
 
     @staticmethod
@@ -299,7 +301,7 @@ class _Exports(Generic[_Client]):
 # -- sync --------------------------------------------------------------------------------------------
 
 
-class ExportJobs(_Exports[Genesys]):
+class ExportJobs(_Exports["Genesys"]):
     """Export jobs of one API version, through a ``Genesys`` client (see the module docstring)."""
 
     def create(self, job: Mapping[str, Any] | Any) -> int:
@@ -403,7 +405,7 @@ class ExportJobs(_Exports[Genesys]):
 # -- async -------------------------------------------------------------------------------------------
 
 
-class AsyncExportJobs(_Exports[AsyncGenesys]):
+class AsyncExportJobs(_Exports["AsyncGenesys"]):
     """The async twin of ``ExportJobs``, through an ``AsyncGenesys`` client."""
 
     async def _call(self, operation: str, /, *args: Any, **kwargs: Any) -> Any:

@@ -178,16 +178,9 @@ class _Base:
     def _api(self, name: str, cls: Callable[..., _T]) -> _T:
         """The client of API *name* (an attribute of the generated ``Apis`` / ``AsyncApis`` calls this
         once, with the class the registry names), wired to this facade's pool and credentials."""
-        client_module = importlib.import_module(f"genesys_cx_api.{name}.client")
-        client = client_module.Client(base_url=self.settings.base_url + APIS[name].base_path)
-        http = self._http(name)
-        if self._async:
-            client.set_async_httpx_client(http)
-        else:
-            client.set_httpx_client(http)
         # A hand-written API class that subscribes over CometD (Statistics) takes ``notifications``.
         extra = {"notifications": self._notifications} if "notifications" in inspect.signature(cls).parameters else {}
-        return cls(client, handler=handle_response, ambient=self._ambient, **extra)
+        return cls(self._http(name), handler=handle_response, ambient=self._ambient, **extra)
 
 
 class Genesys(_Base, Apis):

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from genesys_cx_api.errors import InvalidData
 
 from . import errors
 from ._headers import RETRY_AFTER_HEADER, TRACE_HEADER, parse_retry_after
@@ -187,6 +188,7 @@ def handle_response(response: httpx.Response, parse: Callable[[], Any], operatio
     except Exception as exc:
         raise errors.InvalidResponse(
             redact(f"the answer does not match the documented model ({type(exc).__name__}: {exc})"),
+            path=exc.path if isinstance(exc, InvalidData) else None,
             body=_body(response),
             status=response.status_code,
             trace_id=_trace_id(response),

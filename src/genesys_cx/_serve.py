@@ -20,8 +20,18 @@ __all__ = ["ServerThread", "serve"]
 class ServerThread:
     """A uvicorn server for *app* on ``host:port`` in a daemon thread; ``start()`` / ``stop()``."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning") -> None:
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        log_level: str = "warning",
+        protocol: type[asyncio.Protocol] | None = None,
+    ) -> None:
         import uvicorn  # the server extra; imported here so the SDK's import stays cheap
+
+        from .webhooks._server import HeaderDeadlineProtocol
 
         # uvicorn binds the port itself: a socket handed in pre-bound loses TCP_NODELAY on the
         # accepted connections, and every small answer then waits ~40 ms for a delayed ACK.
@@ -34,6 +44,7 @@ class ServerThread:
             lifespan="on",
             access_log=False,
             timeout_graceful_shutdown=2,
+            http=protocol or HeaderDeadlineProtocol,  # a client that never finishes its headers is cut off
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="uvicorn-server", daemon=True)

@@ -32,17 +32,18 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from genesys_cx_api.statistics.api import Ambient as Ambient
-from genesys_cx_api.statistics.api import AsyncStatisticsApi, Handler, StatisticsApi, default_handler
-from genesys_cx_api.statistics.client import AuthenticatedClient, Client
+import httpx
+from genesys_cx_api._runtime import Ambient, Handler, no_ambient
+from genesys_cx_api.statistics.api import AsyncStatisticsApi, StatisticsApi
 from genesys_cx_api.statistics.models import (
     CreateSubscriptionRequest,
     CreateSubscriptionRequestData,
     StatisticDescriptor,
     Verbose,
 )
-from genesys_cx_api.statistics.types import UNSET, Unset
+from genesys_cx_api.types import UNSET, Unset
 
+from ._response import handle_response
 from .notifications import AsyncStatisticsSubscription, CometdClient, StatisticsSubscription, SyncCometdClient
 
 __all__ = ["AsyncStatisticsClient", "StatisticSpec", "StatisticsClient", "subscription_request"]
@@ -109,23 +110,20 @@ class AsyncStatisticsClient(AsyncStatisticsApi):
     """The async Statistics API with ``subscribe`` (see the module docstring).
 
     Args:
-        client, handler, ambient: as for the generated ``AsyncStatisticsApi``.
+        http, handler, ambient: as for the generated ``AsyncStatisticsApi``.
         notifications: returns the ``CometdClient`` subscriptions use (called on each ``subscribe``;
             return the same client every time). Without it, ``subscribe`` raises ``RuntimeError``.
     """
 
     def __init__(
         self,
-        client: AuthenticatedClient | Client,
+        http: httpx.AsyncClient,
         *,
-        handler: Handler = default_handler,
-        ambient: Ambient | None = None,
+        handler: Handler = handle_response,
+        ambient: Ambient = no_ambient,
         notifications: Callable[[], CometdClient] | None = None,
     ) -> None:
-        if ambient is None:
-            super().__init__(client, handler=handler)
-        else:
-            super().__init__(client, handler=handler, ambient=ambient)
+        super().__init__(http, handler=handler, ambient=ambient)
         self._notifications = notifications or _missing_notifications
 
     def subscribe(
@@ -164,23 +162,20 @@ class StatisticsClient(StatisticsApi):
     """The synchronous Statistics API with ``subscribe`` (see the module docstring).
 
     Args:
-        client, handler, ambient: as for the generated ``StatisticsApi``.
+        http, handler, ambient: as for the generated ``StatisticsApi``.
         notifications: returns the ``SyncCometdClient`` subscriptions use (called on each
             ``subscribe``; return the same client every time). Without it, ``subscribe`` raises.
     """
 
     def __init__(
         self,
-        client: AuthenticatedClient | Client,
+        http: httpx.Client,
         *,
-        handler: Handler = default_handler,
-        ambient: Ambient | None = None,
+        handler: Handler = handle_response,
+        ambient: Ambient = no_ambient,
         notifications: Callable[[], SyncCometdClient] | None = None,
     ) -> None:
-        if ambient is None:
-            super().__init__(client, handler=handler)
-        else:
-            super().__init__(client, handler=handler, ambient=ambient)
+        super().__init__(http, handler=handler, ambient=ambient)
         self._notifications = notifications or _missing_notifications
 
     def subscribe(

@@ -189,7 +189,7 @@ class _Endpoint:
             PasswordTokenRequest,
             RefreshTokenRequest,
         )
-        from genesys_cx_api.auth.types import UNSET
+        from genesys_cx_api.types import UNSET
 
         scope = self.credentials.scope or UNSET
         model: Any

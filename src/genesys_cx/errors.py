@@ -10,7 +10,7 @@ Catch ``GenesysError`` to handle any failure of the SDK; catch a branch to handl
     │   ├── BadRequest 400, Unauthorized 401, Forbidden 403, NotFound 404, Conflict 409,
     │   │   UnsupportedMediaType 415, RateLimited 429 (retry_after), ServerError 5xx
     │   ├── UnexpectedStatus      any other status, including ones HTTP does not list
-    │   ├── InvalidResponse       a 2xx whose body is not the documented JSON (raw body kept)
+    │   ├── InvalidResponse       a 2xx whose body is not the documented JSON (raw body, JSON path)
     │   └── PartialSuccess        envelope code 2: .result (parsed) and .errors (failed parts)
     ├── LoginRequired             no way left to get a token without the user signing in again
     ├── MissingCredentials        the operation needs credentials the client was not given (nothing sent)
@@ -197,11 +197,13 @@ class UnexpectedStatus(ApiError):
 
 
 class InvalidResponse(ApiError):
-    """A 2xx whose body is malformed or does not parse into the documented model; ``body`` keeps the raw bytes."""
+    """A 2xx whose body is malformed or does not parse into the documented model; ``body`` keeps the raw bytes,
+    ``path`` names where the JSON stops matching the model (``data.ids[0]``), when it decoded."""
 
-    def __init__(self, message: str, *, body: bytes = b"", **kwargs: Any) -> None:
+    def __init__(self, message: str, *, body: bytes = b"", path: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.body = body
+        self.path = path
 
 
 class PartialSuccess(ApiError):
@@ -272,13 +274,15 @@ class InvalidPayload(WebhookError, ValueError):
     """The (authentic) body is not JSON, not a JSON object, or does not match the documented shape.
 
     ``body`` is the raw request body; ``data`` the decoded JSON value, or ``None`` if it did not
-    decode. Nothing is lost: log it or park it for a human.
+    decode; ``path`` where the JSON stops matching the model (``channel.from.id``), when known.
+    Nothing is lost: log it or park it for a human.
     """
 
-    def __init__(self, message: str, *, body: bytes, data: Any = None) -> None:
+    def __init__(self, message: str, *, body: bytes, data: Any = None, path: str | None = None) -> None:
         super().__init__(message)
         self.body = body
         self.data = data
+        self.path = path
 
     def __repr__(self) -> str:
         return f"InvalidPayload({self.message!r}, body=<{len(self.body)} bytes>)"

@@ -101,7 +101,7 @@ def test_the_sdk_imports_and_each_extra_feature_names_its_extra(bare: Path) -> N
         import importlib, pkgutil
         import genesys_cx, genesys_cx_api
         from genesys_cx import Genesys, AsyncGenesys, Settings, RetryPolicy, GenesysError, SPEC_VERSIONS
-        from genesys_cx import auth, errors, notifications, signing, webhooks
+        from genesys_cx import credentials, errors, notifications, signing, webhooks
         from genesys_cx.errors import MissingExtra
         for module in pkgutil.walk_packages(genesys_cx_api.__path__, "genesys_cx_api."):
             importlib.import_module(module.name)

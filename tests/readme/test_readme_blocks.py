@@ -104,7 +104,7 @@ def prepared(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
             from genesys_cx.webhooks import webhook_app
 
             received = Deliveries()
-            server = stack.enter_context(serve(webhook_app({SANDBOX_EXAMPLE_SECRET}, on_message=received)))
+            server = stack.enter_context(serve(webhook_app(SANDBOX_EXAMPLE_SECRET, on_message=received)))
             names["receiver_url"] = server.url + "/"
         if "deliver_to_phone" in words:
             names["deliver_to_phone"] = Deliveries()
@@ -154,7 +154,7 @@ def test_readme_block_runs_as_written(
     code = compile("\n" * (block.line - 1) + block.code, str(README), "exec")
     with prepared(block, monkeypatch, tmp_path) as namespace:
         given = dict(namespace)
-        faulthandler.dump_traceback_later(HANG_LIMIT, exit=True, file=sys.__stderr__)
+        faulthandler.dump_traceback_later(HANG_LIMIT, exit=True, file=sys.__stderr__ or sys.stderr)
         try:
             exec(code, namespace)
         finally:

@@ -7,13 +7,10 @@ from typing import cast
 
 import httpx
 import pytest
-from genesys_cx_api.messaging.api._clients import MessagingApi
-from genesys_cx_api.messaging.client import Client as MessagingClient
+from genesys_cx_api.messaging.api import MessagingApi
 from genesys_cx_api.messaging.models.send_messages_request import SendMessagesRequest
-from genesys_cx_api.secure_email.api._clients import SecureEmailApi
-from genesys_cx_api.secure_email.client import Client as SecureEmailClient
-from genesys_cx_api.statistics.api._clients import AsyncStatisticsApi, StatisticsApi
-from genesys_cx_api.statistics.client import Client as StatisticsClient
+from genesys_cx_api.secure_email.api import SecureEmailApi
+from genesys_cx_api.statistics.api import AsyncStatisticsApi, StatisticsApi
 from genesys_cx_api.statistics.models.peeked_statistic_response import PeekedStatisticResponse
 from hypothesis import given
 from hypothesis import strategies as st
@@ -97,7 +94,7 @@ def test_generated_client_raises_typed_errors_end_to_end() -> None:
     app = Scripted(Answer(404, {"status": {"code": 404, "message": "channel not found"}}))
     with serve(app.app) as server:
         ambient = {"ccid": "ccid-1", "trace": TRACE}.get
-        api = MessagingApi(MessagingClient(base_url=server.url), handler=handle_response, ambient=ambient)
+        api = MessagingApi(httpx.Client(base_url=server.url), handler=handle_response, ambient=ambient)
         with pytest.raises(NotFound) as caught:
             api.send_message("chan-1", body=SendMessagesRequest(messages=[]))
     assert caught.value.operation == "send_message" and caught.value.trace_id == TRACE
@@ -126,7 +123,7 @@ def test_secure_email_string_codes_are_kept() -> None:
     }
     app = Scripted(Answer(400, envelope))
     with serve(app.app) as server:
-        api = SecureEmailApi(SecureEmailClient(base_url=server.url), handler=handle_response)
+        api = SecureEmailApi(httpx.Client(base_url=server.url), handler=handle_response)
         with pytest.raises(BadRequest) as caught:
             api.get_secure_email("mail-1")
     assert caught.value.code == "INVALID_PARAMETER"
@@ -161,7 +158,7 @@ def test_code_2_raises_partial_success_with_the_data_and_the_failures() -> None:
     }
     app = Scripted(Answer(200, envelope))
     with serve(app.app) as server:
-        api = StatisticsApi(StatisticsClient(base_url=server.url), handler=handle_response)
+        api = StatisticsApi(httpx.Client(base_url=server.url), handler=handle_response)
         with pytest.raises(PartialSuccess) as caught:
             api.get_statistic_value("TimeInCurrentState", object_id="agent1", object_type="Agent")
     error = caught.value
@@ -174,7 +171,7 @@ def test_code_2_raises_partial_success_with_the_data_and_the_failures() -> None:
 def test_code_1_is_returned_and_logged_at_info(caplog: pytest.LogCaptureFixture) -> None:
     app = Scripted(Answer(200, {"status": {"code": 1}, "data": STATISTIC}))
     with serve(app.app) as server, caplog.at_level(logging.INFO, logger="genesys_cx"):
-        api = StatisticsApi(StatisticsClient(base_url=server.url), handler=handle_response)
+        api = StatisticsApi(httpx.Client(base_url=server.url), handler=handle_response)
         result = api.get_statistic_value("TimeInCurrentState", object_id="agent1", object_type="Agent")
     assert result.status.code == 1
     assert any("accepted (code 1)" in record.getMessage() for record in caplog.records)
@@ -183,7 +180,7 @@ def test_code_1_is_returned_and_logged_at_info(caplog: pytest.LogCaptureFixture)
 async def test_async_client_uses_the_same_handler() -> None:
     app = Scripted(Answer(503, {"status": {"code": 503, "message": "try later"}}))
     with serve(app.app) as server:
-        api = AsyncStatisticsApi(StatisticsClient(base_url=server.url), handler=handle_response)
+        api = AsyncStatisticsApi(httpx.AsyncClient(base_url=server.url), handler=handle_response)
         with pytest.raises(ServerError, match="try later"):
             await api.get_statistic_value("S", object_id="a", object_type="Agent")
 
@@ -199,7 +196,7 @@ async def test_async_client_uses_the_same_handler() -> None:
 def test_a_2xx_that_does_not_parse_is_invalid_response_with_the_body_kept(answer: Answer) -> None:
     app = Scripted(answer)
     with serve(app.app) as server:
-        api = StatisticsApi(StatisticsClient(base_url=server.url), handler=handle_response)
+        api = StatisticsApi(httpx.Client(base_url=server.url), handler=handle_response)
         with pytest.raises(InvalidResponse) as caught:
             api.get_statistic_value("S", object_id="a", object_type="Agent")
     assert caught.value.operation == "get_statistic_value" and caught.value.status == 200

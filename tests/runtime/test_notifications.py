@@ -18,7 +18,6 @@ from typing import Any, TypedDict
 
 import httpx
 import pytest
-from genesys_cx_api.statistics.client import Client
 from genesys_cx_api.statistics.models import ServiceState, ServiceStateChange, StatisticUpdate, UpdatedStatisticValue
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -91,8 +90,13 @@ class Env:
     def tokens_seen(self, path: str, status: int = 200) -> list[str | None]:
         return [token for seen, token, answer in self.seen if seen.endswith(path) and answer == status]
 
-    def rest(self) -> Client:
-        return Client(base_url=self.url + "/statistics/v3", headers=self.headers(), timeout=httpx.Timeout(10))
+    def rest(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.url + "/statistics/v3", headers=self.headers(), timeout=httpx.Timeout(10)
+        )
+
+    def rest_sync(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url + "/statistics/v3", headers=self.headers(), timeout=httpx.Timeout(10))
 
 
 @pytest.fixture
@@ -338,7 +342,7 @@ async def test_subscribe_yields_values_and_survives_a_service_restart(
         assert isinstance(resumed, UpdatedStatisticValue) and resumed.subscription_id == "dash-1"
     assert env.emulator.subscription_ids() == []  # closing deleted it
     assert "dash-1 dropped" in caplog.text and "dash-1 re-created" in caplog.text
-    await rest.get_async_httpx_client().aclose()
+    await rest.aclose()
 
 
 async def test_an_opted_out_subscription_is_only_told_the_service_is_back(env: Env, cometd: CometdClient) -> None:
@@ -355,7 +359,7 @@ async def test_an_opted_out_subscription_is_only_told_the_service_is_back(env: E
     ]
     assert env.emulator.subscription_ids() == []
     await subscription.aclose()
-    await rest.get_async_httpx_client().aclose()
+    await rest.aclose()
 
 
 async def test_closing_the_client_ends_subscriptions_and_leaves_no_task(
@@ -375,7 +379,7 @@ async def test_closing_the_client_ends_subscriptions_and_leaves_no_task(
     assert asyncio.all_tasks() == {asyncio.current_task()}
     assert env.emulator.subscription_ids() == []
     assert env.emulator.bayeux.client_ids() == []  # disconnected
-    await rest.get_async_httpx_client().aclose()
+    await rest.aclose()
     assert [str(w.message) for w in recwarn] == []
 
 
@@ -457,7 +461,7 @@ def test_the_sync_client_delivers_and_closes_its_thread(env: Env) -> None:
 
 
 def test_the_sync_statistics_client_subscribes_end_to_end(env: Env) -> None:
-    rest = env.rest()
+    rest = env.rest_sync()
     with SyncCometdClient(env.url, headers=env.headers, **FAST) as cometd:
         statistics = StatisticsClient(rest, notifications=lambda: cometd)
         with statistics.subscribe(STATS, subscription_id="sync-dash") as subscription:
@@ -469,7 +473,7 @@ def test_the_sync_statistics_client_subscribes_end_to_end(env: Env) -> None:
             assert {v.statistic_id for v in initial} == {"state", "login"}  # type: ignore[union-attr]
         assert env.emulator.subscription_ids() == []
         assert list(subscription) == []
-    rest.get_httpx_client().close()
+    rest.close()
 
 
 def test_closing_a_blocking_iterator_from_another_thread_stops_a_waiting_reader(env: Env) -> None:

@@ -34,10 +34,7 @@ DEPRECATED_ALIASES = {("genesys_cx.errors", "genesys_cx._response")}
 
 #: Cycles that exist today, each with the change that removes it. The test fails on any other
 #: cycle AND when one of these is gone (then delete its line): the list is never stale.
-KNOWN_CYCLES = {
-    # _export_jobs imports _facade, whose exports properties import _export_jobs lazily (issue 15).
-    frozenset({"genesys_cx._export_jobs", "genesys_cx._facade"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 #: The same for module-level imports alone (those run while the package is being imported).
 KNOWN_MODULE_LEVEL_CYCLES: set[frozenset[str]] = set()
@@ -399,12 +396,7 @@ def test_a_misspelt_name_is_still_an_attribute_error() -> None:
 # --------------------------------------------------------------------------- one name, one thing
 
 #: Names defined twice today, each with its owner; like the cycles, the test fails when one is gone.
-KNOWN_TWICE = {
-    "SERVICE_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
-    "UPDATES_CHANNEL": "issue 11: the sandbox's statistics emulator repeats notifications._messages'",
-    "Operation": "issue 11/12b: sandbox/_specs.Operation and the generated registry's Operation",
-    "UnexpectedStatus": "issue 12a: genesys_cx.errors' and a copy in every generated package",
-}
+KNOWN_TWICE: dict[str, str] = {}
 
 
 def _defined_names(root: Path) -> dict[str, set[str]]:
@@ -444,9 +436,7 @@ SAME_KIND_MODULES = {
     "auth": "the Authentication API's emulator; genesys_cx.auth is only the deprecated 0.1.0 name",
 }
 #: Module names meaning two different things today, with their owner (fails when fixed: delete the line).
-KNOWN_TWICE_MODULES = {
-    "messages": "issue 11: notifications/_messages (Bayeux messages) vs sandbox/_messages (jsonschema problem texts)",
-}
+KNOWN_TWICE_MODULES: dict[str, str] = {}
 
 
 def test_a_module_name_means_one_thing() -> None:
@@ -489,3 +479,22 @@ def test_the_architecture_module_map_names_every_module_and_only_those() -> None
     mapped = _mapped_modules(text)
     assert not in_tree - mapped, f"add to ARCHITECTURE.md's module map: {sorted(in_tree - mapped)}"
     assert not mapped - in_tree, f"ARCHITECTURE.md's module map names modules that are gone: {sorted(mapped - in_tree)}"
+
+
+def test_nothing_of_ours_uses_the_deprecated_credentials_module() -> None:
+    """``genesys_cx.auth`` warns on import; the SDK, its tests, benchmarks and README use ``credentials``."""
+    root = Path(__file__).parents[2]
+    pattern = re.compile(r"\bgenesys_cx\.auth\b(?!\w)|from genesys_cx import [^\n]*\bauth\b|from \.auth import")
+    users = []
+    for folder in ("src", "tests", "bench"):
+        for path in sorted((root / folder).rglob("*.py")):
+            if path in (SOURCE / "auth.py", SOURCE / "credentials.py", Path(__file__)):
+                continue
+            users += [
+                f"{path.relative_to(root)}:{n}"
+                for n, line in enumerate(path.read_text().splitlines(), 1)
+                if pattern.search(line)
+            ]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    users += [f"README.md:{n}" for n, line in enumerate(readme.splitlines(), 1) if pattern.search(line)]
+    assert users == []

@@ -135,6 +135,9 @@ class BrokenStore:
     def release(self, claim: Claim) -> None:
         raise ConnectionError("store down")
 
+    def renew(self, claim: Claim) -> bool:
+        raise ConnectionError("store down")
+
 
 def test_an_unreachable_store_means_503_before_the_handler_and_200_after_it() -> None:
     body = encode(sms("m-1"))

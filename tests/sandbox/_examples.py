@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from genesys_cx.sandbox import DEMO_CHANNEL_ID, DEMO_PASSWORD, DEMO_USERNAME
-from genesys_cx.sandbox._specs import load_spec, sample
+from genesys_cx.sandbox._specs import _resolve, load_spec, sample
 
 #: Path parameters that must name something the sandbox knows; any other one is "1" (or created).
 PATH_VALUES = {"channelId": DEMO_CHANNEL_ID, "openMediaService": "demo"}
@@ -38,13 +38,8 @@ FILE_CONTENT = b"\x89PNG\r\n\x1a\n example"
 
 
 def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    """Follow local ``$ref`` s to the node they name."""
-    while "$ref" in node:
-        target: Any = spec
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
+    """Follow local ``$ref`` s to the node they name (the sandbox's own resolution)."""
+    return dict(_resolve(spec, node))
 
 
 def spec_operation(api: str, path: str, method: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -10,23 +10,23 @@ from typing import Any
 
 import httpx
 from genesys_cx_api.messaging.api import MessagingApi
-from genesys_cx_api.messaging.client import Client
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from genesys_cx import handle_response
 from genesys_cx.sandbox import DEMO_API_KEY, DEMO_CCID, DEMO_CHANNEL_SECRET, Sandbox
 from genesys_cx.signing import HubSignature, sign, verify
 
 
 def messaging_api(sb: Sandbox, secret: str = DEMO_CHANNEL_SECRET, api_key: str = DEMO_API_KEY) -> MessagingApi:
     """The generated Third-Party Messaging client, signing with *secret*."""
-    client = Client(
+    client = httpx.Client(
         base_url=sb.base_url("messaging"),
         headers={"x-api-key": api_key},
-        httpx_args={"auth": HubSignature(secret)},
+        auth=HubSignature(secret),
         timeout=httpx.Timeout(10),
     )
-    return MessagingApi(client, ambient=lambda kind: DEMO_CCID if kind == "ccid" else None)
+    return MessagingApi(client, handler=handle_response, ambient=lambda kind: DEMO_CCID if kind == "ccid" else None)
 
 
 def signed_post(

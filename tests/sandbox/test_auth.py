@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from genesys_cx_api.auth.api import AuthApi
-from genesys_cx_api.auth.client import Client
 from genesys_cx_api.auth.models import PasswordTokenRequest
 
+from genesys_cx import handle_response
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
     DEMO_CLIENT_ID,
@@ -111,14 +111,11 @@ def test_auto_login_and_implicit_grant(make_sandbox: SandboxFactory) -> None:
 
 
 def test_password_grant_with_the_generated_client(sb: Sandbox) -> None:
-    client = Client(
-        base_url=sb.base_url("auth"),
-        headers={"x-api-key": DEMO_API_KEY},
-        httpx_args={"auth": CLIENT_AUTH},
-        timeout=httpx.Timeout(10),
+    client = httpx.Client(
+        base_url=sb.base_url("auth"), headers={"x-api-key": DEMO_API_KEY}, auth=CLIENT_AUTH, timeout=httpx.Timeout(10)
     )
     with client:
-        token = AuthApi(client).retrieve_token(
+        token = AuthApi(client, handler=handle_response).retrieve_token(
             body=PasswordTokenRequest.from_dict(
                 {"grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD}
             )

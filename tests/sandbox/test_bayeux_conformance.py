@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from genesys_cx.notifications import SERVICE_CHANNEL, UPDATES_CHANNEL
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
     DEMO_CLIENT_ID,
@@ -25,7 +26,6 @@ from genesys_cx.sandbox import (
     Sandbox,
     SandboxConfig,
 )
-from genesys_cx.sandbox._statistics_emulator import SERVICE_CHANNEL, UPDATES_CHANNEL
 
 HANDSHAKE = {"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}
 

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from genesys_cx_api.messaging.models import MediaResource, UploadMediaRequest
-from genesys_cx_api.messaging.types import File
+from genesys_cx_api.types import File
 
 from genesys_cx.sandbox import (
     DEMO_API_KEY,

@@ -24,11 +24,11 @@ from typing import Any
 
 import httpx
 import pytest
-from genesys_cx_api._registry import APIS, Api, Operation
+from genesys_cx_api._registry import APIS, ApiEntry, OperationEntry
 from openapi_python_client.strings import PythonIdentifier
 
 from genesys_cx import AsyncGenesys, Genesys, Settings
-from genesys_cx.auth import OAuth2Credentials
+from genesys_cx.credentials import OAuth2Credentials
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
     DEMO_CCID,
@@ -131,7 +131,7 @@ def settings(sb: Sandbox) -> Settings:
 # -- the call a user would write ---------------------------------------------------------------------
 
 
-def _annotations(method: Callable[..., Any], api: Api) -> Mapping[str, Any]:
+def _annotations(method: Callable[..., Any], api: ApiEntry) -> Mapping[str, Any]:
     """The method's annotations as objects (models load lazily, so they are looked up by name)."""
     models = importlib.import_module(f"genesys_cx_api.{api.name}.models")
     func = getattr(method, "__func__", method)
@@ -196,7 +196,7 @@ class Setup:
         return _dump(getattr(getattr(self.genesys, str(api.attribute)), op.method)(*args, **kwargs))
 
     def arguments(
-        self, api: Api, op: Operation, body_changes: Mapping[str, Any] | None = None
+        self, api: ApiEntry, op: OperationEntry, body_changes: Mapping[str, Any] | None = None
     ) -> tuple[list[Any], dict[str, Any]]:
         spec, raw = spec_operation(api.name, op.path, op.http_method)
         method = getattr(getattr(self.genesys, str(api.attribute)), op.method)
@@ -222,26 +222,33 @@ class Setup:
                 kwargs[name] = _typed(hints[name], value)
         return args, kwargs
 
-    def body(self, api: Api, op: Operation, body: Any, changes: dict[str, Any]) -> Any:
+    def body(self, api: ApiEntry, op: OperationEntry, body: Any, changes: dict[str, Any]) -> Any:
         if op.operation_id == "create_interaction":
             body = {"data": {"externalId": changes.get("externalId", uuid.uuid4().hex)}}
         if op.operation_id.startswith("cometd_"):
-            body = self.bayeux(op.operation_id.removeprefix("cometd_"))
+            body = self.bayeux(op.operation_id.removeprefix("cometd_"), changes.get("clientId"))
         return body
 
-    def bayeux(self, kind: str) -> list[dict[str, Any]]:
+    def bayeux(self, kind: str, client_id: str | None = None) -> list[dict[str, Any]]:
+        """The Bayeux messages of one CometD operation, for a session of its own (or *client_id*'s)."""
         handshake = {"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}
         if kind == "handshake":
             return [handshake]
-        client_id = self.call("statistics", "cometd_handshake")[0]["clientId"]
+        if client_id is None:
+            client_id = str(self.call("statistics", "cometd_handshake")[0]["clientId"])
+            if kind in ("connect", "notifications"):
+                # A connect is held until the session has a message: subscribe it to the updates of
+                # a statistic the sandbox changes every second.
+                self.call("statistics", "cometd_subscribe", clientId=client_id)
+                self.subscription()
         message = {"clientId": client_id}
         if kind in ("connect", "notifications"):
-            return [{**message, "channel": "/meta/connect", "connectionType": "long-polling", "advice": {"timeout": 0}}]
+            return [{**message, "channel": "/meta/connect", "connectionType": "long-polling"}]
         if kind == "disconnect":
             return [{**message, "channel": "/meta/disconnect"}]
         return [{**message, "channel": f"/meta/{kind}", "subscription": "/statistics/v3/updates"}]
 
-    def export_job(self, op: Operation, then: str | None = None) -> str:
+    def export_job(self, op: OperationEntry, then: str | None = None) -> str:
         """A new export job of *op*'s API and version, optionally suspended or canceled."""
         version = op.operation_id.rsplit("_", 1)[-1] if op.operation_id.endswith(("_v10", "_v4", "_v3")) else ""
         api = next(api for api in APIS.values() if op in api.operations)
@@ -251,11 +258,11 @@ class Setup:
             self.genesys_call(api, f"{then}_export_job{suffix}", job_id)
         return job_id
 
-    def genesys_call(self, api: Api, operation_id: str, *args: Any) -> Any:
+    def genesys_call(self, api: ApiEntry, operation_id: str, *args: Any) -> Any:
         method = next(o.method for o in api.operations if o.operation_id == operation_id)
         return getattr(getattr(self.genesys, str(api.attribute)), method)(*args)
 
-    def job_for(self, op: Operation) -> str:
+    def job_for(self, op: OperationEntry) -> str:
         name = op.operation_id
         if "history" in name:
             return self.export_job(op, then="cancel")  # a canceled job is in the history
@@ -263,14 +270,14 @@ class Setup:
             return self.export_job(op, then="suspend")  # neither runs nor deletes while in progress
         return self.export_job(op)
 
-    def exported_file(self, op: Operation) -> str:
+    def exported_file(self, op: OperationEntry) -> str:
         """The file of a completed export job (the sandbox of these tests completes jobs at once)."""
         version = op.operation_id.rsplit("_", 1)[-1]
         api = next(api for api in APIS.values() if op in api.operations)
         suffix = {"v10": "_v10", "v4": "_v4", "v3": "_v4"}.get(version, "")
         return str(self.call(api.name, f"create_export_job{suffix}")["fileName"])
 
-    def path_value(self, api: Api, op: Operation, name: str) -> str:
+    def path_value(self, api: ApiEntry, op: OperationEntry, name: str) -> str:
         if name in PATH_VALUES:
             return PATH_VALUES[name]
         makers: dict[str, Callable[[], Any]] = {
@@ -293,7 +300,7 @@ class Setup:
     def subscription(self) -> str:
         return str(self.call("statistics", "create_subscription")["data"]["subscriptionId"])
 
-    def query_value(self, api: Api, op: Operation, name: str, sampled: Any) -> Any:
+    def query_value(self, api: ApiEntry, op: OperationEntry, name: str, sampled: Any) -> Any:
         if name == "jobIDs":
             return self.job_for(op)
         if name == "filename":
@@ -330,7 +337,7 @@ def _dump(value: Any) -> Any:
     return value
 
 
-def check_answer(op: Operation, result: Any, returns: Any, raw: httpx.Response) -> None:
+def check_answer(op: OperationEntry, result: Any, returns: Any, raw: httpx.Response) -> None:
     assert _conforms(result, returns), f"{op.operation_id} returned {type(result).__name__}, declared {returns}"
     if not raw.content:
         assert result is None
@@ -356,7 +363,7 @@ def sandboxes() -> Iterator[dict[str, Sandbox]]:
         yield {"running": running, "done": done}
 
 
-def _sandbox_for(sandboxes: dict[str, Sandbox], api: Api, op: Operation) -> Sandbox:
+def _sandbox_for(sandboxes: dict[str, Sandbox], api: ApiEntry, op: OperationEntry) -> Sandbox:
     spec, raw = spec_operation(api.name, op.path, op.http_method)
     names = {resolve(spec, p)["name"] for p in raw.get("parameters", []) if resolve(spec, p).get("required")}
     return sandboxes["done" if "filename" in names else "running"]
@@ -368,7 +375,7 @@ def test_the_registry_has_every_operation() -> None:
 
 
 @pytest.mark.parametrize(("api", "op"), PARAMS)
-def test_every_operation_through_genesys(sandboxes: dict[str, Sandbox], api: Api, op: Operation) -> None:
+def test_every_operation_through_genesys(sandboxes: dict[str, Sandbox], api: ApiEntry, op: OperationEntry) -> None:
     sb = _sandbox_for(sandboxes, api, op)
     recorded = Recorded()
     with Genesys(settings(sb), transport=_Recorder(recorded)) as genesys:
@@ -381,7 +388,9 @@ def test_every_operation_through_genesys(sandboxes: dict[str, Sandbox], api: Api
 
 
 @pytest.mark.parametrize(("api", "op"), PARAMS)
-async def test_every_operation_through_async_genesys(sandboxes: dict[str, Sandbox], api: Api, op: Operation) -> None:
+async def test_every_operation_through_async_genesys(
+    sandboxes: dict[str, Sandbox], api: ApiEntry, op: OperationEntry
+) -> None:
     sb = _sandbox_for(sandboxes, api, op)
     with Genesys(settings(sb)) as setup:
         args, kwargs = Setup(setup).arguments(api, op)

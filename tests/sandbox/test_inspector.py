@@ -421,3 +421,10 @@ def test_demo_keep_open_leaves_the_sandbox_and_its_inspector_running() -> None:
     assert outcome["code"] == 0 and out.getvalue().rstrip().endswith("sandbox stopped")
     with pytest.raises(httpx.ConnectError):
         httpx.get(url)
+
+
+def test_a_body_nested_too_deeply_to_parse_is_described_not_shown() -> None:
+    deep = b"[" * 30_000 + b"]" * 30_000  # within the capture limit, beyond what json.loads can nest
+    assert len(deep) < CAPTURE_LIMIT
+    shown = Masker(()).body(deep, len(deep), "application/json")
+    assert shown == f"<{len(deep)} bytes of application/json: nested too deeply to show>"

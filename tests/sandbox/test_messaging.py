@@ -7,10 +7,10 @@ import json
 
 import httpx
 import pytest
-from genesys_cx_api.messaging.errors import UnexpectedStatus
 from genesys_cx_api.messaging.models import SendMessagesRequest, UploadMediaRequest
-from genesys_cx_api.messaging.types import File
+from genesys_cx_api.types import File
 
+from genesys_cx.errors import ApiError
 from genesys_cx.sandbox import DEMO_CCID, DEMO_CHANNEL_ID, Sandbox, SandboxChannel, SandboxConfig
 from genesys_cx.signing import sign
 
@@ -106,9 +106,9 @@ def test_missing_api_key_is_forbidden(sb: Sandbox) -> None:
 
 def test_generated_client_with_a_wrong_secret_gets_401(sb: Sandbox) -> None:
     api = messaging_api(sb, secret="not-the-secret")
-    with pytest.raises(UnexpectedStatus) as caught:
+    with pytest.raises(ApiError) as caught:
         api.send_message(DEMO_CHANNEL_ID, body=SendMessagesRequest.from_dict(SMS))
-    assert caught.value.status_code == 401
+    assert caught.value.status == 401
 
 
 def test_unknown_channel_is_404(sb: Sandbox, api_client: httpx.Client) -> None:
@@ -213,9 +213,9 @@ def test_media_upload_download_delete(sb: Sandbox) -> None:
 
     deleted = api.delete_media(DEMO_CHANNEL_ID, media.media_id)
     assert deleted.data.media_id == media.media_id
-    with pytest.raises(UnexpectedStatus) as caught:
+    with pytest.raises(ApiError) as caught:
         api.download_media(DEMO_CHANNEL_ID, media.media_id)
-    assert caught.value.status_code == 404
+    assert caught.value.status == 404
 
 
 def test_generated_client_downloads_the_exact_bytes(sb: Sandbox) -> None:
@@ -232,10 +232,10 @@ def test_generated_client_downloads_the_exact_bytes(sb: Sandbox) -> None:
 def test_unsupported_media_type_is_415(sb: Sandbox) -> None:
     api = messaging_api(sb)
     body = UploadMediaRequest(file=File(io.BytesIO(b"MZ\x90"), "tool.exe", "application/x-msdownload"))
-    with pytest.raises(UnexpectedStatus) as caught:
+    with pytest.raises(ApiError) as caught:
         api.upload_media(DEMO_CHANNEL_ID, body=body)
-    assert caught.value.status_code == 415
-    assert b"application/x-msdownload" in caught.value.content
+    assert caught.value.status == 415
+    assert caught.value.response is not None and b"application/x-msdownload" in caught.value.response.content
 
 
 def test_upload_that_is_not_multipart_is_415(sb: Sandbox, api_client: httpx.Client) -> None:

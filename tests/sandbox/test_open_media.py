@@ -7,24 +7,25 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from genesys_cx_api.open_media.api import OpenMediaApi
-from genesys_cx_api.open_media.client import Client
-from genesys_cx_api.open_media.errors import UnexpectedStatus
 from genesys_cx_api.open_media.models import ChangePropertiesData, CreateInteractionData, StopInteractionData
 
+from genesys_cx import handle_response
+from genesys_cx.errors import ApiError
 from genesys_cx.sandbox import DEMO_API_KEY, Sandbox
 
 
 @pytest.fixture
 def api(sb: Sandbox) -> Iterator[OpenMediaApi]:
-    client = Client(base_url=sb.base_url("open_media"), headers={"x-api-key": DEMO_API_KEY}, timeout=httpx.Timeout(10))
-    with client:
-        yield OpenMediaApi(client)
+    headers = {"x-api-key": DEMO_API_KEY}
+    with httpx.Client(base_url=sb.base_url("open_media"), headers=headers, timeout=httpx.Timeout(10)) as client:
+        yield OpenMediaApi(client, handler=handle_response)
 
 
 def _status_of(call: object) -> int:
-    with pytest.raises(UnexpectedStatus) as caught:
+    with pytest.raises(ApiError) as caught:
         call()  # type: ignore[operator]
-    return caught.value.status_code
+    assert caught.value.status is not None
+    return caught.value.status
 
 
 def test_lifecycle_by_external_id(api: OpenMediaApi) -> None:

@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from genesys_cx.notifications import SERVICE_CHANNEL, UPDATES_CHANNEL
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
     DEMO_CLIENT_ID,
@@ -28,7 +29,6 @@ from genesys_cx.sandbox import (
     Sandbox,
     SandboxConfig,
 )
-from genesys_cx.sandbox._statistics_emulator import SERVICE_CHANNEL, UPDATES_CHANNEL
 
 SPEC = json.loads((Path(genesys_cx_api.__file__).parent / "_specs" / "statistics.json").read_text())
 REGISTRY: Registry[Any] = Registry().with_resource("urn:stats", Resource.from_contents(SPEC, DRAFT202012))

@@ -33,7 +33,7 @@ def _finished_file(sb: Sandbox, genesys: Genesys, **job: Any) -> dict[str, Any]:
 
 
 def _opener(genesys: Genesys, name: str) -> Any:
-    return http_opener(genesys.udm._client.get_httpx_client(), download_file_v10._get_kwargs(filename=name))
+    return http_opener(genesys.udm._http, download_file_v10.request(filename=name))
 
 
 def test_a_file_is_streamed_to_its_path_verified_and_renamed(
@@ -100,8 +100,8 @@ def test_a_server_ignoring_range_is_downloaded_again_from_byte_zero(
     meta = _finished_file(sandbox, genesys)
     target = tmp_path / "f.csv"
     part_path(target).write_bytes(b"garbage that is not the start of the file")
-    client = genesys.udm._client.get_httpx_client()
-    request = download_file_v10._get_kwargs(filename=meta["name"])
+    client = genesys.udm._http
+    request = download_file_v10.request(filename=meta["name"])
 
     @contextlib.contextmanager
     def without_range(headers: Mapping[str, str]) -> Iterator[httpx.Response]:
@@ -169,8 +169,8 @@ async def test_async_download_resumes_after_a_drop(sandbox: Sandbox, agenesys: A
     with Genesys(agenesys.settings) as genesys:
         meta = _finished_file(sandbox, genesys)
     sandbox.state.faults.add(Fault(match="download_file_v10", drop_after=2_000_000, times=1))
-    client = agenesys.udm._client.get_async_httpx_client()
-    opener = async_http_opener(client, download_file_v10._get_kwargs(filename=meta["name"]))
+    client = agenesys.udm._http
+    opener = async_http_opener(client, download_file_v10.request(filename=meta["name"]))
 
     done = await adownload(opener, tmp_path / "f.csv", checksum="sha256:" + meta["sha256"])
 

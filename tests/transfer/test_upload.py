@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from genesys_cx_api.messaging.models import UploadMediaRequest
-from genesys_cx_api.messaging.types import File
+from genesys_cx_api.types import File
 
 from genesys_cx import AsyncGenesys, Genesys
 from genesys_cx.sandbox import Sandbox
@@ -93,3 +93,22 @@ def test_a_multipart_stream_is_read_twice_identically(media: Path) -> None:
             request.content  # noqa: B018 - still streamed
         sent = b"".join(request.stream)  # type: ignore[arg-type]
     assert media.read_bytes() in sent and verify("k", sent, signature)
+
+
+def test_a_certificate_is_uploaded_streamed_with_a_bearer_token(
+    sandbox: Sandbox, genesys: Genesys, tmp_path: Path, reads: list[httpx.Request]
+) -> None:
+    from genesys_cx_api.udm.models import CertificateUpload
+
+    pem = tmp_path / "export.pem"
+    pem.write_bytes(
+        b"-----BEGIN CERTIFICATE-----\n" + os.urandom(600_000).hex().encode() + b"\n-----END CERTIFICATE-----\n"
+    )
+    with pem.open("rb") as handle:
+        genesys.udm.upload_certificate_v10(
+            pem.name, body=CertificateUpload(file=File(payload=handle, file_name=pem.name))
+        )
+
+    info = genesys.udm.get_certificate_v10()
+    assert info.name == pem.name and info.size == pem.stat().st_size
+    assert [r for r in reads if "/cipher/" in r.url.path] == []  # the bearer flow did not load the upload either

@@ -35,7 +35,7 @@ from genesys_cx_api.statistics.models import (
     StatisticUpdate,
     UpdatedStatisticValue,
 )
-from genesys_cx_api.statistics.types import Unset
+from genesys_cx_api.types import Unset
 
 from .._redact import get_logger
 from .._retry import RetryPolicy

@@ -108,13 +108,16 @@ class Masker:
         kind = (content_type or "").split(";")[0].strip().lower() or "unknown type"
         if total > len(captured):
             return f"<{total} bytes of {kind}: too large to show>"
-        return self.text(describe_body(captured, content_type))
+        try:
+            return self.text(describe_body(captured, content_type))
+        except RecursionError:  # JSON nested deeper than Python parses
+            return f"<{total} bytes of {kind}: nested too deeply to show>"
 
     def value(self, value: Any, limit: int = 1024) -> str:
         """A JSON value (e.g. CometD data) as masked, clipped text."""
         try:
             rendered = describe_body(json.dumps(value).encode("utf-8"), "application/json")
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             rendered = "<not JSON>"
         return clip(self.text(rendered), limit)
 

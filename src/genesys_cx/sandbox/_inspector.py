@@ -41,12 +41,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from genesys_cx._redact import redact_url
+from genesys_cx._redact import get_logger, redact_url
 
 from ._events import CALL_KEY, CALL_STATE_KEY, CAPTURE_LIMIT, EventLog, InspectorEvent, clip
 from ._inspector_cometd import CometdTracker
 
 __all__ = ["INSPECTOR_PATH", "Inspector", "wants_html"]
+
+logger = get_logger("sandbox")
 
 INSPECTOR_PATH = "/_sandbox/"
 _STATIC = {"inspector.css": "text/css", "inspector.js": "text/javascript"}
@@ -228,7 +230,10 @@ class Inspector:
             raise
         finally:
             took = (time.perf_counter() - started) * 1000
-            self._finish(scope, call, notes, request, answer, answer_head, took, error)
+            try:
+                self._finish(scope, call, notes, request, answer, answer_head, took, error)
+            except Exception:  # the inspector never breaks a request it watches
+                logger.exception("sandbox inspector: could not record %s %s", scope["method"], scope["path"])
 
     def _finish(
         self,

@@ -30,7 +30,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from starlette.datastructures import Headers
 
-from ._messages import schema_message
+from ._problems import schema_message
 from ._validation import OperationValidator
 
 __all__ = ["API_NAMES", "Operation", "SpecSet", "load_spec", "sample_response", "spec_set"]

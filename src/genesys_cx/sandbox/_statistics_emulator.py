@@ -31,14 +31,13 @@ from typing import Any
 
 from starlette.responses import Response
 
+from ..notifications._messages import SERVICE_CHANNEL, UPDATES_CHANNEL
 from ._coercion import split_values
 from ._cometd import BayeuxServer
 from ._http import Call, ErrorReply, envelope, json_response
 
-__all__ = ["SERVICE_CHANNEL", "UPDATES_CHANNEL", "StatisticsEmulator"]
+__all__ = ["StatisticsEmulator"]
 
-UPDATES_CHANNEL = "/statistics/v3/updates"
-SERVICE_CHANNEL = "/statistics/v3/service"
 _STATES = ("Ready", "NotReady", "Busy", "AfterCallWork", "LoggedOut")
 _COMETD = (
     "cometd_notifications",

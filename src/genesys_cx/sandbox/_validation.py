@@ -53,7 +53,7 @@ from ._coercion import (
     query_value,
     unsupported,
 )
-from ._messages import schema_message
+from ._problems import schema_message
 
 __all__ = ["OperationValidator"]
 

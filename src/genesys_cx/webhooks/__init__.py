@@ -43,6 +43,8 @@ enum values are kept (``member.is_known`` is False). A handler may return the ``
 answer; by default it is the message's ``channel.messageId``.
 """
 
+from typing import TYPE_CHECKING
+
 from ..errors import InvalidPayload, InvalidSignature, WebhookError
 from ._app import webhook_app
 from ._handle import HandlerPool, WebhookResponse, ahandle_webhook, handle_webhook
@@ -61,6 +63,7 @@ __all__ = [
     "Claim",
     "ClaimState",
     "HandlerPool",
+    "HeaderDeadlineProtocol",
     "IdempotencyStore",
     "InvalidPayload",
     "InvalidSignature",
@@ -77,5 +80,20 @@ __all__ = [
     "idempotency_key",
     "parse_interaction_events",
     "parse_message",
+    "server_config",
     "webhook_app",
 ]
+
+if TYPE_CHECKING:
+    from ._server import HeaderDeadlineProtocol, server_config
+
+_SERVER_NAMES = ("HeaderDeadlineProtocol", "server_config")
+
+
+def __getattr__(name: str) -> object:
+    """``HeaderDeadlineProtocol`` and ``server_config`` load uvicorn: only when asked for."""
+    if name in _SERVER_NAMES:
+        from . import _server
+
+        return getattr(_server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

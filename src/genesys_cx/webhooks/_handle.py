@@ -42,10 +42,10 @@ import functools
 import inspect
 import json
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, Protocol, TypeVar, overload
 
 from genesys_cx_api.interactions.models.events_payload import EventsPayload
 
@@ -72,6 +72,14 @@ logger = get_logger("webhooks")
 SIGNATURE_REJECTED = 401
 _T = TypeVar("_T")
 WebhookCallback = Callable[[Any], Any]
+
+
+class HeadersLike(Protocol):
+    """The request headers as any framework gives them: a dict, Starlette's or Werkzeug's ``Headers``..."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,7 @@ def _success(kind: Kind, response_id: str | None) -> WebhookResponse:
     return _json(200, {"messageId": response_id} if response_id else {})
 
 
-def header(headers: Mapping[str, str], name: str) -> str | None:
+def header(headers: HeadersLike, name: str) -> str | None:
     """``headers[name]`` looked up case-insensitively (plain dicts included)."""
     value = headers.get(name)
     if value is None:
@@ -122,9 +130,7 @@ def sniff_kind(data: Mapping[str, Any]) -> Kind:
     return "message" if "type" in data or "channel" in data else "events"
 
 
-def admit(
-    body: bytes, headers: Mapping[str, str], secret: Secrets, kinds: Sequence[Kind]
-) -> _Delivery | WebhookResponse:
+def admit(body: bytes, headers: HeadersLike, secret: Secrets, kinds: Sequence[Kind]) -> _Delivery | WebhookResponse:
     """Verify and parse; the delivery to hand to a handler, or the 401/400 answer."""
     try:
         data = verified_object(body, header(headers, HEADER), secret)
@@ -200,7 +206,7 @@ def _check(kind: str, handler: object) -> Kind:
 @overload
 def handle_webhook(
     body: bytes,
-    headers: Mapping[str, str],
+    headers: HeadersLike,
     *,
     secret: Secrets,
     on_message: Callable[[OutgoingMessage], str | None],
@@ -210,7 +216,7 @@ def handle_webhook(
 @overload
 def handle_webhook(
     body: bytes,
-    headers: Mapping[str, str],
+    headers: HeadersLike,
     *,
     secret: Secrets,
     on_message: Callable[[EventsPayload], str | None],
@@ -219,7 +225,7 @@ def handle_webhook(
 ) -> WebhookResponse: ...
 def handle_webhook(
     body: bytes,
-    headers: Mapping[str, str],
+    headers: HeadersLike,
     *,
     secret: Secrets,
     on_message: WebhookCallback,
@@ -381,7 +387,7 @@ async def _pipeline(
 
 async def dispatch(
     body: bytes,
-    headers: Mapping[str, str],
+    headers: HeadersLike,
     secret: Secrets,
     handlers: Mapping[Kind, WebhookCallback],
     store: IdempotencyStore | None,
@@ -424,7 +430,7 @@ async def dispatch(
 @overload
 async def ahandle_webhook(
     body: bytes,
-    headers: Mapping[str, str],
+    headers: HeadersLike,
     *,
     secret: Secrets,
     on_message: Callable[[OutgoingMessage], Awaitable[str | None] | str | None],
@@ -435,7 +441,7 @@ async def ahandle_webhook(
 @overload
 async def ahandle_webhook(
     body: bytes,
-    headers: Mapping[str, str],
+    headers: HeadersLike,
     *,
     secret: Secrets,
     on_message: Callable[[EventsPayload], Awaitable[str | None] | str | None],
@@ -445,7 +451,7 @@ async def ahandle_webhook(
 ) -> WebhookResponse: ...
 async def ahandle_webhook(
     body: bytes,
-    headers: Mapping[str, str],
+    headers: HeadersLike,
     *,
     secret: Secrets,
     on_message: WebhookCallback,

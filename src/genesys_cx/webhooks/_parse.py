@@ -24,17 +24,17 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
+from genesys_cx_api.errors import InvalidData
 from genesys_cx_api.interactions.models.events_payload import EventsPayload
 from genesys_cx_api.messaging.models.outgoing_email_message import OutgoingEmailMessage
 from genesys_cx_api.messaging.models.outgoing_sms_message import OutgoingSmsMessage
 
 from ..errors import InvalidPayload, InvalidSignature
 from ..signing import _SIGNATURE, HEADER, verify
-from ._shape import json_kind, shape_error
 
 __all__ = [
     "Kind",
@@ -46,7 +46,7 @@ __all__ = [
     "parse_message",
 ]
 
-Secrets: TypeAlias = str | bytes | Sequence[str | bytes]
+Secrets: TypeAlias = str | bytes | Collection[str | bytes]
 Kind: TypeAlias = Literal["message", "events"]
 
 
@@ -121,7 +121,7 @@ def verified_object(body: bytes, signature: str | None, secret: Secrets) -> dict
             body=body,
         ) from None
     if not isinstance(data, dict):
-        raise InvalidPayload(f"body is a JSON {json_kind(data)}, not an object", body=body, data=data)
+        raise InvalidPayload(f"body is a JSON {_json_kind(data)}, not an object", body=body, data=data)
     if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(data):
         # Such a string cannot be written as UTF-8: a store keyed by it, a log, a reply would fail
         # later, and Genesys would redeliver forever. Refuse it now.
@@ -149,16 +149,18 @@ def _has_lone_surrogate(data: object) -> bool:
     return False
 
 
-def _build(model: Any, api: str, data: dict[str, Any], body: bytes, what: str) -> Any:
-    """``model.from_dict(data)`` once the body has the model's documented shape."""
-    problem = shape_error(api, model.__name__, data)
-    if problem is None:
-        try:
-            return model.from_dict(data)
-        except RecursionError:
-            problem = "nested too deeply"
-        except Exception as exc:  # a shape the schema walk let through: still the sender's mistake
-            problem = f"{type(exc).__name__}: {exc}"
+def _build(model: Any, data: dict[str, Any], body: bytes, what: str) -> Any:
+    """``model.from_dict(data)``; where the body differs from the model, ``InvalidPayload`` with the path."""
+    try:
+        return model.from_dict(data)
+    except InvalidData as exc:  # names the field: "channel.to: expected array, found object"
+        raise InvalidPayload(
+            f"{what} does not match {model.__name__}: {exc}", body=body, data=data, path=exc.path
+        ) from None
+    except RecursionError:
+        problem = "nested too deeply"
+    except Exception as exc:  # anything else the model rejects is still the sender's mistake
+        problem = f"{type(exc).__name__}: {exc}"
     raise InvalidPayload(f"{what} does not match {model.__name__}: {problem}", body=body, data=data)
 
 
@@ -169,18 +171,18 @@ def message_from(data: dict[str, Any], body: bytes) -> OutgoingMessage:
         raise InvalidPayload("not an outgoing message: it has no 'type' field", body=body, data=data)
     if not isinstance(kind, str):
         raise InvalidPayload(
-            f"not an outgoing message: 'type' is a JSON {json_kind(kind)}, not a string", body=body, data=data
+            f"not an outgoing message: 'type' is a JSON {_json_kind(kind)}, not a string", body=body, data=data
         )
     model = _VARIANTS.get(kind)
     if model is None:
         return UnknownMessage(kind, data)
-    built: OutgoingMessage = _build(model, "messaging", data, body, f"{kind!r} message")
+    built: OutgoingMessage = _build(model, data, body, f"{kind!r} message")
     return built
 
 
 def events_from(data: dict[str, Any], body: bytes) -> EventsPayload:
     """Build the ``EventsPayload`` of the interaction-events webhook."""
-    built: EventsPayload = _build(EventsPayload, "interactions", data, body, "body")
+    built: EventsPayload = _build(EventsPayload, data, body, "body")
     return built
 
 
@@ -212,3 +214,15 @@ def idempotency_key(payload: OutgoingMessage | EventsPayload, body: bytes) -> st
     if found is None:
         return "sha256:" + hashlib.sha256(body).hexdigest()
     return ("events:" if isinstance(payload, EventsPayload) else "message:") + found
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"

@@ -2,79 +2,65 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.change_password_operation import ChangePasswordOperation
-
-
-T = TypeVar("T", bound="ApiRequestOfChangePasswordOperation")
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .change_password_operation import ChangePasswordOperation
 
 
-@_attrs_define
-class ApiRequestOfChangePasswordOperation:
+@define(repr=False)
+class ApiRequestOfChangePasswordOperation(Model):
     """The request body of `/change-password`.
 
     Attributes:
-        data (ChangePasswordOperation): The password change.
-        operation_id (str | Unset): Used for asynchronous operations to map request and response.
+        data: The password change.
+        operation_id: Used for asynchronous operations to map request and response.
     """
 
     data: ChangePasswordOperation
     operation_id: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("data", "data"),
+        ("operation_id", "operationId"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        data = self.data.to_dict()
-
-        operation_id = self.operation_id
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "data": data,
-            }
-        )
-        if operation_id is not UNSET:
-            field_dict["operationId"] = operation_id
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "data": self.data.to_dict(),
+        }
+        if not isinstance(self.operation_id, Unset):
+            _json["operationId"] = self.operation_id
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.change_password_operation import ChangePasswordOperation  # noqa: PLC0415
-
-        d = dict(src_dict)
-        data = ChangePasswordOperation.from_dict(d.pop("data"))
-
-        operation_id = d.pop("operationId", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("ApiRequestOfChangePasswordOperation object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "data"
+            data = _data.pop("data", MISSING)
+            data = ChangePasswordOperation.from_dict(data)
+            _at = "operationId"
+            operation_id = _data.pop("operationId", MISSING)
+            if operation_id is not UNSET and not isinstance(operation_id, str):
+                raise InvalidData.of("string", operation_id)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             data=data,
             operation_id=operation_id,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

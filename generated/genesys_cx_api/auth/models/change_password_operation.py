@@ -2,81 +2,74 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="ChangePasswordOperation")
 
-
-@_attrs_define
-class ChangePasswordOperation:
+@define(repr=False)
+class ChangePasswordOperation(Model):
     """The password change.
 
     Attributes:
-        new_password (str): The new password.
-        old_password (str): The current password.
-        user_name (str | Unset): The user whose password changes (optional).
+        new_password: The new password.
+        old_password: The current password.
+        user_name: The user whose password changes (optional).
     """
 
     new_password: str
     old_password: str
     user_name: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("new_password", "newPassword"),
+        ("old_password", "oldPassword"),
+        ("user_name", "userName"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        new_password = self.new_password
-
-        old_password = self.old_password
-
-        user_name = self.user_name
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "newPassword": new_password,
-                "oldPassword": old_password,
-            }
-        )
-        if user_name is not UNSET:
-            field_dict["userName"] = user_name
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "newPassword": self.new_password,
+            "oldPassword": self.old_password,
+        }
+        if not isinstance(self.user_name, Unset):
+            _json["userName"] = self.user_name
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        new_password = d.pop("newPassword")
-
-        old_password = d.pop("oldPassword")
-
-        user_name = d.pop("userName", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("ChangePasswordOperation object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "newPassword"
+            new_password = _data.pop("newPassword", MISSING)
+            if not isinstance(new_password, str):
+                raise InvalidData.of("string", new_password)
+            _at = "oldPassword"
+            old_password = _data.pop("oldPassword", MISSING)
+            if not isinstance(old_password, str):
+                raise InvalidData.of("string", old_password)
+            _at = "userName"
+            user_name = _data.pop("userName", MISSING)
+            if user_name is not UNSET and not isinstance(user_name, str):
+                raise InvalidData.of("string", user_name)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             new_password=new_password,
             old_password=old_password,
             user_name=user_name,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,39 +2,38 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .user_properties import UserProperties
+from .user_role import UserRole
 
-if TYPE_CHECKING:
-    from ..models.user_properties import UserProperties
-    from ..models.user_role import UserRole
 
-
-T = TypeVar("T", bound="CloudUserDetails")
-
-
-@_attrs_define
-class CloudUserDetails:
+@define(repr=False)
+class CloudUserDetails(Model):
     """Information about a user.
 
     Attributes:
-        authorities (list[UserRole] | Unset): Authorities assigned to the user.
-        cme_user_name (str | Unset): The username in Configuration Server. This property is not set for users who aren't
-            in Configuration Server (for example, applications/services, cloud system admin and so on.)
-        contact_center_id (str | Unset): The ID of the contact center the user belongs to (if any).
-        dbid (int | Unset): The DBID of the corresponding user record in Configuration Server. This is present if the
-            user belongs to a contact center.
-        environment_id (str | Unset): The ID of the Genesys environment the user belongs to (if any).
-        login_name (str | Unset): The login name of the user. (The docs repeat cmeUserName's text: "The username in
-            Configuration Server. This property is not set for users who aren't in Configuration Server (for example,
+        authorities: Authorities assigned to the user.
+        cme_user_name: The username in Configuration Server. This property is not set for users who aren't in Configuration
+            Server (for example, applications/services, cloud system admin and so on.)
+        contact_center_id: The ID of the contact center the user belongs to (if any).
+        dbid: The DBID of the corresponding user record in Configuration Server. This is present if the user
+            belongs to a contact center.
+        environment_id: The ID of the Genesys environment the user belongs to (if any).
+        login_name: The login name of the user. (The docs repeat cmeUserName's text: "The username in Configuration
+            Server. This property is not set for users who aren't in Configuration Server (for example,
             applications/services, cloud system admin and so on.)")
-        properties (UserProperties | Unset): The user's properties (name/value pairs).
-        username (str | Unset): The system-wide unique name of the user. For contact center users, this includes the
-            userName in Configuration Server, the DBID in Configuration Server and the contact center ID. For non-
+        properties: The user's properties (name/value pairs).
+        username: The system-wide unique name of the user. For contact center users, this includes the userName in
+            Configuration Server, the DBID in Configuration Server and the contact center ID. For non-
             Configuration Server users the username can have other formats.
     """
 
@@ -46,89 +45,84 @@ class CloudUserDetails:
     login_name: str | Unset = UNSET
     properties: UserProperties | Unset = UNSET
     username: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("authorities", "authorities"),
+        ("cme_user_name", "cmeUserName"),
+        ("contact_center_id", "contactCenterId"),
+        ("dbid", "dbid"),
+        ("environment_id", "environmentId"),
+        ("login_name", "loginName"),
+        ("properties", "properties"),
+        ("username", "username"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        authorities: list[dict[str, Any]] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
         if not isinstance(self.authorities, Unset):
-            authorities = []
-            for authorities_item_data in self.authorities:
-                authorities_item = authorities_item_data.to_dict()
-                authorities.append(authorities_item)
-
-        cme_user_name = self.cme_user_name
-
-        contact_center_id = self.contact_center_id
-
-        dbid = self.dbid
-
-        environment_id = self.environment_id
-
-        login_name = self.login_name
-
-        properties: dict[str, Any] | Unset = UNSET
+            _json["authorities"] = [item.to_dict() for item in self.authorities]
+        if not isinstance(self.cme_user_name, Unset):
+            _json["cmeUserName"] = self.cme_user_name
+        if not isinstance(self.contact_center_id, Unset):
+            _json["contactCenterId"] = self.contact_center_id
+        if not isinstance(self.dbid, Unset):
+            _json["dbid"] = self.dbid
+        if not isinstance(self.environment_id, Unset):
+            _json["environmentId"] = self.environment_id
+        if not isinstance(self.login_name, Unset):
+            _json["loginName"] = self.login_name
         if not isinstance(self.properties, Unset):
-            properties = self.properties.to_dict()
-
-        username = self.username
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if authorities is not UNSET:
-            field_dict["authorities"] = authorities
-        if cme_user_name is not UNSET:
-            field_dict["cmeUserName"] = cme_user_name
-        if contact_center_id is not UNSET:
-            field_dict["contactCenterId"] = contact_center_id
-        if dbid is not UNSET:
-            field_dict["dbid"] = dbid
-        if environment_id is not UNSET:
-            field_dict["environmentId"] = environment_id
-        if login_name is not UNSET:
-            field_dict["loginName"] = login_name
-        if properties is not UNSET:
-            field_dict["properties"] = properties
-        if username is not UNSET:
-            field_dict["username"] = username
-
-        return field_dict
+            _json["properties"] = self.properties.to_dict()
+        if not isinstance(self.username, Unset):
+            _json["username"] = self.username
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.user_properties import UserProperties  # noqa: PLC0415
-        from ..models.user_role import UserRole  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _authorities = d.pop("authorities", UNSET)
-        authorities: list[UserRole] | Unset = UNSET
-        if _authorities is not UNSET:
-            authorities = []
-            for authorities_item_data in _authorities:
-                authorities_item = UserRole.from_dict(authorities_item_data)
-
-                authorities.append(authorities_item)
-
-        cme_user_name = d.pop("cmeUserName", UNSET)
-
-        contact_center_id = d.pop("contactCenterId", UNSET)
-
-        dbid = d.pop("dbid", UNSET)
-
-        environment_id = d.pop("environmentId", UNSET)
-
-        login_name = d.pop("loginName", UNSET)
-
-        _properties = d.pop("properties", UNSET)
-        properties: UserProperties | Unset
-        if isinstance(_properties, Unset):
-            properties = UNSET
-        else:
-            properties = UserProperties.from_dict(_properties)
-
-        username = d.pop("username", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("CloudUserDetails object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "authorities"
+            authorities = _data.pop("authorities", MISSING)
+            if authorities is not UNSET:
+                authorities = list_of(UserRole.from_dict, authorities)
+            _at = "cmeUserName"
+            cme_user_name = _data.pop("cmeUserName", MISSING)
+            if cme_user_name is not UNSET and not isinstance(cme_user_name, str):
+                raise InvalidData.of("string", cme_user_name)
+            _at = "contactCenterId"
+            contact_center_id = _data.pop("contactCenterId", MISSING)
+            if contact_center_id is not UNSET and not isinstance(contact_center_id, str):
+                raise InvalidData.of("string", contact_center_id)
+            _at = "dbid"
+            dbid = _data.pop("dbid", MISSING)
+            if dbid is not UNSET and type(dbid) is not int:
+                raise InvalidData.of("integer", dbid)
+            _at = "environmentId"
+            environment_id = _data.pop("environmentId", MISSING)
+            if environment_id is not UNSET and not isinstance(environment_id, str):
+                raise InvalidData.of("string", environment_id)
+            _at = "loginName"
+            login_name = _data.pop("loginName", MISSING)
+            if login_name is not UNSET and not isinstance(login_name, str):
+                raise InvalidData.of("string", login_name)
+            _at = "properties"
+            properties = _data.pop("properties", MISSING)
+            if properties is not UNSET:
+                properties = UserProperties.from_dict(properties)
+            _at = "username"
+            username = _data.pop("username", MISSING)
+            if username is not UNSET and not isinstance(username, str):
+                raise InvalidData.of("string", username)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             authorities=authorities,
             cme_user_name=cme_user_name,
             contact_center_id=contact_center_id,
@@ -138,22 +132,5 @@ class CloudUserDetails:
             properties=properties,
             username=username,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

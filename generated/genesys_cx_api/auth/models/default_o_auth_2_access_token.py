@@ -2,28 +2,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..models.default_o_auth_2_access_token_token_type import DefaultOAuth2AccessTokenTokenType
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .default_o_auth_2_access_token_token_type import DefaultOAuth2AccessTokenTokenType
 
-T = TypeVar("T", bound="DefaultOAuth2AccessToken")
 
-
-@_attrs_define
-class DefaultOAuth2AccessToken:
+@define(repr=False)
+class DefaultOAuth2AccessToken(Model):
     """The access token response of `/oauth/token`.
 
     Attributes:
-        access_token (str): The access token.
-        token_type (DefaultOAuth2AccessTokenTokenType): The type of access token - always 'bearer'.
-        expires_in (int | Unset): The time, in seconds, before the token expiration. Do not rely on it: the lifetime may
-            be affected by security settings or the user's actions.
-        refresh_token (str | Unset): The refresh token.
-        scope (str | Unset): The scope of the token.
+        access_token: The access token.
+        token_type: The type of access token - always 'bearer'.
+        expires_in: The time, in seconds, before the token expiration. Do not rely on it: the lifetime may be affected
+            by security settings or the user's actions.
+        refresh_token: The refresh token.
+        scope: The scope of the token.
     """
 
     access_token: str
@@ -31,72 +33,65 @@ class DefaultOAuth2AccessToken:
     expires_in: int | Unset = UNSET
     refresh_token: str | Unset = UNSET
     scope: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("access_token", "access_token"),
+        ("token_type", "token_type"),
+        ("expires_in", "expires_in"),
+        ("refresh_token", "refresh_token"),
+        ("scope", "scope"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        access_token = self.access_token
-
-        token_type = self.token_type.value
-
-        expires_in = self.expires_in
-
-        refresh_token = self.refresh_token
-
-        scope = self.scope
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "access_token": access_token,
-                "token_type": token_type,
-            }
-        )
-        if expires_in is not UNSET:
-            field_dict["expires_in"] = expires_in
-        if refresh_token is not UNSET:
-            field_dict["refresh_token"] = refresh_token
-        if scope is not UNSET:
-            field_dict["scope"] = scope
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "access_token": self.access_token,
+            "token_type": self.token_type.value,
+        }
+        if not isinstance(self.expires_in, Unset):
+            _json["expires_in"] = self.expires_in
+        if not isinstance(self.refresh_token, Unset):
+            _json["refresh_token"] = self.refresh_token
+        if not isinstance(self.scope, Unset):
+            _json["scope"] = self.scope
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        access_token = d.pop("access_token")
-
-        token_type = DefaultOAuth2AccessTokenTokenType(d.pop("token_type"))
-
-        expires_in = d.pop("expires_in", UNSET)
-
-        refresh_token = d.pop("refresh_token", UNSET)
-
-        scope = d.pop("scope", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("DefaultOAuth2AccessToken object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "access_token"
+            access_token = _data.pop("access_token", MISSING)
+            if not isinstance(access_token, str):
+                raise InvalidData.of("string", access_token)
+            _at = "token_type"
+            token_type = _data.pop("token_type", MISSING)
+            token_type = DefaultOAuth2AccessTokenTokenType(string(token_type))
+            _at = "expires_in"
+            expires_in = _data.pop("expires_in", MISSING)
+            if expires_in is not UNSET and type(expires_in) is not int:
+                raise InvalidData.of("integer", expires_in)
+            _at = "refresh_token"
+            refresh_token = _data.pop("refresh_token", MISSING)
+            if refresh_token is not UNSET and not isinstance(refresh_token, str):
+                raise InvalidData.of("string", refresh_token)
+            _at = "scope"
+            scope = _data.pop("scope", MISSING)
+            if scope is not UNSET and not isinstance(scope, str):
+                raise InvalidData.of("string", scope)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             access_token=access_token,
             token_type=token_type,
             expires_in=expires_in,
             refresh_token=refresh_token,
             scope=scope,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,77 +2,69 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="OAuth2Error")
 
-
-@_attrs_define
-class OAuth2Error:
+@define(repr=False)
+class OAuth2Error(Model):
     """An OAuth 2.0 error response (RFC 6749 section 5.2), as the overview shows for
     `/oauth/token`. Standard `error` values: `invalid_request`, `invalid_client`,
     `invalid_grant` (for example wrong user credentials), `unauthorized_client`,
     `unsupported_grant_type`, `invalid_scope`; the API also answers invalid client credentials
     with `Unauthorized`.
 
-        Attributes:
-            error (str): The error code.
-            error_description (str | Unset): Human-readable description of the error.
+    Attributes:
+        error: The error code.
+        error_description: Human-readable description of the error.
     """
 
     error: str
     error_description: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("error", "error"),
+        ("error_description", "error_description"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        error = self.error
-
-        error_description = self.error_description
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "error": error,
-            }
-        )
-        if error_description is not UNSET:
-            field_dict["error_description"] = error_description
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "error": self.error,
+        }
+        if not isinstance(self.error_description, Unset):
+            _json["error_description"] = self.error_description
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        error = d.pop("error")
-
-        error_description = d.pop("error_description", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("OAuth2Error object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "error"
+            error = _data.pop("error", MISSING)
+            if not isinstance(error, str):
+                raise InvalidData.of("string", error)
+            _at = "error_description"
+            error_description = _data.pop("error_description", MISSING)
+            if error_description is not UNSET and not isinstance(error_description, str):
+                raise InvalidData.of("string", error_description)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             error=error,
             error_description=error_description,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,42 +2,40 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .user_properties import UserProperties
+from .user_role import UserRole
 
-if TYPE_CHECKING:
-    from ..models.user_properties import UserProperties
-    from ..models.user_role import UserRole
 
-
-T = TypeVar("T", bound="OpenIdUserInfo")
-
-
-@_attrs_define
-class OpenIdUserInfo:
+@define(repr=False)
+class OpenIdUserInfo(Model):
     """Information about a user, with OpenID Connect claims.
 
     Attributes:
-        aud (str | Unset): OpenID Connect 'aud' claim. This is present if user authenticated with openid scope.
-        authorities (list[UserRole] | Unset): Authorities assigned to the user.
-        contact_center_id (str | Unset): The ID of the contact center the user belongs to (if any). This is present if
-            user authenticated with openid scope.
-        dbid (int | Unset): The DBID of the corresponding user record in Configuration Server. This is present if the
-            user belongs to a contact center.
-        email (str | Unset): OpenID Connect 'email' claim. This is present if user authenticated with openid scope.
-        environment_id (str | Unset): OpenID Connect 'environment_id' claim. This is present if user authenticated with
-            openid scope.
-        family_name (str | Unset): OpenID Connect 'family_name' (last name) claim. This is present if user authenticated
+        aud: OpenID Connect 'aud' claim. This is present if user authenticated with openid scope.
+        authorities: Authorities assigned to the user.
+        contact_center_id: The ID of the contact center the user belongs to (if any). This is present if user authenticated
             with openid scope.
-        given_name (str | Unset): OpenID Connect 'given_name' (first name) claim. This is present if user authenticated
-            with openid scope.
-        properties (UserProperties | Unset): The user's properties (name/value pairs).
-        sub (str | Unset): OpenID Connect 'sub' claim. This is present if user authenticated with openid scope.
-        user_name (str | Unset): The user name. This is present if user authenticated with openid scope.
+        dbid: The DBID of the corresponding user record in Configuration Server. This is present if the user
+            belongs to a contact center.
+        email: OpenID Connect 'email' claim. This is present if user authenticated with openid scope.
+        environment_id: OpenID Connect 'environment_id' claim. This is present if user authenticated with openid scope.
+        family_name: OpenID Connect 'family_name' (last name) claim. This is present if user authenticated with openid
+            scope.
+        given_name: OpenID Connect 'given_name' (first name) claim. This is present if user authenticated with openid
+            scope.
+        properties: The user's properties (name/value pairs).
+        sub: OpenID Connect 'sub' claim. This is present if user authenticated with openid scope.
+        user_name: The user name. This is present if user authenticated with openid scope.
     """
 
     aud: str | Unset = UNSET
@@ -51,107 +49,105 @@ class OpenIdUserInfo:
     properties: UserProperties | Unset = UNSET
     sub: str | Unset = UNSET
     user_name: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("aud", "aud"),
+        ("authorities", "authorities"),
+        ("contact_center_id", "contact_center_id"),
+        ("dbid", "dbid"),
+        ("email", "email"),
+        ("environment_id", "environment_id"),
+        ("family_name", "family_name"),
+        ("given_name", "given_name"),
+        ("properties", "properties"),
+        ("sub", "sub"),
+        ("user_name", "user_name"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        aud = self.aud
-
-        authorities: list[dict[str, Any]] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.aud, Unset):
+            _json["aud"] = self.aud
         if not isinstance(self.authorities, Unset):
-            authorities = []
-            for authorities_item_data in self.authorities:
-                authorities_item = authorities_item_data.to_dict()
-                authorities.append(authorities_item)
-
-        contact_center_id = self.contact_center_id
-
-        dbid = self.dbid
-
-        email = self.email
-
-        environment_id = self.environment_id
-
-        family_name = self.family_name
-
-        given_name = self.given_name
-
-        properties: dict[str, Any] | Unset = UNSET
+            _json["authorities"] = [item.to_dict() for item in self.authorities]
+        if not isinstance(self.contact_center_id, Unset):
+            _json["contact_center_id"] = self.contact_center_id
+        if not isinstance(self.dbid, Unset):
+            _json["dbid"] = self.dbid
+        if not isinstance(self.email, Unset):
+            _json["email"] = self.email
+        if not isinstance(self.environment_id, Unset):
+            _json["environment_id"] = self.environment_id
+        if not isinstance(self.family_name, Unset):
+            _json["family_name"] = self.family_name
+        if not isinstance(self.given_name, Unset):
+            _json["given_name"] = self.given_name
         if not isinstance(self.properties, Unset):
-            properties = self.properties.to_dict()
-
-        sub = self.sub
-
-        user_name = self.user_name
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if aud is not UNSET:
-            field_dict["aud"] = aud
-        if authorities is not UNSET:
-            field_dict["authorities"] = authorities
-        if contact_center_id is not UNSET:
-            field_dict["contact_center_id"] = contact_center_id
-        if dbid is not UNSET:
-            field_dict["dbid"] = dbid
-        if email is not UNSET:
-            field_dict["email"] = email
-        if environment_id is not UNSET:
-            field_dict["environment_id"] = environment_id
-        if family_name is not UNSET:
-            field_dict["family_name"] = family_name
-        if given_name is not UNSET:
-            field_dict["given_name"] = given_name
-        if properties is not UNSET:
-            field_dict["properties"] = properties
-        if sub is not UNSET:
-            field_dict["sub"] = sub
-        if user_name is not UNSET:
-            field_dict["user_name"] = user_name
-
-        return field_dict
+            _json["properties"] = self.properties.to_dict()
+        if not isinstance(self.sub, Unset):
+            _json["sub"] = self.sub
+        if not isinstance(self.user_name, Unset):
+            _json["user_name"] = self.user_name
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.user_properties import UserProperties  # noqa: PLC0415
-        from ..models.user_role import UserRole  # noqa: PLC0415
-
-        d = dict(src_dict)
-        aud = d.pop("aud", UNSET)
-
-        _authorities = d.pop("authorities", UNSET)
-        authorities: list[UserRole] | Unset = UNSET
-        if _authorities is not UNSET:
-            authorities = []
-            for authorities_item_data in _authorities:
-                authorities_item = UserRole.from_dict(authorities_item_data)
-
-                authorities.append(authorities_item)
-
-        contact_center_id = d.pop("contact_center_id", UNSET)
-
-        dbid = d.pop("dbid", UNSET)
-
-        email = d.pop("email", UNSET)
-
-        environment_id = d.pop("environment_id", UNSET)
-
-        family_name = d.pop("family_name", UNSET)
-
-        given_name = d.pop("given_name", UNSET)
-
-        _properties = d.pop("properties", UNSET)
-        properties: UserProperties | Unset
-        if isinstance(_properties, Unset):
-            properties = UNSET
-        else:
-            properties = UserProperties.from_dict(_properties)
-
-        sub = d.pop("sub", UNSET)
-
-        user_name = d.pop("user_name", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("OpenIdUserInfo object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "aud"
+            aud = _data.pop("aud", MISSING)
+            if aud is not UNSET and not isinstance(aud, str):
+                raise InvalidData.of("string", aud)
+            _at = "authorities"
+            authorities = _data.pop("authorities", MISSING)
+            if authorities is not UNSET:
+                authorities = list_of(UserRole.from_dict, authorities)
+            _at = "contact_center_id"
+            contact_center_id = _data.pop("contact_center_id", MISSING)
+            if contact_center_id is not UNSET and not isinstance(contact_center_id, str):
+                raise InvalidData.of("string", contact_center_id)
+            _at = "dbid"
+            dbid = _data.pop("dbid", MISSING)
+            if dbid is not UNSET and type(dbid) is not int:
+                raise InvalidData.of("integer", dbid)
+            _at = "email"
+            email = _data.pop("email", MISSING)
+            if email is not UNSET and not isinstance(email, str):
+                raise InvalidData.of("string", email)
+            _at = "environment_id"
+            environment_id = _data.pop("environment_id", MISSING)
+            if environment_id is not UNSET and not isinstance(environment_id, str):
+                raise InvalidData.of("string", environment_id)
+            _at = "family_name"
+            family_name = _data.pop("family_name", MISSING)
+            if family_name is not UNSET and not isinstance(family_name, str):
+                raise InvalidData.of("string", family_name)
+            _at = "given_name"
+            given_name = _data.pop("given_name", MISSING)
+            if given_name is not UNSET and not isinstance(given_name, str):
+                raise InvalidData.of("string", given_name)
+            _at = "properties"
+            properties = _data.pop("properties", MISSING)
+            if properties is not UNSET:
+                properties = UserProperties.from_dict(properties)
+            _at = "sub"
+            sub = _data.pop("sub", MISSING)
+            if sub is not UNSET and not isinstance(sub, str):
+                raise InvalidData.of("string", sub)
+            _at = "user_name"
+            user_name = _data.pop("user_name", MISSING)
+            if user_name is not UNSET and not isinstance(user_name, str):
+                raise InvalidData.of("string", user_name)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             aud=aud,
             authorities=authorities,
             contact_center_id=contact_center_id,
@@ -164,22 +160,5 @@ class OpenIdUserInfo:
             sub=sub,
             user_name=user_name,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,23 +2,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..models.grant_type import GrantType
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .grant_type import GrantType
 
-T = TypeVar("T", bound="PasswordTokenRequest")
 
-
-@_attrs_define
-class PasswordTokenRequest:
+@define(repr=False)
+class PasswordTokenRequest(Model):
     """Get an access token with the agent's username and password (Resource Owner Password Credentials Grant).
 
     Attributes:
-        grant_type (GrantType): The grant type you use to implement authentication (RFC 6749):
+        grant_type: The grant type you use to implement authentication (RFC 6749):
             - `authorization_code`: Authorization Code Grant; exchange the `code` received at
               `redirect_uri` (needs `code` and `redirect_uri`).
             - `password`: Resource Owner Password Credentials Grant (needs the agent's `username` and
@@ -26,12 +28,11 @@ class PasswordTokenRequest:
             - `client_credentials`: Client Credentials Grant; a token for the client application
               itself (needs only the client's HTTP Basic credentials).
             - `refresh_token`: refresh an access token (needs `refresh_token`).
-             Default: GrantType.PASSWORD.
-        username (str): The agent's username.
-        password (str): The agent's password.
-        scope (str | Unset): The scope of the access request. The Authentication API supports only the `*` value.
-        client_id (str | Unset): The ID of the application or service that is registered as the client. You'll need to
-            get this value from your Engage Cloud representative. (Optional in the body: the client authenticates with HTTP
+        username: The agent's username.
+        password: The agent's password.
+        scope: The scope of the access request. The Authentication API supports only the `*` value.
+        client_id: The ID of the application or service that is registered as the client. You'll need to get this value
+            from your Engage Cloud representative. (Optional in the body: the client authenticates with HTTP
             Basic.)
     """
 
@@ -40,71 +41,64 @@ class PasswordTokenRequest:
     grant_type: GrantType = GrantType.PASSWORD
     scope: str | Unset = UNSET
     client_id: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("grant_type", "grant_type"),
+        ("username", "username"),
+        ("password", "password"),
+        ("scope", "scope"),
+        ("client_id", "client_id"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        grant_type = self.grant_type.value
-
-        username = self.username
-
-        password = self.password
-
-        scope = self.scope
-
-        client_id = self.client_id
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "grant_type": grant_type,
-                "username": username,
-                "password": password,
-            }
-        )
-        if scope is not UNSET:
-            field_dict["scope"] = scope
-        if client_id is not UNSET:
-            field_dict["client_id"] = client_id
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "grant_type": self.grant_type.value,
+            "username": self.username,
+            "password": self.password,
+        }
+        if not isinstance(self.scope, Unset):
+            _json["scope"] = self.scope
+        if not isinstance(self.client_id, Unset):
+            _json["client_id"] = self.client_id
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        grant_type = GrantType(d.pop("grant_type"))
-
-        username = d.pop("username")
-
-        password = d.pop("password")
-
-        scope = d.pop("scope", UNSET)
-
-        client_id = d.pop("client_id", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("PasswordTokenRequest object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "grant_type"
+            grant_type = _data.pop("grant_type", MISSING)
+            grant_type = GrantType(string(grant_type))
+            _at = "username"
+            username = _data.pop("username", MISSING)
+            if not isinstance(username, str):
+                raise InvalidData.of("string", username)
+            _at = "password"
+            password = _data.pop("password", MISSING)
+            if not isinstance(password, str):
+                raise InvalidData.of("string", password)
+            _at = "scope"
+            scope = _data.pop("scope", MISSING)
+            if scope is not UNSET and not isinstance(scope, str):
+                raise InvalidData.of("string", scope)
+            _at = "client_id"
+            client_id = _data.pop("client_id", MISSING)
+            if client_id is not UNSET and not isinstance(client_id, str):
+                raise InvalidData.of("string", client_id)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             grant_type=grant_type,
             username=username,
             password=password,
             scope=scope,
             client_id=client_id,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

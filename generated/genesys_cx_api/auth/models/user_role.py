@@ -2,73 +2,68 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="UserRole")
 
-
-@_attrs_define
-class UserRole:
+@define(repr=False)
+class UserRole(Model):
     """A role (authority) assigned to the user.
 
     Attributes:
-        name (str | Unset): The name of the role.
-        privileges (list[str] | Unset): The privileges of the role.
+        name: The name of the role.
+        privileges: The privileges of the role.
     """
 
     name: str | Unset = UNSET
     privileges: list[str] | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("name", "name"),
+        ("privileges", "privileges"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        name = self.name
-
-        privileges: list[str] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.name, Unset):
+            _json["name"] = self.name
         if not isinstance(self.privileges, Unset):
-            privileges = self.privileges
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if name is not UNSET:
-            field_dict["name"] = name
-        if privileges is not UNSET:
-            field_dict["privileges"] = privileges
-
-        return field_dict
+            _json["privileges"] = self.privileges
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        name = d.pop("name", UNSET)
-
-        privileges = cast(list[str], d.pop("privileges", UNSET))
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("UserRole object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "name"
+            name = _data.pop("name", MISSING)
+            if name is not UNSET and not isinstance(name, str):
+                raise InvalidData.of("string", name)
+            _at = "privileges"
+            privileges = _data.pop("privileges", MISSING)
+            if privileges is not UNSET:
+                privileges = list_of(string, privileges)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             name=name,
             privileges=privileges,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -3,75 +3,61 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from io import BytesIO
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from .. import types
-from ..types import File
+from ..._runtime import (
+    MISSING,
+    bytes_,
+)
+from ...errors import InvalidData
+from ...types import File, Model, RequestFiles
 
-T = TypeVar("T", bound="CertificateUpload")
 
-
-@_attrs_define
-class CertificateUpload:
+@define(repr=False)
+class CertificateUpload(Model):
     """The multipart form of a certificate upload (formData parameter `file`).
 
     Attributes:
-        file (File): The certificate file.
+        file: The certificate file.
     """
 
     file: File
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("file", "file"),)
 
     def to_dict(self) -> dict[str, Any]:
-        file = self.file.to_tuple()
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "file": self.file.to_tuple(),
+        }
+        return _json
 
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "file": file,
-            }
-        )
-
-        return field_dict
-
-    def to_multipart(self) -> types.RequestFiles:
-        files: types.RequestFiles = []
-
-        files.append(("file", self.file.to_tuple()))
-
-        for prop_name, prop in self.additional_properties.items():
-            files.append((prop_name, (None, str(prop).encode(), "text/plain")))
-
-        return files
+    def to_multipart(self) -> RequestFiles:
+        """This model as the parts of a ``multipart/form-data`` body (``httpx``'s ``files=``)."""
+        parts: RequestFiles = []
+        parts.append(("file", self.file.to_tuple()))
+        for key, value in self.additional_properties.items():
+            parts.append((key, (None, str(value).encode(), "text/plain")))
+        return parts
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        file = File(payload=BytesIO(d.pop("file")))
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("CertificateUpload object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "file"
+            file = _data.pop("file", MISSING)
+            file = File(payload=BytesIO(bytes_(file)))
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             file=file,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

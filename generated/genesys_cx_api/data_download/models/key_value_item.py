@@ -2,71 +2,66 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="KeyValueItem")
 
-
-@_attrs_define
-class KeyValueItem:
+@define(repr=False)
+class KeyValueItem(Model):
     """A value with its display label (job statuses, sources).
 
     Attributes:
-        label (str | Unset): The display label.
-        value (str | Unset): The value.
+        label: The display label.
+        value: The value.
     """
 
     label: str | Unset = UNSET
     value: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("label", "label"),
+        ("value", "value"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        label = self.label
-
-        value = self.value
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if label is not UNSET:
-            field_dict["label"] = label
-        if value is not UNSET:
-            field_dict["value"] = value
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.label, Unset):
+            _json["label"] = self.label
+        if not isinstance(self.value, Unset):
+            _json["value"] = self.value
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        label = d.pop("label", UNSET)
-
-        value = d.pop("value", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("KeyValueItem object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "label"
+            label = _data.pop("label", MISSING)
+            if label is not UNSET and not isinstance(label, str):
+                raise InvalidData.of("string", label)
+            _at = "value"
+            value = _data.pop("value", MISSING)
+            if value is not UNSET and not isinstance(value, str):
+                raise InvalidData.of("string", value)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             label=label,
             value=value,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

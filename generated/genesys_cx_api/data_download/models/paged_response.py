@@ -2,108 +2,89 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .paged_response_items_item import PagedResponseItemsItem
 
-if TYPE_CHECKING:
-    from ..models.paged_response_items_item import PagedResponseItemsItem
 
+@define(repr=False)
+class PagedResponse(Model):
+    """One page of a list. The docs type `items` only as an array of objects (file metadata for `/v3/file-metadatas`,
+    job information for `/v4/export/history` and `/v4/export/jobs`).
 
-T = TypeVar("T", bound="PagedResponse")
-
-
-@_attrs_define
-class PagedResponse:
-    """One page of a list. The docs type `items` only as an array of objects (file metadata for `/v3/file-metadatas`, job
-    information for `/v4/export/history` and `/v4/export/jobs`).
-
-        Attributes:
-            count (int | Unset): The total number of items matching the request.
-            from_ (int | Unset): Index of the first returned item.
-            items (list[PagedResponseItemsItem] | Unset): The items of this page.
-            size (int | Unset): The number of items requested for this page.
+    Attributes:
+        count: The total number of items matching the request.
+        from_: Index of the first returned item.
+        items: The items of this page.
+        size: The number of items requested for this page.
     """
 
     count: int | Unset = UNSET
     from_: int | Unset = UNSET
     items: list[PagedResponseItemsItem] | Unset = UNSET
     size: int | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("count", "count"),
+        ("from_", "from"),
+        ("items", "items"),
+        ("size", "size"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        count = self.count
-
-        from_ = self.from_
-
-        items: list[dict[str, Any]] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.count, Unset):
+            _json["count"] = self.count
+        if not isinstance(self.from_, Unset):
+            _json["from"] = self.from_
         if not isinstance(self.items, Unset):
-            items = []
-            for items_item_data in self.items:
-                items_item = items_item_data.to_dict()
-                items.append(items_item)
-
-        size = self.size
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if count is not UNSET:
-            field_dict["count"] = count
-        if from_ is not UNSET:
-            field_dict["from"] = from_
-        if items is not UNSET:
-            field_dict["items"] = items
-        if size is not UNSET:
-            field_dict["size"] = size
-
-        return field_dict
+            _json["items"] = [item.to_dict() for item in self.items]
+        if not isinstance(self.size, Unset):
+            _json["size"] = self.size
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.paged_response_items_item import PagedResponseItemsItem  # noqa: PLC0415
-
-        d = dict(src_dict)
-        count = d.pop("count", UNSET)
-
-        from_ = d.pop("from", UNSET)
-
-        _items = d.pop("items", UNSET)
-        items: list[PagedResponseItemsItem] | Unset = UNSET
-        if _items is not UNSET:
-            items = []
-            for items_item_data in _items:
-                items_item = PagedResponseItemsItem.from_dict(items_item_data)
-
-                items.append(items_item)
-
-        size = d.pop("size", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("PagedResponse object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "count"
+            count = _data.pop("count", MISSING)
+            if count is not UNSET and type(count) is not int:
+                raise InvalidData.of("integer", count)
+            _at = "from"
+            from_ = _data.pop("from", MISSING)
+            if from_ is not UNSET and type(from_) is not int:
+                raise InvalidData.of("integer", from_)
+            _at = "items"
+            items = _data.pop("items", MISSING)
+            if items is not UNSET:
+                items = list_of(PagedResponseItemsItem.from_dict, items)
+            _at = "size"
+            size = _data.pop("size", MISSING)
+            if size is not UNSET and type(size) is not int:
+                raise InvalidData.of("integer", size)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             count=count,
             from_=from_,
             items=items,
             size=size,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

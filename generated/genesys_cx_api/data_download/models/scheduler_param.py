@@ -2,89 +2,86 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="SchedulerParam")
 
-
-@_attrs_define
-class SchedulerParam:
+@define(repr=False)
+class SchedulerParam(Model):
     """The scheduler parameters of a job.
 
     Attributes:
-        immediately (bool | Unset): Run the job immediately.
-        cron (str | Unset): A cron expression for recurring runs.
-        runs (str | Unset): The number of runs.
-        start_date (str | Unset): When the schedule starts (format not documented).
+        immediately: Run the job immediately.
+        cron: A cron expression for recurring runs.
+        runs: The number of runs.
+        start_date: When the schedule starts (format not documented).
     """
 
     immediately: bool | Unset = UNSET
     cron: str | Unset = UNSET
     runs: str | Unset = UNSET
     start_date: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("immediately", "immediately"),
+        ("cron", "cron"),
+        ("runs", "runs"),
+        ("start_date", "startDate"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        immediately = self.immediately
-
-        cron = self.cron
-
-        runs = self.runs
-
-        start_date = self.start_date
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if immediately is not UNSET:
-            field_dict["immediately"] = immediately
-        if cron is not UNSET:
-            field_dict["cron"] = cron
-        if runs is not UNSET:
-            field_dict["runs"] = runs
-        if start_date is not UNSET:
-            field_dict["startDate"] = start_date
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.immediately, Unset):
+            _json["immediately"] = self.immediately
+        if not isinstance(self.cron, Unset):
+            _json["cron"] = self.cron
+        if not isinstance(self.runs, Unset):
+            _json["runs"] = self.runs
+        if not isinstance(self.start_date, Unset):
+            _json["startDate"] = self.start_date
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        immediately = d.pop("immediately", UNSET)
-
-        cron = d.pop("cron", UNSET)
-
-        runs = d.pop("runs", UNSET)
-
-        start_date = d.pop("startDate", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("SchedulerParam object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "immediately"
+            immediately = _data.pop("immediately", MISSING)
+            if immediately is not UNSET and immediately is not True and immediately is not False:
+                raise InvalidData.of("boolean", immediately)
+            _at = "cron"
+            cron = _data.pop("cron", MISSING)
+            if cron is not UNSET and not isinstance(cron, str):
+                raise InvalidData.of("string", cron)
+            _at = "runs"
+            runs = _data.pop("runs", MISSING)
+            if runs is not UNSET and not isinstance(runs, str):
+                raise InvalidData.of("string", runs)
+            _at = "startDate"
+            start_date = _data.pop("startDate", MISSING)
+            if start_date is not UNSET and not isinstance(start_date, str):
+                raise InvalidData.of("string", start_date)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             immediately=immediately,
             cron=cron,
             runs=runs,
             start_date=start_date,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

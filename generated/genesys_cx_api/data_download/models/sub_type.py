@@ -2,26 +2,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="SubType")
 
-
-@_attrs_define
-class SubType:
+@define(repr=False)
+class SubType(Model):
     """A data sub type.
 
     Attributes:
-        name (str | Unset): The sub type's name.
-        display_name (str | Unset): The sub type's display name.
-        source (str | Unset): The source the sub type belongs to.
-        data_type (str | Unset): The data type the sub type belongs to.
-        enabled (bool | Unset): Whether the sub type is enabled.
+        name: The sub type's name.
+        display_name: The sub type's display name.
+        source: The source the sub type belongs to.
+        data_type: The data type the sub type belongs to.
+        enabled: Whether the sub type is enabled.
     """
 
     name: str | Unset = UNSET
@@ -29,71 +30,68 @@ class SubType:
     source: str | Unset = UNSET
     data_type: str | Unset = UNSET
     enabled: bool | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("name", "name"),
+        ("display_name", "displayName"),
+        ("source", "source"),
+        ("data_type", "dataType"),
+        ("enabled", "enabled"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        name = self.name
-
-        display_name = self.display_name
-
-        source = self.source
-
-        data_type = self.data_type
-
-        enabled = self.enabled
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if name is not UNSET:
-            field_dict["name"] = name
-        if display_name is not UNSET:
-            field_dict["displayName"] = display_name
-        if source is not UNSET:
-            field_dict["source"] = source
-        if data_type is not UNSET:
-            field_dict["dataType"] = data_type
-        if enabled is not UNSET:
-            field_dict["enabled"] = enabled
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.name, Unset):
+            _json["name"] = self.name
+        if not isinstance(self.display_name, Unset):
+            _json["displayName"] = self.display_name
+        if not isinstance(self.source, Unset):
+            _json["source"] = self.source
+        if not isinstance(self.data_type, Unset):
+            _json["dataType"] = self.data_type
+        if not isinstance(self.enabled, Unset):
+            _json["enabled"] = self.enabled
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        name = d.pop("name", UNSET)
-
-        display_name = d.pop("displayName", UNSET)
-
-        source = d.pop("source", UNSET)
-
-        data_type = d.pop("dataType", UNSET)
-
-        enabled = d.pop("enabled", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("SubType object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "name"
+            name = _data.pop("name", MISSING)
+            if name is not UNSET and not isinstance(name, str):
+                raise InvalidData.of("string", name)
+            _at = "displayName"
+            display_name = _data.pop("displayName", MISSING)
+            if display_name is not UNSET and not isinstance(display_name, str):
+                raise InvalidData.of("string", display_name)
+            _at = "source"
+            source = _data.pop("source", MISSING)
+            if source is not UNSET and not isinstance(source, str):
+                raise InvalidData.of("string", source)
+            _at = "dataType"
+            data_type = _data.pop("dataType", MISSING)
+            if data_type is not UNSET and not isinstance(data_type, str):
+                raise InvalidData.of("string", data_type)
+            _at = "enabled"
+            enabled = _data.pop("enabled", MISSING)
+            if enabled is not UNSET and enabled is not True and enabled is not False:
+                raise InvalidData.of("boolean", enabled)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             name=name,
             display_name=display_name,
             source=source,
             data_type=data_type,
             enabled=enabled,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

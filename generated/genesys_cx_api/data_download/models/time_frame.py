@@ -2,80 +2,76 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="TimeFrame")
 
-
-@_attrs_define
-class TimeFrame:
+@define(repr=False)
+class TimeFrame(Model):
     """The export time frame of a job.
 
     Attributes:
-        all_ (bool | Unset): Export all data regardless of date.
-        date_from (str | Unset): Start of the time frame (format not documented).
-        date_to (str | Unset): End of the time frame (format not documented).
+        all_: Export all data regardless of date.
+        date_from: Start of the time frame (format not documented).
+        date_to: End of the time frame (format not documented).
     """
 
     all_: bool | Unset = UNSET
     date_from: str | Unset = UNSET
     date_to: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("all_", "all"),
+        ("date_from", "dateFrom"),
+        ("date_to", "dateTo"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        all_ = self.all_
-
-        date_from = self.date_from
-
-        date_to = self.date_to
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if all_ is not UNSET:
-            field_dict["all"] = all_
-        if date_from is not UNSET:
-            field_dict["dateFrom"] = date_from
-        if date_to is not UNSET:
-            field_dict["dateTo"] = date_to
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.all_, Unset):
+            _json["all"] = self.all_
+        if not isinstance(self.date_from, Unset):
+            _json["dateFrom"] = self.date_from
+        if not isinstance(self.date_to, Unset):
+            _json["dateTo"] = self.date_to
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        all_ = d.pop("all", UNSET)
-
-        date_from = d.pop("dateFrom", UNSET)
-
-        date_to = d.pop("dateTo", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("TimeFrame object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "all"
+            all_ = _data.pop("all", MISSING)
+            if all_ is not UNSET and all_ is not True and all_ is not False:
+                raise InvalidData.of("boolean", all_)
+            _at = "dateFrom"
+            date_from = _data.pop("dateFrom", MISSING)
+            if date_from is not UNSET and not isinstance(date_from, str):
+                raise InvalidData.of("string", date_from)
+            _at = "dateTo"
+            date_to = _data.pop("dateTo", MISSING)
+            if date_to is not UNSET and not isinstance(date_to, str):
+                raise InvalidData.of("string", date_to)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             all_=all_,
             date_from=date_from,
             date_to=date_to,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,81 +2,75 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="UcsJobParams")
 
-
-@_attrs_define
-class UcsJobParams:
+@define(repr=False)
+class UcsJobParams(Model):
     """The parameters of a job exporting Universal Contact Server (UCS) data.
 
     Attributes:
-        type_ (str): The data type to export (see `get_data_types`).
-        media (list[str]): The media types to export.
-        file_split_size (str | Unset): The size of split files.
+        type_: The data type to export (see `get_data_types`).
+        media: The media types to export.
+        file_split_size: The size of split files.
     """
 
     type_: str
     media: list[str]
     file_split_size: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("type_", "type"),
+        ("media", "media"),
+        ("file_split_size", "fileSplitSize"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        type_ = self.type_
-
-        media = self.media
-
-        file_split_size = self.file_split_size
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "type": type_,
-                "media": media,
-            }
-        )
-        if file_split_size is not UNSET:
-            field_dict["fileSplitSize"] = file_split_size
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "type": self.type_,
+            "media": self.media,
+        }
+        if not isinstance(self.file_split_size, Unset):
+            _json["fileSplitSize"] = self.file_split_size
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        type_ = d.pop("type")
-
-        media = cast(list[str], d.pop("media"))
-
-        file_split_size = d.pop("fileSplitSize", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("UcsJobParams object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "type"
+            type_ = _data.pop("type", MISSING)
+            if not isinstance(type_, str):
+                raise InvalidData.of("string", type_)
+            _at = "media"
+            media = _data.pop("media", MISSING)
+            media = list_of(string, media)
+            _at = "fileSplitSize"
+            file_split_size = _data.pop("fileSplitSize", MISSING)
+            if file_split_size is not UNSET and not isinstance(file_split_size, str):
+                raise InvalidData.of("string", file_split_size)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             type_=type_,
             media=media,
             file_split_size=file_split_size,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,29 +2,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..models.interaction_subtype import InteractionSubtype
-from ..models.media_type import MediaType
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .interaction_subtype import InteractionSubtype
+from .media_type import MediaType
 
-T = TypeVar("T", bound="Entity")
 
-
-@_attrs_define
-class Entity:
+@define(repr=False)
+class Entity(Model):
     """The interaction whose state changed (docs name `entity`).
 
     Attributes:
-        id (str | Unset): The interaction ID.
-        media_type (MediaType | Unset): The interaction's media type (docs: `entity.mediaType`, Valid Values):
+        id: The interaction ID.
+        media_type: The interaction's media type (docs: `entity.mediaType`, Valid Values):
             - `chat`: a chat interaction.
             - `email`: a (secure) email interaction.
-        interaction_subtype (InteractionSubtype | Unset): The interaction's subtype (docs: `entity.interactionSubtype`,
-            Valid Values):
+        interaction_subtype: The interaction's subtype (docs: `entity.interactionSubtype`, Valid Values):
             - `InboundNew`: a new inbound interaction.
             - `Outbound`: an outbound interaction.
             - `SMS`: an SMS interaction.
@@ -33,86 +34,68 @@ class Entity:
             - `FacebookPrivate`: a private Facebook interaction (direct message).
             - `TwitterPublic`: a public Twitter interaction (tweet).
             - `TwitterPrivate`: a private Twitter interaction (direct message).
-        self_uri (str | Unset): The URL to retrieve the interaction data. In the docs' example `NexusURL` stands for the
-            base URL of the Nexus (Digital Channels) API.
+        self_uri: The URL to retrieve the interaction data. In the docs' example `NexusURL` stands for the base URL of
+            the Nexus (Digital Channels) API.
     """
 
     id: str | Unset = UNSET
     media_type: MediaType | Unset = UNSET
     interaction_subtype: InteractionSubtype | Unset = UNSET
     self_uri: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("id", "id"),
+        ("media_type", "mediaType"),
+        ("interaction_subtype", "interactionSubtype"),
+        ("self_uri", "selfUri"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        id = self.id
-
-        media_type: str | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.id, Unset):
+            _json["id"] = self.id
         if not isinstance(self.media_type, Unset):
-            media_type = self.media_type.value
-
-        interaction_subtype: str | Unset = UNSET
+            _json["mediaType"] = self.media_type.value
         if not isinstance(self.interaction_subtype, Unset):
-            interaction_subtype = self.interaction_subtype.value
-
-        self_uri = self.self_uri
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if id is not UNSET:
-            field_dict["id"] = id
-        if media_type is not UNSET:
-            field_dict["mediaType"] = media_type
-        if interaction_subtype is not UNSET:
-            field_dict["interactionSubtype"] = interaction_subtype
-        if self_uri is not UNSET:
-            field_dict["selfUri"] = self_uri
-
-        return field_dict
+            _json["interactionSubtype"] = self.interaction_subtype.value
+        if not isinstance(self.self_uri, Unset):
+            _json["selfUri"] = self.self_uri
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        id = d.pop("id", UNSET)
-
-        _media_type = d.pop("mediaType", UNSET)
-        media_type: MediaType | Unset
-        if isinstance(_media_type, Unset):
-            media_type = UNSET
-        else:
-            media_type = MediaType(_media_type)
-
-        _interaction_subtype = d.pop("interactionSubtype", UNSET)
-        interaction_subtype: InteractionSubtype | Unset
-        if isinstance(_interaction_subtype, Unset):
-            interaction_subtype = UNSET
-        else:
-            interaction_subtype = InteractionSubtype(_interaction_subtype)
-
-        self_uri = d.pop("selfUri", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("Entity object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "id"
+            id = _data.pop("id", MISSING)
+            if id is not UNSET and not isinstance(id, str):
+                raise InvalidData.of("string", id)
+            _at = "mediaType"
+            media_type = _data.pop("mediaType", MISSING)
+            if media_type is not UNSET:
+                media_type = MediaType(string(media_type))
+            _at = "interactionSubtype"
+            interaction_subtype = _data.pop("interactionSubtype", MISSING)
+            if interaction_subtype is not UNSET:
+                interaction_subtype = InteractionSubtype(string(interaction_subtype))
+            _at = "selfUri"
+            self_uri = _data.pop("selfUri", MISSING)
+            if self_uri is not UNSET and not isinstance(self_uri, str):
+                raise InvalidData.of("string", self_uri)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             id=id,
             media_type=media_type,
             interaction_subtype=interaction_subtype,
             self_uri=self_uri,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,94 +2,72 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..models.event_type import EventType
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .entity import Entity
+from .event_type import EventType
 
-if TYPE_CHECKING:
-    from ..models.entity import Entity
 
-
-T = TypeVar("T", bound="Event")
-
-
-@_attrs_define
-class Event:
+@define(repr=False)
+class Event(Model):
     """One interaction state change event (docs name `Event`).
 
     Attributes:
-        event (EventType | Unset): The type of event (docs: `Event.event`, Valid Values):
-            - `STARTED`: a new interaction was created in Universal Contact Server and submitted into the interaction queue.
+        event: The type of event (docs: `Event.event`, Valid Values):
+            - `STARTED`: a new interaction was created in Universal Contact Server and submitted into the
+            interaction queue.
             - `FINISHED`: the interaction processing was stopped by Agent Desktop or another workflow.
-        entity (Entity | Unset): The interaction whose state changed (docs name `entity`).
+        entity: The interaction whose state changed (docs name `entity`).
     """
 
     event: EventType | Unset = UNSET
     entity: Entity | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("event", "event"),
+        ("entity", "entity"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        event: str | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
         if not isinstance(self.event, Unset):
-            event = self.event.value
-
-        entity: dict[str, Any] | Unset = UNSET
+            _json["event"] = self.event.value
         if not isinstance(self.entity, Unset):
-            entity = self.entity.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if event is not UNSET:
-            field_dict["event"] = event
-        if entity is not UNSET:
-            field_dict["entity"] = entity
-
-        return field_dict
+            _json["entity"] = self.entity.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.entity import Entity  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _event = d.pop("event", UNSET)
-        event: EventType | Unset
-        if isinstance(_event, Unset):
-            event = UNSET
-        else:
-            event = EventType(_event)
-
-        _entity = d.pop("entity", UNSET)
-        entity: Entity | Unset
-        if isinstance(_entity, Unset):
-            entity = UNSET
-        else:
-            entity = Entity.from_dict(_entity)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("Event object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "event"
+            event = _data.pop("event", MISSING)
+            if event is not UNSET:
+                event = EventType(string(event))
+            _at = "entity"
+            entity = _data.pop("entity", MISSING)
+            if entity is not UNSET:
+                entity = Entity.from_dict(entity)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             event=event,
             entity=entity,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

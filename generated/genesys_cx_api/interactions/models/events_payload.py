@@ -2,84 +2,67 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.events_payload_data import EventsPayloadData
-
-
-T = TypeVar("T", bound="EventsPayload")
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .events_payload_data import EventsPayloadData
 
 
-@_attrs_define
-class EventsPayload:
+@define(repr=False)
+class EventsPayload(Model):
     """The events payload Genesys POSTs to the third-party system (docs name `EventsPayload`).
 
     Attributes:
-        operation_id (str | Unset): The ID of the operation.
-        data (EventsPayloadData | Unset): The `data` object of the events payload (docs name `data`).
+        operation_id: The ID of the operation.
+        data: The `data` object of the events payload (docs name `data`).
     """
 
     operation_id: str | Unset = UNSET
     data: EventsPayloadData | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("operation_id", "operationId"),
+        ("data", "data"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        operation_id = self.operation_id
-
-        data: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.operation_id, Unset):
+            _json["operationId"] = self.operation_id
         if not isinstance(self.data, Unset):
-            data = self.data.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if operation_id is not UNSET:
-            field_dict["operationId"] = operation_id
-        if data is not UNSET:
-            field_dict["data"] = data
-
-        return field_dict
+            _json["data"] = self.data.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.events_payload_data import EventsPayloadData  # noqa: PLC0415
-
-        d = dict(src_dict)
-        operation_id = d.pop("operationId", UNSET)
-
-        _data = d.pop("data", UNSET)
-        data: EventsPayloadData | Unset
-        if isinstance(_data, Unset):
-            data = UNSET
-        else:
-            data = EventsPayloadData.from_dict(_data)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("EventsPayload object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "operationId"
+            operation_id = _data.pop("operationId", MISSING)
+            if operation_id is not UNSET and not isinstance(operation_id, str):
+                raise InvalidData.of("string", operation_id)
+            _at = "data"
+            data = _data.pop("data", MISSING)
+            if data is not UNSET:
+                data = EventsPayloadData.from_dict(data)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             operation_id=operation_id,
             data=data,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

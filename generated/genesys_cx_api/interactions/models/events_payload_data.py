@@ -2,80 +2,56 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .event import Event
 
-if TYPE_CHECKING:
-    from ..models.event import Event
 
-
-T = TypeVar("T", bound="EventsPayloadData")
-
-
-@_attrs_define
-class EventsPayloadData:
+@define(repr=False)
+class EventsPayloadData(Model):
     """The `data` object of the events payload (docs name `data`).
 
     Attributes:
-        entities (list[Event] | Unset): The events.
+        entities: The events.
     """
 
     entities: list[Event] | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("entities", "entities"),)
 
     def to_dict(self) -> dict[str, Any]:
-        entities: list[dict[str, Any]] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
         if not isinstance(self.entities, Unset):
-            entities = []
-            for entities_item_data in self.entities:
-                entities_item = entities_item_data.to_dict()
-                entities.append(entities_item)
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if entities is not UNSET:
-            field_dict["entities"] = entities
-
-        return field_dict
+            _json["entities"] = [item.to_dict() for item in self.entities]
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.event import Event  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _entities = d.pop("entities", UNSET)
-        entities: list[Event] | Unset = UNSET
-        if _entities is not UNSET:
-            entities = []
-            for entities_item_data in _entities:
-                entities_item = Event.from_dict(entities_item_data)
-
-                entities.append(entities_item)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("EventsPayloadData object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "entities"
+            entities = _data.pop("entities", MISSING)
+            if entities is not UNSET:
+                entities = list_of(Event.from_dict, entities)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             entities=entities,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,76 +2,54 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-if TYPE_CHECKING:
-    from ..models.events_response_id import EventsResponseId
+from ..._runtime import (
+    MISSING,
+    list_of,
+)
+from ...errors import InvalidData
+from ...types import Model
+from .events_response_id import EventsResponseId
 
 
-T = TypeVar("T", bound="EventsResponseData")
-
-
-@_attrs_define
-class EventsResponseData:
+@define(repr=False)
+class EventsResponseData(Model):
     """The `data` object of the events response (docs name `data`).
 
     Attributes:
-        ids (list[EventsResponseId]): The acknowledged IDs.
+        ids: The acknowledged IDs.
     """
 
     ids: list[EventsResponseId]
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("ids", "ids"),)
 
     def to_dict(self) -> dict[str, Any]:
-        ids = []
-        for ids_item_data in self.ids:
-            ids_item = ids_item_data.to_dict()
-            ids.append(ids_item)
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "ids": ids,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "ids": [item.to_dict() for item in self.ids],
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.events_response_id import EventsResponseId  # noqa: PLC0415
-
-        d = dict(src_dict)
-        ids = []
-        _ids = d.pop("ids")
-        for ids_item_data in _ids:
-            ids_item = EventsResponseId.from_dict(ids_item_data)
-
-            ids.append(ids_item)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("EventsResponseData object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "ids"
+            ids = _data.pop("ids", MISSING)
+            ids = list_of(EventsResponseId.from_dict, ids)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             ids=ids,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,74 +2,67 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..models.email_content_type import EmailContentType
+from ..._runtime import (
+    MISSING,
+    string,
+)
+from ...errors import InvalidData
+from ...types import Model
+from .email_content_type import EmailContentType
 
-T = TypeVar("T", bound="EmailContent")
 
-
-@_attrs_define
-class EmailContent:
+@define(repr=False)
+class EmailContent(Model):
     """One body part of an e-mail.
 
     Attributes:
-        type_ (EmailContentType): The format of this body part:
+        type_: The format of this body part:
             - `text`: plain text body
             - `html`: HTML body
-        text (str): The body in that format.
+        text: The body in that format.
     """
 
     type_: EmailContentType
     text: str
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("type_", "type"),
+        ("text", "text"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        type_ = self.type_.value
-
-        text = self.text
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "type": type_,
-                "text": text,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "type": self.type_.value,
+            "text": self.text,
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        type_ = EmailContentType(d.pop("type"))
-
-        text = d.pop("text")
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("EmailContent object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "type"
+            type_ = _data.pop("type", MISSING)
+            type_ = EmailContentType(string(type_))
+            _at = "text"
+            text = _data.pop("text", MISSING)
+            if not isinstance(text, str):
+                raise InvalidData.of("string", text)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             type_=type_,
             text=text,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

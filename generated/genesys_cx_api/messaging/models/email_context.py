@@ -2,76 +2,56 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.participant import Participant
-
-
-T = TypeVar("T", bound="EmailContext")
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .participant import Participant
 
 
-@_attrs_define
-class EmailContext:
+@define(repr=False)
+class EmailContext(Model):
     """Additional e-mail context of an OutgoingEmailMessage.
 
     Attributes:
-        reply_to (Participant | Unset): A sender or recipient of a message: a phone number for SMS, an e-mail address
-            for e-mail, with an optional display name.
+        reply_to: A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail, with an
+            optional display name.
     """
 
     reply_to: Participant | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("reply_to", "replyTo"),)
 
     def to_dict(self) -> dict[str, Any]:
-        reply_to: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
         if not isinstance(self.reply_to, Unset):
-            reply_to = self.reply_to.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if reply_to is not UNSET:
-            field_dict["replyTo"] = reply_to
-
-        return field_dict
+            _json["replyTo"] = self.reply_to.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.participant import Participant  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _reply_to = d.pop("replyTo", UNSET)
-        reply_to: Participant | Unset
-        if isinstance(_reply_to, Unset):
-            reply_to = UNSET
-        else:
-            reply_to = Participant.from_dict(_reply_to)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("EmailContext object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "replyTo"
+            reply_to = _data.pop("replyTo", MISSING)
+            if reply_to is not UNSET:
+                reply_to = Participant.from_dict(reply_to)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             reply_to=reply_to,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

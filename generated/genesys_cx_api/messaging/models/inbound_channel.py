@@ -2,79 +2,66 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-if TYPE_CHECKING:
-    from ..models.participant import Participant
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import Model
+from .participant import Participant
 
 
-T = TypeVar("T", bound="InboundChannel")
+@define(repr=False)
+class InboundChannel(Model):
+    """The `channel` of a content message the third-party system sends: who sent it and to whom (the channel itself is
+    the `channelId` of the path).
 
-
-@_attrs_define
-class InboundChannel:
-    """The `channel` of a content message the third-party system sends: who sent it and to whom (the channel itself is the
-    `channelId` of the path).
-
-        Attributes:
-            from_ (Participant): A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail,
-                with an optional display name.
-            to (Participant): A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail, with
-                an optional display name.
+    Attributes:
+        from_: A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail, with an
+            optional display name.
+        to: A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail, with an
+            optional display name.
     """
 
     from_: Participant
     to: Participant
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("from_", "from"),
+        ("to", "to"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        from_ = self.from_.to_dict()
-
-        to = self.to.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "from": from_,
-                "to": to,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "from": self.from_.to_dict(),
+            "to": self.to.to_dict(),
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.participant import Participant  # noqa: PLC0415
-
-        d = dict(src_dict)
-        from_ = Participant.from_dict(d.pop("from"))
-
-        to = Participant.from_dict(d.pop("to"))
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("InboundChannel object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "from"
+            from_ = _data.pop("from", MISSING)
+            from_ = Participant.from_dict(from_)
+            _at = "to"
+            to = _data.pop("to", MISSING)
+            to = Participant.from_dict(to)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             from_=from_,
             to=to,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

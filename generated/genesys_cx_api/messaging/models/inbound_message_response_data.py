@@ -2,64 +2,56 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="InboundMessageResponseData")
 
-
-@_attrs_define
-class InboundMessageResponseData:
+@define(repr=False)
+class InboundMessageResponseData(Model):
     """The `data` of an InboundMessageResponse.
 
     Attributes:
-        ids (list[str] | Unset): The ID of the accepted message, if provided (one per accepted message).
+        ids: The ID of the accepted message, if provided (one per accepted message).
     """
 
     ids: list[str] | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("ids", "ids"),)
 
     def to_dict(self) -> dict[str, Any]:
-        ids: list[str] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
         if not isinstance(self.ids, Unset):
-            ids = self.ids
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if ids is not UNSET:
-            field_dict["ids"] = ids
-
-        return field_dict
+            _json["ids"] = self.ids
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        ids = cast(list[str], d.pop("ids", UNSET))
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("InboundMessageResponseData object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "ids"
+            ids = _data.pop("ids", MISSING)
+            if ids is not UNSET:
+                ids = list_of(string, ids)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             ids=ids,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

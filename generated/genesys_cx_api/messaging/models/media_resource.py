@@ -2,27 +2,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="MediaResource")
 
-
-@_attrs_define
-class MediaResource:
+@define(repr=False)
+class MediaResource(Model):
     """The `data` of an UploadResponse, describing a media resource.
 
     Attributes:
-        media_id (str | Unset): The ID of the media resource.
-        url (str | Unset): A synthetic URL to be used as reference in the outgoing message payload
+        media_id: The ID of the media resource.
+        url: A synthetic URL to be used as reference in the outgoing message payload
             (`genesys://nexus/<mediaId>`).
-        filename (str | Unset): The name of the media resource.
-        mimetype (str | Unset): The type of file.
-        length (int | Unset): The length of the media file.
+        filename: The name of the media resource.
+        mimetype: The type of file.
+        length: The length of the media file.
     """
 
     media_id: str | Unset = UNSET
@@ -30,71 +31,68 @@ class MediaResource:
     filename: str | Unset = UNSET
     mimetype: str | Unset = UNSET
     length: int | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("media_id", "mediaId"),
+        ("url", "url"),
+        ("filename", "filename"),
+        ("mimetype", "mimetype"),
+        ("length", "length"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        media_id = self.media_id
-
-        url = self.url
-
-        filename = self.filename
-
-        mimetype = self.mimetype
-
-        length = self.length
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if media_id is not UNSET:
-            field_dict["mediaId"] = media_id
-        if url is not UNSET:
-            field_dict["url"] = url
-        if filename is not UNSET:
-            field_dict["filename"] = filename
-        if mimetype is not UNSET:
-            field_dict["mimetype"] = mimetype
-        if length is not UNSET:
-            field_dict["length"] = length
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.media_id, Unset):
+            _json["mediaId"] = self.media_id
+        if not isinstance(self.url, Unset):
+            _json["url"] = self.url
+        if not isinstance(self.filename, Unset):
+            _json["filename"] = self.filename
+        if not isinstance(self.mimetype, Unset):
+            _json["mimetype"] = self.mimetype
+        if not isinstance(self.length, Unset):
+            _json["length"] = self.length
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        media_id = d.pop("mediaId", UNSET)
-
-        url = d.pop("url", UNSET)
-
-        filename = d.pop("filename", UNSET)
-
-        mimetype = d.pop("mimetype", UNSET)
-
-        length = d.pop("length", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("MediaResource object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "mediaId"
+            media_id = _data.pop("mediaId", MISSING)
+            if media_id is not UNSET and not isinstance(media_id, str):
+                raise InvalidData.of("string", media_id)
+            _at = "url"
+            url = _data.pop("url", MISSING)
+            if url is not UNSET and not isinstance(url, str):
+                raise InvalidData.of("string", url)
+            _at = "filename"
+            filename = _data.pop("filename", MISSING)
+            if filename is not UNSET and not isinstance(filename, str):
+                raise InvalidData.of("string", filename)
+            _at = "mimetype"
+            mimetype = _data.pop("mimetype", MISSING)
+            if mimetype is not UNSET and not isinstance(mimetype, str):
+                raise InvalidData.of("string", mimetype)
+            _at = "length"
+            length = _data.pop("length", MISSING)
+            if length is not UNSET and type(length) is not int:
+                raise InvalidData.of("integer", length)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             media_id=media_id,
             url=url,
             filename=filename,
             mimetype=mimetype,
             length=length,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,34 +2,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .email_context import EmailContext
+from .participant import Participant
 
-if TYPE_CHECKING:
-    from ..models.email_context import EmailContext
-    from ..models.participant import Participant
 
-
-T = TypeVar("T", bound="OutgoingEmailChannel")
-
-
-@_attrs_define
-class OutgoingEmailChannel:
+@define(repr=False)
+class OutgoingEmailChannel(Model):
     """The `channel` of an OutgoingEmailMessage.
 
     Attributes:
-        id (str): The ID of the channel (the e-mail domain of the channel).
-        type_ (str): The channel type (`email` in the docs' example).
-        from_ (Participant): A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail,
-            with an optional display name.
-        to (list[Participant]): The recipients of the e-mail.
-        message_id (str): The unique ID of the message. Return it as `messageId` in the webhook response and use it as
+        id: The ID of the channel (the e-mail domain of the channel).
+        type_: The channel type (`email` in the docs' example).
+        from_: A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail, with an
+            optional display name.
+        to: The recipients of the e-mail.
+        message_id: The unique ID of the message. Return it as `messageId` in the webhook response and use it as
             `channel.messageId` of delivery receipts.
-        context (EmailContext | Unset): Additional e-mail context of an OutgoingEmailMessage.
+        context: Additional e-mail context of an OutgoingEmailMessage.
     """
 
     id: str
@@ -38,71 +37,63 @@ class OutgoingEmailChannel:
     to: list[Participant]
     message_id: str
     context: EmailContext | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("id", "id"),
+        ("type_", "type"),
+        ("from_", "from"),
+        ("to", "to"),
+        ("message_id", "messageId"),
+        ("context", "context"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        id = self.id
-
-        type_ = self.type_
-
-        from_ = self.from_.to_dict()
-
-        to = []
-        for to_item_data in self.to:
-            to_item = to_item_data.to_dict()
-            to.append(to_item)
-
-        message_id = self.message_id
-
-        context: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "id": self.id,
+            "type": self.type_,
+            "from": self.from_.to_dict(),
+            "to": [item.to_dict() for item in self.to],
+            "messageId": self.message_id,
+        }
         if not isinstance(self.context, Unset):
-            context = self.context.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "id": id,
-                "type": type_,
-                "from": from_,
-                "to": to,
-                "messageId": message_id,
-            }
-        )
-        if context is not UNSET:
-            field_dict["context"] = context
-
-        return field_dict
+            _json["context"] = self.context.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.email_context import EmailContext  # noqa: PLC0415
-        from ..models.participant import Participant  # noqa: PLC0415
-
-        d = dict(src_dict)
-        id = d.pop("id")
-
-        type_ = d.pop("type")
-
-        from_ = Participant.from_dict(d.pop("from"))
-
-        to = []
-        _to = d.pop("to")
-        for to_item_data in _to:
-            to_item = Participant.from_dict(to_item_data)
-
-            to.append(to_item)
-
-        message_id = d.pop("messageId")
-
-        _context = d.pop("context", UNSET)
-        context: EmailContext | Unset
-        if isinstance(_context, Unset):
-            context = UNSET
-        else:
-            context = EmailContext.from_dict(_context)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("OutgoingEmailChannel object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "id"
+            id = _data.pop("id", MISSING)
+            if not isinstance(id, str):
+                raise InvalidData.of("string", id)
+            _at = "type"
+            type_ = _data.pop("type", MISSING)
+            if not isinstance(type_, str):
+                raise InvalidData.of("string", type_)
+            _at = "from"
+            from_ = _data.pop("from", MISSING)
+            from_ = Participant.from_dict(from_)
+            _at = "to"
+            to = _data.pop("to", MISSING)
+            to = list_of(Participant.from_dict, to)
+            _at = "messageId"
+            message_id = _data.pop("messageId", MISSING)
+            if not isinstance(message_id, str):
+                raise InvalidData.of("string", message_id)
+            _at = "context"
+            context = _data.pop("context", MISSING)
+            if context is not UNSET:
+                context = EmailContext.from_dict(context)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             id=id,
             type_=type_,
             from_=from_,
@@ -110,22 +101,5 @@ class OutgoingEmailChannel:
             message_id=message_id,
             context=context,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

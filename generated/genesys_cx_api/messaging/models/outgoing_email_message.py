@@ -2,107 +2,84 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import Any, Literal, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .email_content import EmailContent
+from .outgoing_email_channel import OutgoingEmailChannel
 
-if TYPE_CHECKING:
-    from ..models.email_content import EmailContent
-    from ..models.outgoing_email_channel import OutgoingEmailChannel
 
-
-T = TypeVar("T", bound="OutgoingEmailMessage")
-
-
-@_attrs_define
-class OutgoingEmailMessage:
+@define(repr=False)
+class OutgoingEmailMessage(Model):
     """An agent e-mail delivered to the third-party system by the webhook.
 
     Attributes:
-        type_ (Literal['Email']): The message type, `Email`.
-        channel (OutgoingEmailChannel): The `channel` of an OutgoingEmailMessage.
-        content (list[EmailContent]): The body parts of the e-mail (plain text and/or HTML).
-        subject (str | Unset): The e-mail subject.
+        type_: The message type, `Email`.
+        channel: The `channel` of an OutgoingEmailMessage.
+        content: The body parts of the e-mail (plain text and/or HTML).
+        subject: The e-mail subject.
     """
 
     type_: Literal["Email"]
     channel: OutgoingEmailChannel
     content: list[EmailContent]
     subject: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("type_", "type"),
+        ("channel", "channel"),
+        ("content", "content"),
+        ("subject", "subject"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        type_ = self.type_
-
-        channel = self.channel.to_dict()
-
-        content = []
-        for content_item_data in self.content:
-            content_item = content_item_data.to_dict()
-            content.append(content_item)
-
-        subject = self.subject
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "type": type_,
-                "channel": channel,
-                "content": content,
-            }
-        )
-        if subject is not UNSET:
-            field_dict["subject"] = subject
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "type": self.type_,
+            "channel": self.channel.to_dict(),
+            "content": [item.to_dict() for item in self.content],
+        }
+        if not isinstance(self.subject, Unset):
+            _json["subject"] = self.subject
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.email_content import EmailContent  # noqa: PLC0415
-        from ..models.outgoing_email_channel import OutgoingEmailChannel  # noqa: PLC0415
-
-        d = dict(src_dict)
-        type_ = cast(Literal["Email"], d.pop("type"))
-        if type_ != "Email":
-            raise ValueError(f"type must match const 'Email', got '{type_}'")
-
-        channel = OutgoingEmailChannel.from_dict(d.pop("channel"))
-
-        content = []
-        _content = d.pop("content")
-        for content_item_data in _content:
-            content_item = EmailContent.from_dict(content_item_data)
-
-            content.append(content_item)
-
-        subject = d.pop("subject", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("OutgoingEmailMessage object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "type"
+            type_ = _data.pop("type", MISSING)
+            if type_ != "Email":
+                raise InvalidData.of("'Email'", type_)
+            _at = "channel"
+            channel = _data.pop("channel", MISSING)
+            channel = OutgoingEmailChannel.from_dict(channel)
+            _at = "content"
+            content = _data.pop("content", MISSING)
+            content = list_of(EmailContent.from_dict, content)
+            _at = "subject"
+            subject = _data.pop("subject", MISSING)
+            if subject is not UNSET and not isinstance(subject, str):
+                raise InvalidData.of("string", subject)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             type_=type_,
             channel=channel,
             content=content,
             subject=subject,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

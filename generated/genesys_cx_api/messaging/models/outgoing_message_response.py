@@ -2,64 +2,56 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="OutgoingMessageResponse")
 
+@define(repr=False)
+class OutgoingMessageResponse(Model):
+    """The answer of the third-party system to a webhook: the unique identifier of the message. Digital Channels uses
+    this ID when it processes delivery receipts to find the message in the history and possibly update its status
+    (in the docs' examples it is the webhook's `channel.messageId`).
 
-@_attrs_define
-class OutgoingMessageResponse:
-    """The answer of the third-party system to a webhook: the unique identifier of the message. Digital Channels uses this
-    ID when it processes delivery receipts to find the message in the history and possibly update its status (in the
-    docs' examples it is the webhook's `channel.messageId`).
-
-        Attributes:
-            message_id (str | Unset): Unique message ID. The docs say the body "should" contain it (not required).
+    Attributes:
+        message_id: Unique message ID. The docs say the body "should" contain it (not required).
     """
 
     message_id: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("message_id", "messageId"),)
 
     def to_dict(self) -> dict[str, Any]:
-        message_id = self.message_id
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if message_id is not UNSET:
-            field_dict["messageId"] = message_id
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.message_id, Unset):
+            _json["messageId"] = self.message_id
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        message_id = d.pop("messageId", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("OutgoingMessageResponse object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "messageId"
+            message_id = _data.pop("messageId", MISSING)
+            if message_id is not UNSET and not isinstance(message_id, str):
+                raise InvalidData.of("string", message_id)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             message_id=message_id,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

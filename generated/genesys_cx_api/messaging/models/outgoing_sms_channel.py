@@ -2,30 +2,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-if TYPE_CHECKING:
-    from ..models.participant import Participant
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import Model
+from .participant import Participant
 
 
-T = TypeVar("T", bound="OutgoingSmsChannel")
-
-
-@_attrs_define
-class OutgoingSmsChannel:
+@define(repr=False)
+class OutgoingSmsChannel(Model):
     """The `channel` of an OutgoingSmsMessage.
 
     Attributes:
-        id (str): The ID of the channel (the SMS number of the channel).
-        type_ (str): The channel type (`sms` in the docs' example).
-        from_ (Participant): A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail,
-            with an optional display name.
-        to (Participant): A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail, with
-            an optional display name.
-        message_id (str): The unique ID of the message. Return it as `messageId` in the webhook response and use it as
+        id: The ID of the channel (the SMS number of the channel).
+        type_: The channel type (`sms` in the docs' example).
+        from_: A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail, with an
+            optional display name.
+        to: A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail, with an
+            optional display name.
+        message_id: The unique ID of the message. Return it as `messageId` in the webhook response and use it as
             `channel.messageId` of delivery receipts.
     """
 
@@ -34,71 +34,61 @@ class OutgoingSmsChannel:
     from_: Participant
     to: Participant
     message_id: str
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("id", "id"),
+        ("type_", "type"),
+        ("from_", "from"),
+        ("to", "to"),
+        ("message_id", "messageId"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        id = self.id
-
-        type_ = self.type_
-
-        from_ = self.from_.to_dict()
-
-        to = self.to.to_dict()
-
-        message_id = self.message_id
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "id": id,
-                "type": type_,
-                "from": from_,
-                "to": to,
-                "messageId": message_id,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "id": self.id,
+            "type": self.type_,
+            "from": self.from_.to_dict(),
+            "to": self.to.to_dict(),
+            "messageId": self.message_id,
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.participant import Participant  # noqa: PLC0415
-
-        d = dict(src_dict)
-        id = d.pop("id")
-
-        type_ = d.pop("type")
-
-        from_ = Participant.from_dict(d.pop("from"))
-
-        to = Participant.from_dict(d.pop("to"))
-
-        message_id = d.pop("messageId")
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("OutgoingSmsChannel object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "id"
+            id = _data.pop("id", MISSING)
+            if not isinstance(id, str):
+                raise InvalidData.of("string", id)
+            _at = "type"
+            type_ = _data.pop("type", MISSING)
+            if not isinstance(type_, str):
+                raise InvalidData.of("string", type_)
+            _at = "from"
+            from_ = _data.pop("from", MISSING)
+            from_ = Participant.from_dict(from_)
+            _at = "to"
+            to = _data.pop("to", MISSING)
+            to = Participant.from_dict(to)
+            _at = "messageId"
+            message_id = _data.pop("messageId", MISSING)
+            if not isinstance(message_id, str):
+                raise InvalidData.of("string", message_id)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             id=id,
             type_=type_,
             from_=from_,
             to=to,
             message_id=message_id,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

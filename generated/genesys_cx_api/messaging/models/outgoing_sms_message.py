@@ -2,86 +2,73 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import Any, Literal, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-if TYPE_CHECKING:
-    from ..models.outgoing_sms_channel import OutgoingSmsChannel
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import Model
+from .outgoing_sms_channel import OutgoingSmsChannel
 
 
-T = TypeVar("T", bound="OutgoingSmsMessage")
-
-
-@_attrs_define
-class OutgoingSmsMessage:
+@define(repr=False)
+class OutgoingSmsMessage(Model):
     """An agent text message (SMS) delivered to the third-party system by the webhook.
 
     Attributes:
-        type_ (Literal['Text']): The message type, `Text`.
-        channel (OutgoingSmsChannel): The `channel` of an OutgoingSmsMessage.
-        text (str): The message text.
+        type_: The message type, `Text`.
+        channel: The `channel` of an OutgoingSmsMessage.
+        text: The message text.
     """
 
     type_: Literal["Text"]
     channel: OutgoingSmsChannel
     text: str
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("type_", "type"),
+        ("channel", "channel"),
+        ("text", "text"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        type_ = self.type_
-
-        channel = self.channel.to_dict()
-
-        text = self.text
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "type": type_,
-                "channel": channel,
-                "text": text,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "type": self.type_,
+            "channel": self.channel.to_dict(),
+            "text": self.text,
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.outgoing_sms_channel import OutgoingSmsChannel  # noqa: PLC0415
-
-        d = dict(src_dict)
-        type_ = cast(Literal["Text"], d.pop("type"))
-        if type_ != "Text":
-            raise ValueError(f"type must match const 'Text', got '{type_}'")
-
-        channel = OutgoingSmsChannel.from_dict(d.pop("channel"))
-
-        text = d.pop("text")
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("OutgoingSmsMessage object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "type"
+            type_ = _data.pop("type", MISSING)
+            if type_ != "Text":
+                raise InvalidData.of("'Text'", type_)
+            _at = "channel"
+            channel = _data.pop("channel", MISSING)
+            channel = OutgoingSmsChannel.from_dict(channel)
+            _at = "text"
+            text = _data.pop("text", MISSING)
+            if not isinstance(text, str):
+                raise InvalidData.of("string", text)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             type_=type_,
             channel=channel,
             text=text,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

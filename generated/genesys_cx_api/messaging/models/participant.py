@@ -2,74 +2,66 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="Participant")
 
+@define(repr=False)
+class Participant(Model):
+    """A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail, with an optional
+    display name.
 
-@_attrs_define
-class Participant:
-    """A sender or recipient of a message: a phone number for SMS, an e-mail address for e-mail, with an optional display
-    name.
-
-        Attributes:
-            id (str): The address (phone number, e-mail address, ...).
-            name (str | Unset): The display name (e-mail examples).
+    Attributes:
+        id: The address (phone number, e-mail address, ...).
+        name: The display name (e-mail examples).
     """
 
     id: str
     name: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("id", "id"),
+        ("name", "name"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        id = self.id
-
-        name = self.name
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "id": id,
-            }
-        )
-        if name is not UNSET:
-            field_dict["name"] = name
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "id": self.id,
+        }
+        if not isinstance(self.name, Unset):
+            _json["name"] = self.name
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        id = d.pop("id")
-
-        name = d.pop("name", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("Participant object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "id"
+            id = _data.pop("id", MISSING)
+            if not isinstance(id, str):
+                raise InvalidData.of("string", id)
+            _at = "name"
+            name = _data.pop("name", MISSING)
+            if name is not UNSET and not isinstance(name, str):
+                raise InvalidData.of("string", name)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             id=id,
             name=name,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,118 +2,92 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import Any, Literal, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..models.receipt_status import ReceiptStatus
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .receipt_channel import ReceiptChannel
+from .receipt_reason import ReceiptReason
+from .receipt_status import ReceiptStatus
 
-if TYPE_CHECKING:
-    from ..models.receipt_channel import ReceiptChannel
-    from ..models.receipt_reason import ReceiptReason
 
-
-T = TypeVar("T", bound="ReceiptMessage")
-
-
-@_attrs_define
-class ReceiptMessage:
+@define(repr=False)
+class ReceiptMessage(Model):
     """A delivery receipt: the third-party system notifies Digital Channels about the delivery status of, or errors
     sending, a content message it received through the webhook. The message is identified by `channel.messageId`. If
     `status` is `Failed`, the third-party system can attach a reason code and an optional message in `reasons`.
 
-        Attributes:
-            type_ (Literal['Receipt']): The message type, `Receipt`.
-            channel (ReceiptChannel): The `channel` of a delivery receipt: the sender and recipient of the message the
-                receipt is about, and its `messageId`.
-            status (ReceiptStatus): The delivery status a receipt reports:
-                - `Delivered`: The message was delivered to the recipient.
-                - `Removed`: A previously published message was removed.
-                - `Failed`: The message was not delivered.
-            reasons (list[ReceiptReason] | Unset): Why the message failed (only with `status` `Failed`).
+    Attributes:
+        type_: The message type, `Receipt`.
+        channel: The `channel` of a delivery receipt: the sender and recipient of the message the receipt is about,
+            and its `messageId`.
+        status: The delivery status a receipt reports:
+            - `Delivered`: The message was delivered to the recipient.
+            - `Removed`: A previously published message was removed.
+            - `Failed`: The message was not delivered.
+        reasons: Why the message failed (only with `status` `Failed`).
     """
 
     type_: Literal["Receipt"]
     channel: ReceiptChannel
     status: ReceiptStatus
     reasons: list[ReceiptReason] | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("type_", "type"),
+        ("channel", "channel"),
+        ("status", "status"),
+        ("reasons", "reasons"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        type_ = self.type_
-
-        channel = self.channel.to_dict()
-
-        status = self.status.value
-
-        reasons: list[dict[str, Any]] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "type": self.type_,
+            "channel": self.channel.to_dict(),
+            "status": self.status.value,
+        }
         if not isinstance(self.reasons, Unset):
-            reasons = []
-            for reasons_item_data in self.reasons:
-                reasons_item = reasons_item_data.to_dict()
-                reasons.append(reasons_item)
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "type": type_,
-                "channel": channel,
-                "status": status,
-            }
-        )
-        if reasons is not UNSET:
-            field_dict["reasons"] = reasons
-
-        return field_dict
+            _json["reasons"] = [item.to_dict() for item in self.reasons]
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.receipt_channel import ReceiptChannel  # noqa: PLC0415
-        from ..models.receipt_reason import ReceiptReason  # noqa: PLC0415
-
-        d = dict(src_dict)
-        type_ = cast(Literal["Receipt"], d.pop("type"))
-        if type_ != "Receipt":
-            raise ValueError(f"type must match const 'Receipt', got '{type_}'")
-
-        channel = ReceiptChannel.from_dict(d.pop("channel"))
-
-        status = ReceiptStatus(d.pop("status"))
-
-        _reasons = d.pop("reasons", UNSET)
-        reasons: list[ReceiptReason] | Unset = UNSET
-        if _reasons is not UNSET:
-            reasons = []
-            for reasons_item_data in _reasons:
-                reasons_item = ReceiptReason.from_dict(reasons_item_data)
-
-                reasons.append(reasons_item)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("ReceiptMessage object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "type"
+            type_ = _data.pop("type", MISSING)
+            if type_ != "Receipt":
+                raise InvalidData.of("'Receipt'", type_)
+            _at = "channel"
+            channel = _data.pop("channel", MISSING)
+            channel = ReceiptChannel.from_dict(channel)
+            _at = "status"
+            status = _data.pop("status", MISSING)
+            status = ReceiptStatus(string(status))
+            _at = "reasons"
+            reasons = _data.pop("reasons", MISSING)
+            if reasons is not UNSET:
+                reasons = list_of(ReceiptReason.from_dict, reasons)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             type_=type_,
             channel=channel,
             status=status,
             reasons=reasons,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,23 +2,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..models.failure_reason_code import FailureReasonCode
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    integer,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .failure_reason_code import FailureReasonCode
 
-T = TypeVar("T", bound="ReceiptReason")
 
-
-@_attrs_define
-class ReceiptReason:
+@define(repr=False)
+class ReceiptReason(Model):
     """A failure reason of a `Failed` receipt, a reason code and an optional message.
 
     Attributes:
-        code (FailureReasonCode): Failure reason code of a `Failed` receipt:
+        code: Failure reason code of a `Failed` receipt:
             - `305`: The message has expired.
             - `310`: Rate limit reached.
             - `350`: Message not allowed.
@@ -27,57 +29,47 @@ class ReceiptReason:
             - `512`: Unknown message.
             - `520`: Invalid message structure.
             - `530`: Invalid destination.
-        message (str | Unset): Optional human-readable explanation.
+        message: Optional human-readable explanation.
     """
 
     code: FailureReasonCode
     message: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("code", "code"),
+        ("message", "message"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        code = self.code.value
-
-        message = self.message
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "code": code,
-            }
-        )
-        if message is not UNSET:
-            field_dict["message"] = message
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "code": self.code.value,
+        }
+        if not isinstance(self.message, Unset):
+            _json["message"] = self.message
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        code = FailureReasonCode(d.pop("code"))
-
-        message = d.pop("message", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("ReceiptReason object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "code"
+            code = _data.pop("code", MISSING)
+            code = FailureReasonCode(integer(code))
+            _at = "message"
+            message = _data.pop("message", MISSING)
+            if message is not UNSET and not isinstance(message, str):
+                raise InvalidData.of("string", message)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             code=code,
             message=message,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,118 +2,90 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import Any, Literal, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.inbound_channel import InboundChannel
-    from ..models.media_resource import MediaResource
-
-
-T = TypeVar("T", bound="RichMediaMessage")
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .inbound_channel import InboundChannel
+from .media_resource import MediaResource
 
 
-@_attrs_define
-class RichMediaMessage:
+@define(repr=False)
+class RichMediaMessage(Model):
     """A RichMedia message, which refers to a media resource uploaded with upload_media through the synthetic URL the
-    upload returned (`genesys://nexus/<mediaId>`), for example as an image. The docs name this message kind but do not
-    show its payload.
+    upload returned (`genesys://nexus/<mediaId>`), for example as an image. The docs name this message kind but do
+    not show its payload.
 
-        Attributes:
-            type_ (Literal['RichMedia']): The message type, `RichMedia`.
-            channel (InboundChannel | Unset): The `channel` of a content message the third-party system sends: who sent it
-                and to whom (the channel itself is the `channelId` of the path).
-            text (str | Unset): Optional text accompanying the media.
-            media (MediaResource | Unset): The `data` of an UploadResponse, describing a media resource.
+    Attributes:
+        type_: The message type, `RichMedia`.
+        channel: The `channel` of a content message the third-party system sends: who sent it and to whom (the
+            channel itself is the `channelId` of the path).
+        text: Optional text accompanying the media.
+        media: The `data` of an UploadResponse, describing a media resource.
     """
 
     type_: Literal["RichMedia"]
     channel: InboundChannel | Unset = UNSET
     text: str | Unset = UNSET
     media: MediaResource | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("type_", "type"),
+        ("channel", "channel"),
+        ("text", "text"),
+        ("media", "media"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        type_ = self.type_
-
-        channel: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "type": self.type_,
+        }
         if not isinstance(self.channel, Unset):
-            channel = self.channel.to_dict()
-
-        text = self.text
-
-        media: dict[str, Any] | Unset = UNSET
+            _json["channel"] = self.channel.to_dict()
+        if not isinstance(self.text, Unset):
+            _json["text"] = self.text
         if not isinstance(self.media, Unset):
-            media = self.media.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "type": type_,
-            }
-        )
-        if channel is not UNSET:
-            field_dict["channel"] = channel
-        if text is not UNSET:
-            field_dict["text"] = text
-        if media is not UNSET:
-            field_dict["media"] = media
-
-        return field_dict
+            _json["media"] = self.media.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.inbound_channel import InboundChannel  # noqa: PLC0415
-        from ..models.media_resource import MediaResource  # noqa: PLC0415
-
-        d = dict(src_dict)
-        type_ = cast(Literal["RichMedia"], d.pop("type"))
-        if type_ != "RichMedia":
-            raise ValueError(f"type must match const 'RichMedia', got '{type_}'")
-
-        _channel = d.pop("channel", UNSET)
-        channel: InboundChannel | Unset
-        if isinstance(_channel, Unset):
-            channel = UNSET
-        else:
-            channel = InboundChannel.from_dict(_channel)
-
-        text = d.pop("text", UNSET)
-
-        _media = d.pop("media", UNSET)
-        media: MediaResource | Unset
-        if isinstance(_media, Unset):
-            media = UNSET
-        else:
-            media = MediaResource.from_dict(_media)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("RichMediaMessage object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "type"
+            type_ = _data.pop("type", MISSING)
+            if type_ != "RichMedia":
+                raise InvalidData.of("'RichMedia'", type_)
+            _at = "channel"
+            channel = _data.pop("channel", MISSING)
+            if channel is not UNSET:
+                channel = InboundChannel.from_dict(channel)
+            _at = "text"
+            text = _data.pop("text", MISSING)
+            if text is not UNSET and not isinstance(text, str):
+                raise InvalidData.of("string", text)
+            _at = "media"
+            media = _data.pop("media", MISSING)
+            if media is not UNSET:
+                media = MediaResource.from_dict(media)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             type_=type_,
             channel=channel,
             text=text,
             media=media,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,129 +2,70 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-if TYPE_CHECKING:
-    from ..models.email_message import EmailMessage
-    from ..models.receipt_message import ReceiptMessage
-    from ..models.rich_media_message import RichMediaMessage
-    from ..models.text_message import TextMessage
+from ..._runtime import (
+    MISSING,
+    any_of,
+    list_of,
+    to_json,
+)
+from ...errors import InvalidData
+from ...types import Model
+from .email_message import EmailMessage
+from .receipt_message import ReceiptMessage
+from .rich_media_message import RichMediaMessage
+from .text_message import TextMessage
 
 
-T = TypeVar("T", bound="SendMessagesRequest")
+@define(repr=False)
+class SendMessagesRequest(Model):
+    """The body of send_message: one or more messages (consumer content messages and/or delivery receipts) for the
+    channel in the path.
 
-
-@_attrs_define
-class SendMessagesRequest:
-    """The body of send_message: one or more messages (consumer content messages and/or delivery receipts) for the channel
-    in the path.
-
-        Attributes:
-            messages (list[EmailMessage | ReceiptMessage | RichMediaMessage | TextMessage]): The messages to deliver. Each
-                item is one of the InboundMessage variants.
+    Attributes:
+        messages: The messages to deliver. Each item is one of the InboundMessage variants.
     """
 
     messages: list[EmailMessage | ReceiptMessage | RichMediaMessage | TextMessage]
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("messages", "messages"),)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.email_message import EmailMessage  # noqa: PLC0415
-        from ..models.receipt_message import ReceiptMessage  # noqa: PLC0415
-        from ..models.text_message import TextMessage  # noqa: PLC0415
-
-        messages = []
-        for messages_item_data in self.messages:
-            messages_item: dict[str, Any]
-            if isinstance(messages_item_data, TextMessage):
-                messages_item = messages_item_data.to_dict()
-            elif isinstance(messages_item_data, EmailMessage):
-                messages_item = messages_item_data.to_dict()
-            elif isinstance(messages_item_data, ReceiptMessage):
-                messages_item = messages_item_data.to_dict()
-            else:
-                messages_item = messages_item_data.to_dict()
-
-            messages.append(messages_item)
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "messages": messages,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "messages": to_json(self.messages),
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.email_message import EmailMessage  # noqa: PLC0415
-        from ..models.receipt_message import ReceiptMessage  # noqa: PLC0415
-        from ..models.rich_media_message import RichMediaMessage  # noqa: PLC0415
-        from ..models.text_message import TextMessage  # noqa: PLC0415
-
-        d = dict(src_dict)
-        messages = []
-        _messages = d.pop("messages")
-        for messages_item_data in _messages:
-
-            def _parse_messages_item(data: object) -> EmailMessage | ReceiptMessage | RichMediaMessage | TextMessage:
-                try:
-                    if not isinstance(data, dict):
-                        raise TypeError()
-                    componentsschemas_inbound_message_type_0 = TextMessage.from_dict(data)
-
-                    return componentsschemas_inbound_message_type_0
-                except (TypeError, ValueError, AttributeError, KeyError):
-                    pass
-                try:
-                    if not isinstance(data, dict):
-                        raise TypeError()
-                    componentsschemas_inbound_message_type_1 = EmailMessage.from_dict(data)
-
-                    return componentsschemas_inbound_message_type_1
-                except (TypeError, ValueError, AttributeError, KeyError):
-                    pass
-                try:
-                    if not isinstance(data, dict):
-                        raise TypeError()
-                    componentsschemas_inbound_message_type_2 = ReceiptMessage.from_dict(data)
-
-                    return componentsschemas_inbound_message_type_2
-                except (TypeError, ValueError, AttributeError, KeyError):
-                    pass
-                if not isinstance(data, dict):
-                    raise TypeError()
-                componentsschemas_inbound_message_type_3 = RichMediaMessage.from_dict(data)
-
-                return componentsschemas_inbound_message_type_3
-
-            messages_item = _parse_messages_item(messages_item_data)
-
-            messages.append(messages_item)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("SendMessagesRequest object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "messages"
+            messages = _data.pop("messages", MISSING)
+            messages = list_of(
+                lambda v: any_of(
+                    v,
+                    "TextMessage object or EmailMessage object or ReceiptMessage object or RichMediaMessage object",
+                    TextMessage.from_dict,
+                    EmailMessage.from_dict,
+                    ReceiptMessage.from_dict,
+                    RichMediaMessage.from_dict,
+                ),
+                messages,
+            )
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             messages=messages,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,71 +2,56 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-if TYPE_CHECKING:
-    from ..models.status import Status
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import Model
+from .status import Status
 
 
-T = TypeVar("T", bound="StatusResponse")
-
-
-@_attrs_define
-class StatusResponse:
+@define(repr=False)
+class StatusResponse(Model):
     """A response that carries only the status envelope.
 
     Attributes:
-        status (Status): The status object every Engage Cloud API returns. `code` 0 = the synchronous operation
-            succeeded; 1 = the asynchronous operation was accepted and its outcome arrives through CometD; 2 = partial
-            success of a bulk operation (the response then carries `data` and `errors`); any other value is an error (often
-            the HTTP status), with `message` and possibly `detail`.
+        status: The status object every Engage Cloud API returns. `code` 0 = the synchronous operation succeeded; 1
+            = the asynchronous operation was accepted and its outcome arrives through CometD; 2 = partial
+            success of a bulk operation (the response then carries `data` and `errors`); any other value is an
+            error (often the HTTP status), with `message` and possibly `detail`.
     """
 
     status: Status
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("status", "status"),)
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.status.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "status": status,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "status": self.status.to_dict(),
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.status import Status  # noqa: PLC0415
-
-        d = dict(src_dict)
-        status = Status.from_dict(d.pop("status"))
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("StatusResponse object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "status"
+            status = _data.pop("status", MISSING)
+            status = Status.from_dict(status)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             status=status,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,105 +2,80 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .change_properties_request_added_properties import ChangePropertiesRequestAddedProperties
+from .change_properties_request_changed_properties import ChangePropertiesRequestChangedProperties
 
-if TYPE_CHECKING:
-    from ..models.change_properties_request_added_properties import ChangePropertiesRequestAddedProperties
-    from ..models.change_properties_request_changed_properties import ChangePropertiesRequestChangedProperties
 
-
-T = TypeVar("T", bound="ChangePropertiesRequest")
-
-
-@_attrs_define
-class ChangePropertiesRequest:
+@define(repr=False)
+class ChangePropertiesRequest(Model):
     """The property changes to apply to the interaction (docs name `changePropertiesRequest`).
 
     Attributes:
-        changed_properties (ChangePropertiesRequestChangedProperties | Unset): Properties whose values change (property
-            name -> new value).
-        added_properties (ChangePropertiesRequestAddedProperties | Unset): Properties to add (property name -> value).
-        deleted_properties (list[str] | Unset): Names of the properties to delete.
+        changed_properties: Properties whose values change (property name -> new value).
+        added_properties: Properties to add (property name -> value).
+        deleted_properties: Names of the properties to delete.
     """
 
     changed_properties: ChangePropertiesRequestChangedProperties | Unset = UNSET
     added_properties: ChangePropertiesRequestAddedProperties | Unset = UNSET
     deleted_properties: list[str] | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("changed_properties", "changedProperties"),
+        ("added_properties", "addedProperties"),
+        ("deleted_properties", "deletedProperties"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        changed_properties: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
         if not isinstance(self.changed_properties, Unset):
-            changed_properties = self.changed_properties.to_dict()
-
-        added_properties: dict[str, Any] | Unset = UNSET
+            _json["changedProperties"] = self.changed_properties.to_dict()
         if not isinstance(self.added_properties, Unset):
-            added_properties = self.added_properties.to_dict()
-
-        deleted_properties: list[str] | Unset = UNSET
+            _json["addedProperties"] = self.added_properties.to_dict()
         if not isinstance(self.deleted_properties, Unset):
-            deleted_properties = self.deleted_properties
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if changed_properties is not UNSET:
-            field_dict["changedProperties"] = changed_properties
-        if added_properties is not UNSET:
-            field_dict["addedProperties"] = added_properties
-        if deleted_properties is not UNSET:
-            field_dict["deletedProperties"] = deleted_properties
-
-        return field_dict
+            _json["deletedProperties"] = self.deleted_properties
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.change_properties_request_added_properties import ChangePropertiesRequestAddedProperties  # noqa: PLC0415
-        from ..models.change_properties_request_changed_properties import ChangePropertiesRequestChangedProperties  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _changed_properties = d.pop("changedProperties", UNSET)
-        changed_properties: ChangePropertiesRequestChangedProperties | Unset
-        if isinstance(_changed_properties, Unset):
-            changed_properties = UNSET
-        else:
-            changed_properties = ChangePropertiesRequestChangedProperties.from_dict(_changed_properties)
-
-        _added_properties = d.pop("addedProperties", UNSET)
-        added_properties: ChangePropertiesRequestAddedProperties | Unset
-        if isinstance(_added_properties, Unset):
-            added_properties = UNSET
-        else:
-            added_properties = ChangePropertiesRequestAddedProperties.from_dict(_added_properties)
-
-        deleted_properties = cast(list[str], d.pop("deletedProperties", UNSET))
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("ChangePropertiesRequest object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "changedProperties"
+            changed_properties = _data.pop("changedProperties", MISSING)
+            if changed_properties is not UNSET:
+                changed_properties = ChangePropertiesRequestChangedProperties.from_dict(changed_properties)
+            _at = "addedProperties"
+            added_properties = _data.pop("addedProperties", MISSING)
+            if added_properties is not UNSET:
+                added_properties = ChangePropertiesRequestAddedProperties.from_dict(added_properties)
+            _at = "deletedProperties"
+            deleted_properties = _data.pop("deletedProperties", MISSING)
+            if deleted_properties is not UNSET:
+                deleted_properties = list_of(string, deleted_properties)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             changed_properties=changed_properties,
             added_properties=added_properties,
             deleted_properties=deleted_properties,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -3,111 +3,88 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    date_time,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .create_interaction_request_user_data import CreateInteractionRequestUserData
 
-if TYPE_CHECKING:
-    from ..models.create_interaction_request_user_data import CreateInteractionRequestUserData
 
-
-T = TypeVar("T", bound="CreateInteractionRequest")
-
-
-@_attrs_define
-class CreateInteractionRequest:
+@define(repr=False)
+class CreateInteractionRequest(Model):
     """The interaction to create (docs name `createInteractionRequest`).
 
     Attributes:
-        external_id (str | Unset): The external ID to associate with the new interaction.
-        parent_interaction_id (str | Unset): The ID of the parent interaction.
-        received_at (datetime.datetime | Unset): When the workitem was received (the docs give no description; ISO 8601
-            timestamp).
-        user_data (CreateInteractionRequestUserData | Unset): User data (key-value pairs) to attach to the new
-            interaction. The docs give no further structure.
+        external_id: The external ID to associate with the new interaction.
+        parent_interaction_id: The ID of the parent interaction.
+        received_at: When the workitem was received (the docs give no description; ISO 8601 timestamp).
+        user_data: User data (key-value pairs) to attach to the new interaction. The docs give no further structure.
     """
 
     external_id: str | Unset = UNSET
     parent_interaction_id: str | Unset = UNSET
     received_at: datetime.datetime | Unset = UNSET
     user_data: CreateInteractionRequestUserData | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("external_id", "externalId"),
+        ("parent_interaction_id", "parentInteractionId"),
+        ("received_at", "receivedAt"),
+        ("user_data", "userData"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        external_id = self.external_id
-
-        parent_interaction_id = self.parent_interaction_id
-
-        received_at: str | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.external_id, Unset):
+            _json["externalId"] = self.external_id
+        if not isinstance(self.parent_interaction_id, Unset):
+            _json["parentInteractionId"] = self.parent_interaction_id
         if not isinstance(self.received_at, Unset):
-            received_at = self.received_at.isoformat()
-
-        user_data: dict[str, Any] | Unset = UNSET
+            _json["receivedAt"] = self.received_at.isoformat()
         if not isinstance(self.user_data, Unset):
-            user_data = self.user_data.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if external_id is not UNSET:
-            field_dict["externalId"] = external_id
-        if parent_interaction_id is not UNSET:
-            field_dict["parentInteractionId"] = parent_interaction_id
-        if received_at is not UNSET:
-            field_dict["receivedAt"] = received_at
-        if user_data is not UNSET:
-            field_dict["userData"] = user_data
-
-        return field_dict
+            _json["userData"] = self.user_data.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_interaction_request_user_data import CreateInteractionRequestUserData  # noqa: PLC0415
-
-        d = dict(src_dict)
-        external_id = d.pop("externalId", UNSET)
-
-        parent_interaction_id = d.pop("parentInteractionId", UNSET)
-
-        _received_at = d.pop("receivedAt", UNSET)
-        received_at: datetime.datetime | Unset
-        if isinstance(_received_at, Unset):
-            received_at = UNSET
-        else:
-            received_at = datetime.datetime.fromisoformat(_received_at)
-
-        _user_data = d.pop("userData", UNSET)
-        user_data: CreateInteractionRequestUserData | Unset
-        if isinstance(_user_data, Unset):
-            user_data = UNSET
-        else:
-            user_data = CreateInteractionRequestUserData.from_dict(_user_data)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("CreateInteractionRequest object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "externalId"
+            external_id = _data.pop("externalId", MISSING)
+            if external_id is not UNSET and not isinstance(external_id, str):
+                raise InvalidData.of("string", external_id)
+            _at = "parentInteractionId"
+            parent_interaction_id = _data.pop("parentInteractionId", MISSING)
+            if parent_interaction_id is not UNSET and not isinstance(parent_interaction_id, str):
+                raise InvalidData.of("string", parent_interaction_id)
+            _at = "receivedAt"
+            received_at = _data.pop("receivedAt", MISSING)
+            if received_at is not UNSET:
+                received_at = date_time(received_at)
+            _at = "userData"
+            user_data = _data.pop("userData", MISSING)
+            if user_data is not UNSET:
+                user_data = CreateInteractionRequestUserData.from_dict(user_data)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             external_id=external_id,
             parent_interaction_id=parent_interaction_id,
             received_at=received_at,
             user_data=user_data,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,76 +2,56 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.stop_interaction_request import StopInteractionRequest
-
-
-T = TypeVar("T", bound="StopInteractionData")
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .stop_interaction_request import StopInteractionRequest
 
 
-@_attrs_define
-class StopInteractionData:
-    """The `data` body parameter of Stop an interaction (by ID or by external ID): an object whose `data` field carries the
-    stopInteractionRequest.
+@define(repr=False)
+class StopInteractionData(Model):
+    """The `data` body parameter of Stop an interaction (by ID or by external ID): an object whose `data` field carries
+    the stopInteractionRequest.
 
-        Attributes:
-            data (StopInteractionRequest | Unset): Why the interaction is stopped (docs name `stopInteractionRequest`).
+    Attributes:
+        data: Why the interaction is stopped (docs name `stopInteractionRequest`).
     """
 
     data: StopInteractionRequest | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("data", "data"),)
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
         if not isinstance(self.data, Unset):
-            data = self.data.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if data is not UNSET:
-            field_dict["data"] = data
-
-        return field_dict
+            _json["data"] = self.data.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.stop_interaction_request import StopInteractionRequest  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _data = d.pop("data", UNSET)
-        data: StopInteractionRequest | Unset
-        if isinstance(_data, Unset):
-            data = UNSET
-        else:
-            data = StopInteractionRequest.from_dict(_data)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("StopInteractionData object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "data"
+            data = _data.pop("data", MISSING)
+            if data is not UNSET:
+                data = StopInteractionRequest.from_dict(data)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             data=data,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,71 +2,66 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="StopInteractionRequest")
 
-
-@_attrs_define
-class StopInteractionRequest:
+@define(repr=False)
+class StopInteractionRequest(Model):
     """Why the interaction is stopped (docs name `stopInteractionRequest`).
 
     Attributes:
-        reason_system_name (str | Unset): The system name of the reason for stopping the interaction.
-        reason_description (str | Unset): A description of the reason for stopping the interaction.
+        reason_system_name: The system name of the reason for stopping the interaction.
+        reason_description: A description of the reason for stopping the interaction.
     """
 
     reason_system_name: str | Unset = UNSET
     reason_description: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("reason_system_name", "reasonSystemName"),
+        ("reason_description", "reasonDescription"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        reason_system_name = self.reason_system_name
-
-        reason_description = self.reason_description
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if reason_system_name is not UNSET:
-            field_dict["reasonSystemName"] = reason_system_name
-        if reason_description is not UNSET:
-            field_dict["reasonDescription"] = reason_description
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.reason_system_name, Unset):
+            _json["reasonSystemName"] = self.reason_system_name
+        if not isinstance(self.reason_description, Unset):
+            _json["reasonDescription"] = self.reason_description
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        reason_system_name = d.pop("reasonSystemName", UNSET)
-
-        reason_description = d.pop("reasonDescription", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("StopInteractionRequest object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "reasonSystemName"
+            reason_system_name = _data.pop("reasonSystemName", MISSING)
+            if reason_system_name is not UNSET and not isinstance(reason_system_name, str):
+                raise InvalidData.of("string", reason_system_name)
+            _at = "reasonDescription"
+            reason_description = _data.pop("reasonDescription", MISSING)
+            if reason_description is not UNSET and not isinstance(reason_description, str):
+                raise InvalidData.of("string", reason_description)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             reason_system_name=reason_system_name,
             reason_description=reason_description,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

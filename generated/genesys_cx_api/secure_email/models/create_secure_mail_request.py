@@ -2,85 +2,67 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.secure_mail_request_data import SecureMailRequestData
-
-
-T = TypeVar("T", bound="CreateSecureMailRequest")
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .secure_mail_request_data import SecureMailRequestData
 
 
-@_attrs_define
-class CreateSecureMailRequest:
+@define(repr=False)
+class CreateSecureMailRequest(Model):
     """Body of the send-secure-email request (docs: body parameter `data`, type `{object}`).
 
     Attributes:
-        data (SecureMailRequestData | Unset): The content of the secure email to send (undocumented fields; any JSON
-            object).
-        operation_id (str | Unset): Optional ID of the operation, returned in the response's `operationId`.
+        data: The content of the secure email to send (undocumented fields; any JSON object).
+        operation_id: Optional ID of the operation, returned in the response's `operationId`.
     """
 
     data: SecureMailRequestData | Unset = UNSET
     operation_id: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("data", "data"),
+        ("operation_id", "operationId"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
         if not isinstance(self.data, Unset):
-            data = self.data.to_dict()
-
-        operation_id = self.operation_id
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if data is not UNSET:
-            field_dict["data"] = data
-        if operation_id is not UNSET:
-            field_dict["operationId"] = operation_id
-
-        return field_dict
+            _json["data"] = self.data.to_dict()
+        if not isinstance(self.operation_id, Unset):
+            _json["operationId"] = self.operation_id
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.secure_mail_request_data import SecureMailRequestData  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _data = d.pop("data", UNSET)
-        data: SecureMailRequestData | Unset
-        if isinstance(_data, Unset):
-            data = UNSET
-        else:
-            data = SecureMailRequestData.from_dict(_data)
-
-        operation_id = d.pop("operationId", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("CreateSecureMailRequest object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "data"
+            data = _data.pop("data", MISSING)
+            if data is not UNSET:
+                data = SecureMailRequestData.from_dict(data)
+            _at = "operationId"
+            operation_id = _data.pop("operationId", MISSING)
+            if operation_id is not UNSET and not isinstance(operation_id, str):
+                raise InvalidData.of("string", operation_id)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             data=data,
             operation_id=operation_id,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,109 +2,88 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.retrieve_secure_mail_userdata_response_data import RetrieveSecureMailUserdataResponseData
-    from ..models.secure_email_status import SecureEmailStatus
-
-
-T = TypeVar("T", bound="RetrieveSecureMailUserdataResponse")
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .retrieve_secure_mail_userdata_response_data import RetrieveSecureMailUserdataResponseData
+from .secure_email_status import SecureEmailStatus
 
 
-@_attrs_define
-class RetrieveSecureMailUserdataResponse:
+@define(repr=False)
+class RetrieveSecureMailUserdataResponse(Model):
     """The userdata attached to a secure email (docs: `retrieveSecureMailUserdataResponse`).
 
     Attributes:
-        status (SecureEmailStatus): The status object of a Secure Email response (docs: `status`). Unlike the shared
-            `Status` of the other Engage Cloud APIs, `code` is a string and `detail` a string.
-        reference_id (str | Unset): Reference ID of the request (docs type it as `referenceId` without further
-            description).
-        operation_id (str | Unset): ID of the operation (docs type it as `operationId` without further description);
-            echoes the `operationId` of the request when one was sent.
-        data (RetrieveSecureMailUserdataResponseData | Unset): Interaction userdata.
+        status: The status object of a Secure Email response (docs: `status`). Unlike the shared `Status` of the
+            other Engage Cloud APIs, `code` is a string and `detail` a string.
+        reference_id: Reference ID of the request (docs type it as `referenceId` without further description).
+        operation_id: ID of the operation (docs type it as `operationId` without further description); echoes the
+            `operationId` of the request when one was sent.
+        data: Interaction userdata.
     """
 
     status: SecureEmailStatus
     reference_id: str | Unset = UNSET
     operation_id: str | Unset = UNSET
     data: RetrieveSecureMailUserdataResponseData | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("status", "status"),
+        ("reference_id", "referenceId"),
+        ("operation_id", "operationId"),
+        ("data", "data"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.status.to_dict()
-
-        reference_id = self.reference_id
-
-        operation_id = self.operation_id
-
-        data: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "status": self.status.to_dict(),
+        }
+        if not isinstance(self.reference_id, Unset):
+            _json["referenceId"] = self.reference_id
+        if not isinstance(self.operation_id, Unset):
+            _json["operationId"] = self.operation_id
         if not isinstance(self.data, Unset):
-            data = self.data.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "status": status,
-            }
-        )
-        if reference_id is not UNSET:
-            field_dict["referenceId"] = reference_id
-        if operation_id is not UNSET:
-            field_dict["operationId"] = operation_id
-        if data is not UNSET:
-            field_dict["data"] = data
-
-        return field_dict
+            _json["data"] = self.data.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.retrieve_secure_mail_userdata_response_data import RetrieveSecureMailUserdataResponseData  # noqa: PLC0415
-        from ..models.secure_email_status import SecureEmailStatus  # noqa: PLC0415
-
-        d = dict(src_dict)
-        status = SecureEmailStatus.from_dict(d.pop("status"))
-
-        reference_id = d.pop("referenceId", UNSET)
-
-        operation_id = d.pop("operationId", UNSET)
-
-        _data = d.pop("data", UNSET)
-        data: RetrieveSecureMailUserdataResponseData | Unset
-        if isinstance(_data, Unset):
-            data = UNSET
-        else:
-            data = RetrieveSecureMailUserdataResponseData.from_dict(_data)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("RetrieveSecureMailUserdataResponse object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "status"
+            status = _data.pop("status", MISSING)
+            status = SecureEmailStatus.from_dict(status)
+            _at = "referenceId"
+            reference_id = _data.pop("referenceId", MISSING)
+            if reference_id is not UNSET and not isinstance(reference_id, str):
+                raise InvalidData.of("string", reference_id)
+            _at = "operationId"
+            operation_id = _data.pop("operationId", MISSING)
+            if operation_id is not UNSET and not isinstance(operation_id, str):
+                raise InvalidData.of("string", operation_id)
+            _at = "data"
+            data = _data.pop("data", MISSING)
+            if data is not UNSET:
+                data = RetrieveSecureMailUserdataResponseData.from_dict(data)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             status=status,
             reference_id=reference_id,
             operation_id=operation_id,
             data=data,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,98 +2,91 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..models.secure_email_status_code import SecureEmailStatusCode
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .secure_email_status_code import SecureEmailStatusCode
 
-T = TypeVar("T", bound="SecureEmailStatus")
 
+@define(repr=False)
+class SecureEmailStatus(Model):
+    """The status object of a Secure Email response (docs: `status`). Unlike the shared `Status` of the other Engage
+    Cloud APIs, `code` is a string and `detail` a string.
 
-@_attrs_define
-class SecureEmailStatus:
-    """The status object of a Secure Email response (docs: `status`). Unlike the shared `Status` of the other Engage Cloud
-    APIs, `code` is a string and `detail` a string.
+    Attributes:
+        code: Error code of an operation. The docs list the valid values without explaining them;
+            the meanings below are inferred from the names.
 
-        Attributes:
-            code (SecureEmailStatusCode): Error code of an operation. The docs list the valid values without explaining
-                them;
-                the meanings below are inferred from the names.
-
-                * `SUCCESS` - the operation succeeded.
-                * `FAILURE` - the operation failed (generic error; see `message` and `detail`).
-                * `INVALID_CLIENT_TOKEN` - the client token / API key is missing or not valid.
-                * `INVALID_CONTACT_CENTER` - the contact center (tenant) is unknown or not configured for the service.
-                * `INVALID_SESSION` - the session is unknown or has expired.
-                * `INVALID_PARTICIPANT` - the participant is unknown or not valid.
-                * `INVALID_TRANSPORT` - the transport is unknown or not valid.
-                * `INVALID_PARAMETER` - a request parameter is missing or not valid.
-                * `INVALID_ENDPOINT` - the endpoint (service / securebox target) is unknown or not configured.
-                * `INVALID_NICKNAME` - the nickname is not valid.
-                * `INVALID_FILE_TYPE` - the file type of an attachment is not allowed.
-            message (str | Unset): Status message.
-            detail (str | Unset): Additional information.
+            * `SUCCESS` - the operation succeeded.
+            * `FAILURE` - the operation failed (generic error; see `message` and `detail`).
+            * `INVALID_CLIENT_TOKEN` - the client token / API key is missing or not valid.
+            * `INVALID_CONTACT_CENTER` - the contact center (tenant) is unknown or not configured for the
+            service.
+            * `INVALID_SESSION` - the session is unknown or has expired.
+            * `INVALID_PARTICIPANT` - the participant is unknown or not valid.
+            * `INVALID_TRANSPORT` - the transport is unknown or not valid.
+            * `INVALID_PARAMETER` - a request parameter is missing or not valid.
+            * `INVALID_ENDPOINT` - the endpoint (service / securebox target) is unknown or not configured.
+            * `INVALID_NICKNAME` - the nickname is not valid.
+            * `INVALID_FILE_TYPE` - the file type of an attachment is not allowed.
+        message: Status message.
+        detail: Additional information.
     """
 
     code: SecureEmailStatusCode
     message: str | Unset = UNSET
     detail: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("code", "code"),
+        ("message", "message"),
+        ("detail", "detail"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        code = self.code.value
-
-        message = self.message
-
-        detail = self.detail
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "code": code,
-            }
-        )
-        if message is not UNSET:
-            field_dict["message"] = message
-        if detail is not UNSET:
-            field_dict["detail"] = detail
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "code": self.code.value,
+        }
+        if not isinstance(self.message, Unset):
+            _json["message"] = self.message
+        if not isinstance(self.detail, Unset):
+            _json["detail"] = self.detail
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        code = SecureEmailStatusCode(d.pop("code"))
-
-        message = d.pop("message", UNSET)
-
-        detail = d.pop("detail", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("SecureEmailStatus object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "code"
+            code = _data.pop("code", MISSING)
+            code = SecureEmailStatusCode(string(code))
+            _at = "message"
+            message = _data.pop("message", MISSING)
+            if message is not UNSET and not isinstance(message, str):
+                raise InvalidData.of("string", message)
+            _at = "detail"
+            detail = _data.pop("detail", MISSING)
+            if detail is not UNSET and not isinstance(detail, str):
+                raise InvalidData.of("string", detail)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             code=code,
             message=message,
             detail=detail,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,33 +2,35 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..models.bayeux_advice_reconnect import BayeuxAdviceReconnect
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .bayeux_advice_reconnect import BayeuxAdviceReconnect
 
-T = TypeVar("T", bound="BayeuxAdvice")
 
-
-@_attrs_define
-class BayeuxAdvice:
+@define(repr=False)
+class BayeuxAdvice(Model):
     """Bayeux advice from the server on how the client should reconnect.
 
     Attributes:
-        reconnect (BayeuxAdviceReconnect | Unset): How the client should reconnect:
+        reconnect: How the client should reconnect:
             - `retry` — send another `/meta/connect` (after `interval`).
             - `handshake` — handshake again (the client ID is no longer valid; after a new handshake
               re-subscribe to the channels).
             - `none` — do not reconnect.
-        interval (int | Unset): Milliseconds to wait before the next connect or handshake.
-        timeout (int | Unset): Milliseconds the server holds a long-poll `/meta/connect` before answering.
-        max_interval (int | Unset): Maximum milliseconds the server waits for the next connect before it drops the
-            client.
-        multiple_clients (bool | Unset): True when the server detected several clients sharing the same HTTP session.
-        hosts (list[str] | Unset): Alternative hosts the client may reconnect to.
+        interval: Milliseconds to wait before the next connect or handshake.
+        timeout: Milliseconds the server holds a long-poll `/meta/connect` before answering.
+        max_interval: Maximum milliseconds the server waits for the next connect before it drops the client.
+        multiple_clients: True when the server detected several clients sharing the same HTTP session.
+        hosts: Alternative hosts the client may reconnect to.
     """
 
     reconnect: BayeuxAdviceReconnect | Unset = UNSET
@@ -37,64 +39,70 @@ class BayeuxAdvice:
     max_interval: int | Unset = UNSET
     multiple_clients: bool | Unset = UNSET
     hosts: list[str] | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("reconnect", "reconnect"),
+        ("interval", "interval"),
+        ("timeout", "timeout"),
+        ("max_interval", "maxInterval"),
+        ("multiple_clients", "multiple-clients"),
+        ("hosts", "hosts"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        reconnect: str | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
         if not isinstance(self.reconnect, Unset):
-            reconnect = self.reconnect.value
-
-        interval = self.interval
-
-        timeout = self.timeout
-
-        max_interval = self.max_interval
-
-        multiple_clients = self.multiple_clients
-
-        hosts: list[str] | Unset = UNSET
+            _json["reconnect"] = self.reconnect.value
+        if not isinstance(self.interval, Unset):
+            _json["interval"] = self.interval
+        if not isinstance(self.timeout, Unset):
+            _json["timeout"] = self.timeout
+        if not isinstance(self.max_interval, Unset):
+            _json["maxInterval"] = self.max_interval
+        if not isinstance(self.multiple_clients, Unset):
+            _json["multiple-clients"] = self.multiple_clients
         if not isinstance(self.hosts, Unset):
-            hosts = self.hosts
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if reconnect is not UNSET:
-            field_dict["reconnect"] = reconnect
-        if interval is not UNSET:
-            field_dict["interval"] = interval
-        if timeout is not UNSET:
-            field_dict["timeout"] = timeout
-        if max_interval is not UNSET:
-            field_dict["maxInterval"] = max_interval
-        if multiple_clients is not UNSET:
-            field_dict["multiple-clients"] = multiple_clients
-        if hosts is not UNSET:
-            field_dict["hosts"] = hosts
-
-        return field_dict
+            _json["hosts"] = self.hosts
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        _reconnect = d.pop("reconnect", UNSET)
-        reconnect: BayeuxAdviceReconnect | Unset
-        if isinstance(_reconnect, Unset):
-            reconnect = UNSET
-        else:
-            reconnect = BayeuxAdviceReconnect(_reconnect)
-
-        interval = d.pop("interval", UNSET)
-
-        timeout = d.pop("timeout", UNSET)
-
-        max_interval = d.pop("maxInterval", UNSET)
-
-        multiple_clients = d.pop("multiple-clients", UNSET)
-
-        hosts = cast(list[str], d.pop("hosts", UNSET))
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("BayeuxAdvice object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "reconnect"
+            reconnect = _data.pop("reconnect", MISSING)
+            if reconnect is not UNSET:
+                reconnect = BayeuxAdviceReconnect(string(reconnect))
+            _at = "interval"
+            interval = _data.pop("interval", MISSING)
+            if interval is not UNSET and type(interval) is not int:
+                raise InvalidData.of("integer", interval)
+            _at = "timeout"
+            timeout = _data.pop("timeout", MISSING)
+            if timeout is not UNSET and type(timeout) is not int:
+                raise InvalidData.of("integer", timeout)
+            _at = "maxInterval"
+            max_interval = _data.pop("maxInterval", MISSING)
+            if max_interval is not UNSET and type(max_interval) is not int:
+                raise InvalidData.of("integer", max_interval)
+            _at = "multiple-clients"
+            multiple_clients = _data.pop("multiple-clients", MISSING)
+            if multiple_clients is not UNSET and multiple_clients is not True and multiple_clients is not False:
+                raise InvalidData.of("boolean", multiple_clients)
+            _at = "hosts"
+            hosts = _data.pop("hosts", MISSING)
+            if hosts is not UNSET:
+                hosts = list_of(string, hosts)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             reconnect=reconnect,
             interval=interval,
             timeout=timeout,
@@ -102,22 +110,5 @@ class BayeuxAdvice:
             multiple_clients=multiple_clients,
             hosts=hosts,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,50 +2,50 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    any_of,
+    list_of,
+    number,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .bayeux_advice import BayeuxAdvice
+from .bayeux_message_data_type_2 import BayeuxMessageDataType2
+from .bayeux_message_ext import BayeuxMessageExt
+from .service_state_change import ServiceStateChange
+from .statistic_update import StatisticUpdate
 
-if TYPE_CHECKING:
-    from ..models.bayeux_advice import BayeuxAdvice
-    from ..models.bayeux_message_data_type_2 import BayeuxMessageDataType2
-    from ..models.bayeux_message_ext import BayeuxMessageExt
-    from ..models.service_state_change import ServiceStateChange
-    from ..models.statistic_update import StatisticUpdate
 
-
-T = TypeVar("T", bound="BayeuxMessage")
-
-
-@_attrs_define
-class BayeuxMessage:
+@define(repr=False)
+class BayeuxMessage(Model):
     """One Bayeux (CometD) message. Meta channels: `/meta/handshake`, `/meta/connect`,
     `/meta/subscribe`, `/meta/unsubscribe`, `/meta/disconnect`. Statistics notification channels:
     `/statistics/v3/updates` (`data` is a `StatisticUpdate`) and `/statistics/v3/service`
     (`data` is a `ServiceStateChange`).
 
-        Attributes:
-            channel (str): The channel of the message (a `/meta/...` channel or a statistics notification channel).
-            client_id (str | Unset): The client ID returned by the handshake; required on every message after the handshake.
-            id (float | str | Unset): Message ID chosen by the client, echoed in the reply as it was sent.
-            version (str | Unset): Bayeux protocol version (handshake), e.g. `1.0`.
-            minimum_version (str | Unset): Oldest Bayeux protocol version supported (handshake).
-            supported_connection_types (list[str] | Unset): Connection types supported by the sender (handshake), e.g.
-                `long-polling`, `callback-polling`, `websocket`.
-            connection_type (str | Unset): The connection type used for this connect (e.g. `long-polling`).
-            subscription (list[str] | str | Unset): The channel(s) to subscribe to / unsubscribe from (`/meta/subscribe`,
-                `/meta/unsubscribe`).
-            successful (bool | Unset): Whether the meta request succeeded (replies only).
-            error (str | Unset): Error description when `successful` is false (Bayeux format `code:args:message`).
-            advice (BayeuxAdvice | Unset): Bayeux advice from the server on how the client should reconnect.
-            timestamp (str | Unset): Time the message was sent.
-            data (BayeuxMessageDataType2 | ServiceStateChange | StatisticUpdate | Unset): The payload of a message on a
-                notification channel: a `StatisticUpdate` on `/statistics/v3/updates`, a `ServiceStateChange` on
-                `/statistics/v3/service`, or any other object.
-            ext (BayeuxMessageExt | Unset): Protocol extension data.
+    Attributes:
+        channel: The channel of the message (a `/meta/...` channel or a statistics notification channel).
+        client_id: The client ID returned by the handshake; required on every message after the handshake.
+        id: Message ID chosen by the client, echoed in the reply as it was sent.
+        version: Bayeux protocol version (handshake), e.g. `1.0`.
+        minimum_version: Oldest Bayeux protocol version supported (handshake).
+        supported_connection_types: Connection types supported by the sender (handshake), e.g. `long-polling`, `callback-polling`,
+            `websocket`.
+        connection_type: The connection type used for this connect (e.g. `long-polling`).
+        subscription: The channel(s) to subscribe to / unsubscribe from (`/meta/subscribe`, `/meta/unsubscribe`).
+        successful: Whether the meta request succeeded (replies only).
+        error: Error description when `successful` is false (Bayeux format `code:args:message`).
+        advice: Bayeux advice from the server on how the client should reconnect.
+        timestamp: Time the message was sent.
+        data: The payload of a message on a notification channel: a `StatisticUpdate` on `/statistics/v3/updates`,
+            a `ServiceStateChange` on `/statistics/v3/service`, or any other object.
+        ext: Protocol extension data.
     """
 
     channel: str
@@ -62,192 +62,131 @@ class BayeuxMessage:
     timestamp: str | Unset = UNSET
     data: BayeuxMessageDataType2 | ServiceStateChange | StatisticUpdate | Unset = UNSET
     ext: BayeuxMessageExt | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("channel", "channel"),
+        ("client_id", "clientId"),
+        ("id", "id"),
+        ("version", "version"),
+        ("minimum_version", "minimumVersion"),
+        ("supported_connection_types", "supportedConnectionTypes"),
+        ("connection_type", "connectionType"),
+        ("subscription", "subscription"),
+        ("successful", "successful"),
+        ("error", "error"),
+        ("advice", "advice"),
+        ("timestamp", "timestamp"),
+        ("data", "data"),
+        ("ext", "ext"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.service_state_change import ServiceStateChange  # noqa: PLC0415
-        from ..models.statistic_update import StatisticUpdate  # noqa: PLC0415
-
-        channel = self.channel
-
-        client_id = self.client_id
-
-        id: float | str | Unset
-        if isinstance(self.id, Unset):
-            id = UNSET
-        else:
-            id = self.id
-
-        version = self.version
-
-        minimum_version = self.minimum_version
-
-        supported_connection_types: list[str] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "channel": self.channel,
+        }
+        if not isinstance(self.client_id, Unset):
+            _json["clientId"] = self.client_id
+        if not isinstance(self.id, Unset):
+            _json["id"] = self.id
+        if not isinstance(self.version, Unset):
+            _json["version"] = self.version
+        if not isinstance(self.minimum_version, Unset):
+            _json["minimumVersion"] = self.minimum_version
         if not isinstance(self.supported_connection_types, Unset):
-            supported_connection_types = self.supported_connection_types
-
-        connection_type = self.connection_type
-
-        subscription: list[str] | str | Unset
-        if isinstance(self.subscription, Unset):
-            subscription = UNSET
-        elif isinstance(self.subscription, list):
-            subscription = self.subscription
-
-        else:
-            subscription = self.subscription
-
-        successful = self.successful
-
-        error = self.error
-
-        advice: dict[str, Any] | Unset = UNSET
+            _json["supportedConnectionTypes"] = self.supported_connection_types
+        if not isinstance(self.connection_type, Unset):
+            _json["connectionType"] = self.connection_type
+        if not isinstance(self.subscription, Unset):
+            _json["subscription"] = self.subscription
+        if not isinstance(self.successful, Unset):
+            _json["successful"] = self.successful
+        if not isinstance(self.error, Unset):
+            _json["error"] = self.error
         if not isinstance(self.advice, Unset):
-            advice = self.advice.to_dict()
-
-        timestamp = self.timestamp
-
-        data: dict[str, Any] | Unset
-        if isinstance(self.data, Unset):
-            data = UNSET
-        elif isinstance(self.data, StatisticUpdate):
-            data = self.data.to_dict()
-        elif isinstance(self.data, ServiceStateChange):
-            data = self.data.to_dict()
-        else:
-            data = self.data.to_dict()
-
-        ext: dict[str, Any] | Unset = UNSET
+            _json["advice"] = self.advice.to_dict()
+        if not isinstance(self.timestamp, Unset):
+            _json["timestamp"] = self.timestamp
+        if not isinstance(self.data, Unset):
+            _json["data"] = self.data.to_dict()
         if not isinstance(self.ext, Unset):
-            ext = self.ext.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "channel": channel,
-            }
-        )
-        if client_id is not UNSET:
-            field_dict["clientId"] = client_id
-        if id is not UNSET:
-            field_dict["id"] = id
-        if version is not UNSET:
-            field_dict["version"] = version
-        if minimum_version is not UNSET:
-            field_dict["minimumVersion"] = minimum_version
-        if supported_connection_types is not UNSET:
-            field_dict["supportedConnectionTypes"] = supported_connection_types
-        if connection_type is not UNSET:
-            field_dict["connectionType"] = connection_type
-        if subscription is not UNSET:
-            field_dict["subscription"] = subscription
-        if successful is not UNSET:
-            field_dict["successful"] = successful
-        if error is not UNSET:
-            field_dict["error"] = error
-        if advice is not UNSET:
-            field_dict["advice"] = advice
-        if timestamp is not UNSET:
-            field_dict["timestamp"] = timestamp
-        if data is not UNSET:
-            field_dict["data"] = data
-        if ext is not UNSET:
-            field_dict["ext"] = ext
-
-        return field_dict
+            _json["ext"] = self.ext.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.bayeux_advice import BayeuxAdvice  # noqa: PLC0415
-        from ..models.bayeux_message_data_type_2 import BayeuxMessageDataType2  # noqa: PLC0415
-        from ..models.bayeux_message_ext import BayeuxMessageExt  # noqa: PLC0415
-        from ..models.service_state_change import ServiceStateChange  # noqa: PLC0415
-        from ..models.statistic_update import StatisticUpdate  # noqa: PLC0415
-
-        d = dict(src_dict)
-        channel = d.pop("channel")
-
-        client_id = d.pop("clientId", UNSET)
-
-        def _parse_id(data: object) -> float | str | Unset:
-            if isinstance(data, Unset):
-                return data
-            return cast(float | str | Unset, data)
-
-        id = _parse_id(d.pop("id", UNSET))
-
-        version = d.pop("version", UNSET)
-
-        minimum_version = d.pop("minimumVersion", UNSET)
-
-        supported_connection_types = cast(list[str], d.pop("supportedConnectionTypes", UNSET))
-
-        connection_type = d.pop("connectionType", UNSET)
-
-        def _parse_subscription(data: object) -> list[str] | str | Unset:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                subscription_type_1 = cast(list[str], data)
-
-                return subscription_type_1
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[str] | str | Unset, data)
-
-        subscription = _parse_subscription(d.pop("subscription", UNSET))
-
-        successful = d.pop("successful", UNSET)
-
-        error = d.pop("error", UNSET)
-
-        _advice = d.pop("advice", UNSET)
-        advice: BayeuxAdvice | Unset
-        if isinstance(_advice, Unset):
-            advice = UNSET
-        else:
-            advice = BayeuxAdvice.from_dict(_advice)
-
-        timestamp = d.pop("timestamp", UNSET)
-
-        def _parse_data(data: object) -> BayeuxMessageDataType2 | ServiceStateChange | StatisticUpdate | Unset:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                data_type_0 = StatisticUpdate.from_dict(data)
-
-                return data_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                data_type_1 = ServiceStateChange.from_dict(data)
-
-                return data_type_1
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            if not isinstance(data, dict):
-                raise TypeError()
-            data_type_2 = BayeuxMessageDataType2.from_dict(data)
-
-            return data_type_2
-
-        data = _parse_data(d.pop("data", UNSET))
-
-        _ext = d.pop("ext", UNSET)
-        ext: BayeuxMessageExt | Unset
-        if isinstance(_ext, Unset):
-            ext = UNSET
-        else:
-            ext = BayeuxMessageExt.from_dict(_ext)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("BayeuxMessage object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "channel"
+            channel = _data.pop("channel", MISSING)
+            if not isinstance(channel, str):
+                raise InvalidData.of("string", channel)
+            _at = "clientId"
+            client_id = _data.pop("clientId", MISSING)
+            if client_id is not UNSET and not isinstance(client_id, str):
+                raise InvalidData.of("string", client_id)
+            _at = "id"
+            id = _data.pop("id", MISSING)
+            if id is not UNSET:
+                id = any_of(id, "string or number", string, number)
+            _at = "version"
+            version = _data.pop("version", MISSING)
+            if version is not UNSET and not isinstance(version, str):
+                raise InvalidData.of("string", version)
+            _at = "minimumVersion"
+            minimum_version = _data.pop("minimumVersion", MISSING)
+            if minimum_version is not UNSET and not isinstance(minimum_version, str):
+                raise InvalidData.of("string", minimum_version)
+            _at = "supportedConnectionTypes"
+            supported_connection_types = _data.pop("supportedConnectionTypes", MISSING)
+            if supported_connection_types is not UNSET:
+                supported_connection_types = list_of(string, supported_connection_types)
+            _at = "connectionType"
+            connection_type = _data.pop("connectionType", MISSING)
+            if connection_type is not UNSET and not isinstance(connection_type, str):
+                raise InvalidData.of("string", connection_type)
+            _at = "subscription"
+            subscription = _data.pop("subscription", MISSING)
+            if subscription is not UNSET:
+                subscription = any_of(subscription, "string or array", string, lambda v: list_of(string, v))
+            _at = "successful"
+            successful = _data.pop("successful", MISSING)
+            if successful is not UNSET and successful is not True and successful is not False:
+                raise InvalidData.of("boolean", successful)
+            _at = "error"
+            error = _data.pop("error", MISSING)
+            if error is not UNSET and not isinstance(error, str):
+                raise InvalidData.of("string", error)
+            _at = "advice"
+            advice = _data.pop("advice", MISSING)
+            if advice is not UNSET:
+                advice = BayeuxAdvice.from_dict(advice)
+            _at = "timestamp"
+            timestamp = _data.pop("timestamp", MISSING)
+            if timestamp is not UNSET and not isinstance(timestamp, str):
+                raise InvalidData.of("string", timestamp)
+            _at = "data"
+            data = _data.pop("data", MISSING)
+            if data is not UNSET:
+                data = any_of(
+                    data,
+                    "StatisticUpdate object or ServiceStateChange object or BayeuxMessageDataType2 object",
+                    StatisticUpdate.from_dict,
+                    ServiceStateChange.from_dict,
+                    BayeuxMessageDataType2.from_dict,
+                )
+            _at = "ext"
+            ext = _data.pop("ext", MISSING)
+            if ext is not UNSET:
+                ext = BayeuxMessageExt.from_dict(ext)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             channel=channel,
             client_id=client_id,
             id=id,
@@ -263,22 +202,5 @@ class BayeuxMessage:
             data=data,
             ext=ext,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

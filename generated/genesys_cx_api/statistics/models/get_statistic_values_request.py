@@ -2,68 +2,53 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-if TYPE_CHECKING:
-    from ..models.get_statistic_values_request_data import GetStatisticValuesRequestData
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import Model
+from .get_statistic_values_request_data import GetStatisticValuesRequestData
 
 
-T = TypeVar("T", bound="GetStatisticValuesRequest")
-
-
-@_attrs_define
-class GetStatisticValuesRequest:
+@define(repr=False)
+class GetStatisticValuesRequest(Model):
     """Body of `POST /operations/get-statistic-ex`.
 
     Attributes:
-        data (GetStatisticValuesRequestData): The `data` object of a get-statistic-ex request.
+        data: The `data` object of a get-statistic-ex request.
     """
 
     data: GetStatisticValuesRequestData
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("data", "data"),)
 
     def to_dict(self) -> dict[str, Any]:
-        data = self.data.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "data": data,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "data": self.data.to_dict(),
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_statistic_values_request_data import GetStatisticValuesRequestData  # noqa: PLC0415
-
-        d = dict(src_dict)
-        data = GetStatisticValuesRequestData.from_dict(d.pop("data"))
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("GetStatisticValuesRequest object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "data"
+            data = _data.pop("data", MISSING)
+            data = GetStatisticValuesRequestData.from_dict(data)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             data=data,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

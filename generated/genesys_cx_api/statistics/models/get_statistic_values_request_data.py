@@ -2,76 +2,54 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-if TYPE_CHECKING:
-    from ..models.statistic_info import StatisticInfo
+from ..._runtime import (
+    MISSING,
+    list_of,
+)
+from ...errors import InvalidData
+from ...types import Model
+from .statistic_info import StatisticInfo
 
 
-T = TypeVar("T", bound="GetStatisticValuesRequestData")
-
-
-@_attrs_define
-class GetStatisticValuesRequestData:
+@define(repr=False)
+class GetStatisticValuesRequestData(Model):
     """The `data` object of a get-statistic-ex request.
 
     Attributes:
-        statistics (list[StatisticInfo]): The set of statistics you want to get the values of from Stat Server.
+        statistics: The set of statistics you want to get the values of from Stat Server.
     """
 
     statistics: list[StatisticInfo]
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("statistics", "statistics"),)
 
     def to_dict(self) -> dict[str, Any]:
-        statistics = []
-        for statistics_item_data in self.statistics:
-            statistics_item = statistics_item_data.to_dict()
-            statistics.append(statistics_item)
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "statistics": statistics,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "statistics": [item.to_dict() for item in self.statistics],
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.statistic_info import StatisticInfo  # noqa: PLC0415
-
-        d = dict(src_dict)
-        statistics = []
-        _statistics = d.pop("statistics")
-        for statistics_item_data in _statistics:
-            statistics_item = StatisticInfo.from_dict(statistics_item_data)
-
-            statistics.append(statistics_item)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("GetStatisticValuesRequestData object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "statistics"
+            statistics = _data.pop("statistics", MISSING)
+            statistics = list_of(StatisticInfo.from_dict, statistics)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             statistics=statistics,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

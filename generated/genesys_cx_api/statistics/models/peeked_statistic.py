@@ -2,75 +2,55 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.peeked_statistic_value import PeekedStatisticValue
-
-
-T = TypeVar("T", bound="PeekedStatistic")
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .peeked_statistic_value import PeekedStatisticValue
 
 
-@_attrs_define
-class PeekedStatistic:
+@define(repr=False)
+class PeekedStatistic(Model):
     """The `data` of a `GET /statistic-values/{statisticName}` response.
 
     Attributes:
-        statistic (PeekedStatisticValue | Unset): The current value of a statistic read without a subscription.
+        statistic: The current value of a statistic read without a subscription.
     """
 
     statistic: PeekedStatisticValue | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("statistic", "statistic"),)
 
     def to_dict(self) -> dict[str, Any]:
-        statistic: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
         if not isinstance(self.statistic, Unset):
-            statistic = self.statistic.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if statistic is not UNSET:
-            field_dict["statistic"] = statistic
-
-        return field_dict
+            _json["statistic"] = self.statistic.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.peeked_statistic_value import PeekedStatisticValue  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _statistic = d.pop("statistic", UNSET)
-        statistic: PeekedStatisticValue | Unset
-        if isinstance(_statistic, Unset):
-            statistic = UNSET
-        else:
-            statistic = PeekedStatisticValue.from_dict(_statistic)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("PeekedStatistic object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "statistic"
+            statistic = _data.pop("statistic", MISSING)
+            if statistic is not UNSET:
+                statistic = PeekedStatisticValue.from_dict(statistic)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             statistic=statistic,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

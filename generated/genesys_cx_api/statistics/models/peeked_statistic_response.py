@@ -2,124 +2,91 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .peeked_statistic import PeekedStatistic
+from .status import Status
+from .status_response import StatusResponse
 
-if TYPE_CHECKING:
-    from ..models.peeked_statistic import PeekedStatistic
-    from ..models.status import Status
-    from ..models.status_response import StatusResponse
 
-
-T = TypeVar("T", bound="PeekedStatisticResponse")
-
-
-@_attrs_define
-class PeekedStatisticResponse:
+@define(repr=False)
+class PeekedStatisticResponse(Model):
     """Response of `GET /statistic-values/{statisticName}`.
 
     Attributes:
-        status (Status): The status object every Engage Cloud API returns. `code` 0 = the synchronous operation
-            succeeded; 1 = the asynchronous operation was accepted and its outcome arrives through CometD; 2 = partial
-            success of a bulk operation (the response then carries `data` and `errors`); any other value is an error (often
-            the HTTP status), with `message` and possibly `detail`.
-        data (PeekedStatistic | Unset): The `data` of a `GET /statistic-values/{statisticName}` response.
-        errors (list[StatusResponse] | Unset): The status of each failed part of the operation (the docs'
-            `ErrorResponse`).
-        path (str | Unset): The request path.
+        status: The status object every Engage Cloud API returns. `code` 0 = the synchronous operation succeeded; 1
+            = the asynchronous operation was accepted and its outcome arrives through CometD; 2 = partial
+            success of a bulk operation (the response then carries `data` and `errors`); any other value is an
+            error (often the HTTP status), with `message` and possibly `detail`.
+        data: The `data` of a `GET /statistic-values/{statisticName}` response.
+        errors: The status of each failed part of the operation (the docs' `ErrorResponse`).
+        path: The request path.
     """
 
     status: Status
     data: PeekedStatistic | Unset = UNSET
     errors: list[StatusResponse] | Unset = UNSET
     path: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("status", "status"),
+        ("data", "data"),
+        ("errors", "errors"),
+        ("path", "path"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        status = self.status.to_dict()
-
-        data: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "status": self.status.to_dict(),
+        }
         if not isinstance(self.data, Unset):
-            data = self.data.to_dict()
-
-        errors: list[dict[str, Any]] | Unset = UNSET
+            _json["data"] = self.data.to_dict()
         if not isinstance(self.errors, Unset):
-            errors = []
-            for errors_item_data in self.errors:
-                errors_item = errors_item_data.to_dict()
-                errors.append(errors_item)
-
-        path = self.path
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "status": status,
-            }
-        )
-        if data is not UNSET:
-            field_dict["data"] = data
-        if errors is not UNSET:
-            field_dict["errors"] = errors
-        if path is not UNSET:
-            field_dict["path"] = path
-
-        return field_dict
+            _json["errors"] = [item.to_dict() for item in self.errors]
+        if not isinstance(self.path, Unset):
+            _json["path"] = self.path
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.peeked_statistic import PeekedStatistic  # noqa: PLC0415
-        from ..models.status import Status  # noqa: PLC0415
-        from ..models.status_response import StatusResponse  # noqa: PLC0415
-
-        d = dict(src_dict)
-        status = Status.from_dict(d.pop("status"))
-
-        _data = d.pop("data", UNSET)
-        data: PeekedStatistic | Unset
-        if isinstance(_data, Unset):
-            data = UNSET
-        else:
-            data = PeekedStatistic.from_dict(_data)
-
-        _errors = d.pop("errors", UNSET)
-        errors: list[StatusResponse] | Unset = UNSET
-        if _errors is not UNSET:
-            errors = []
-            for errors_item_data in _errors:
-                errors_item = StatusResponse.from_dict(errors_item_data)
-
-                errors.append(errors_item)
-
-        path = d.pop("path", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("PeekedStatisticResponse object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "status"
+            status = _data.pop("status", MISSING)
+            status = Status.from_dict(status)
+            _at = "data"
+            data = _data.pop("data", MISSING)
+            if data is not UNSET:
+                data = PeekedStatistic.from_dict(data)
+            _at = "errors"
+            errors = _data.pop("errors", MISSING)
+            if errors is not UNSET:
+                errors = list_of(StatusResponse.from_dict, errors)
+            _at = "path"
+            path = _data.pop("path", MISSING)
+            if path is not UNSET and not isinstance(path, str):
+                raise InvalidData.of("string", path)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             status=status,
             data=data,
             errors=errors,
             path=path,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

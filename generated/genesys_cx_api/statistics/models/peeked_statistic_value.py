@@ -2,29 +2,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="PeekedStatisticValue")
 
-
-@_attrs_define
-class PeekedStatisticValue:
+@define(repr=False)
+class PeekedStatisticValue(Model):
     """The current value of a statistic read without a subscription.
 
     Attributes:
-        name (str | Unset): The name of the statistic.
-        object_id (str | Unset): The ID of the object (in Stat Server's terms).
-        object_type (str | Unset): The type of object.
-        timestamp (int | Unset): The timestamp (milliseconds since the epoch) when the statistic value was generated
-            (provided by Stat Server).
-        value (Any | Unset): The value of the statistic: its structure reflects the structure of the Stat Server message
-            (an object such as the agent state of `CurrentAgentState`, a number for a time or a count, or any other JSON
-            value Stat Server sends).
+        name: The name of the statistic.
+        object_id: The ID of the object (in Stat Server's terms).
+        object_type: The type of object.
+        timestamp: The timestamp (milliseconds since the epoch) when the statistic value was generated (provided by
+            Stat Server).
+        value: The value of the statistic: its structure reflects the structure of the Stat Server message (an
+            object such as the agent state of `CurrentAgentState`, a number for a time or a count, or any other
+            JSON value Stat Server sends).
     """
 
     name: str | Unset = UNSET
@@ -32,71 +33,67 @@ class PeekedStatisticValue:
     object_type: str | Unset = UNSET
     timestamp: int | Unset = UNSET
     value: Any | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("name", "name"),
+        ("object_id", "objectId"),
+        ("object_type", "objectType"),
+        ("timestamp", "timestamp"),
+        ("value", "value"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        name = self.name
-
-        object_id = self.object_id
-
-        object_type = self.object_type
-
-        timestamp = self.timestamp
-
-        value = self.value
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if name is not UNSET:
-            field_dict["name"] = name
-        if object_id is not UNSET:
-            field_dict["objectId"] = object_id
-        if object_type is not UNSET:
-            field_dict["objectType"] = object_type
-        if timestamp is not UNSET:
-            field_dict["timestamp"] = timestamp
-        if value is not UNSET:
-            field_dict["value"] = value
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.name, Unset):
+            _json["name"] = self.name
+        if not isinstance(self.object_id, Unset):
+            _json["objectId"] = self.object_id
+        if not isinstance(self.object_type, Unset):
+            _json["objectType"] = self.object_type
+        if not isinstance(self.timestamp, Unset):
+            _json["timestamp"] = self.timestamp
+        if not isinstance(self.value, Unset):
+            _json["value"] = self.value
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        name = d.pop("name", UNSET)
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("PeekedStatisticValue object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "name"
+            name = _data.pop("name", MISSING)
+            if name is not UNSET and not isinstance(name, str):
+                raise InvalidData.of("string", name)
+            _at = "objectId"
+            object_id = _data.pop("objectId", MISSING)
+            if object_id is not UNSET and not isinstance(object_id, str):
+                raise InvalidData.of("string", object_id)
+            _at = "objectType"
+            object_type = _data.pop("objectType", MISSING)
+            if object_type is not UNSET and not isinstance(object_type, str):
+                raise InvalidData.of("string", object_type)
+            _at = "timestamp"
+            timestamp = _data.pop("timestamp", MISSING)
+            if timestamp is not UNSET and type(timestamp) is not int:
+                raise InvalidData.of("integer", timestamp)
+            _at = "value"
+            value = _data.pop("value", MISSING)
 
-        object_id = d.pop("objectId", UNSET)
-
-        object_type = d.pop("objectType", UNSET)
-
-        timestamp = d.pop("timestamp", UNSET)
-
-        value = d.pop("value", UNSET)
-
-        _instance = cls(
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             name=name,
             object_id=object_id,
             object_type=object_type,
             timestamp=timestamp,
             value=value,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

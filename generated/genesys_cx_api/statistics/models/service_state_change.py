@@ -2,91 +2,75 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import Any, Literal, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-if TYPE_CHECKING:
-    from ..models.service_state_change_data import ServiceStateChangeData
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import Model
+from .service_state_change_data import ServiceStateChangeData
 
 
-T = TypeVar("T", bound="ServiceStateChange")
+@define(repr=False)
+class ServiceStateChange(Model):
+    """Notification of a change of the Statistics service state, published on the CometD channel
+    `/statistics/v3/service` (the `data` of the Bayeux message). When `serviceState` is `UNAVAILABLE` the service
+    has dropped all subscriptions; re-create them when it is `AVAILABLE` again.
 
-
-@_attrs_define
-class ServiceStateChange:
-    """Notification of a change of the Statistics service state, published on the CometD channel `/statistics/v3/service`
-    (the `data` of the Bayeux message). When `serviceState` is `UNAVAILABLE` the service has dropped all subscriptions;
-    re-create them when it is `AVAILABLE` again.
-
-        Attributes:
-            name (Literal['ServiceStateChange']): The notification name, always `ServiceStateChange`.
-            topic (Literal['/statistics/v3/service']): The notification topic (the CometD channel), always
-                `/statistics/v3/service`.
-            data (ServiceStateChangeData): The `data` of a `ServiceStateChange` notification.
+    Attributes:
+        name: The notification name, always `ServiceStateChange`.
+        topic: The notification topic (the CometD channel), always `/statistics/v3/service`.
+        data: The `data` of a `ServiceStateChange` notification.
     """
 
     name: Literal["ServiceStateChange"]
     topic: Literal["/statistics/v3/service"]
     data: ServiceStateChangeData
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("name", "name"),
+        ("topic", "topic"),
+        ("data", "data"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        name = self.name
-
-        topic = self.topic
-
-        data = self.data.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "name": name,
-                "topic": topic,
-                "data": data,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "name": self.name,
+            "topic": self.topic,
+            "data": self.data.to_dict(),
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.service_state_change_data import ServiceStateChangeData  # noqa: PLC0415
-
-        d = dict(src_dict)
-        name = cast(Literal["ServiceStateChange"], d.pop("name"))
-        if name != "ServiceStateChange":
-            raise ValueError(f"name must match const 'ServiceStateChange', got '{name}'")
-
-        topic = cast(Literal["/statistics/v3/service"], d.pop("topic"))
-        if topic != "/statistics/v3/service":
-            raise ValueError(f"topic must match const '/statistics/v3/service', got '{topic}'")
-
-        data = ServiceStateChangeData.from_dict(d.pop("data"))
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("ServiceStateChange object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "name"
+            name = _data.pop("name", MISSING)
+            if name != "ServiceStateChange":
+                raise InvalidData.of("'ServiceStateChange'", name)
+            _at = "topic"
+            topic = _data.pop("topic", MISSING)
+            if topic != "/statistics/v3/service":
+                raise InvalidData.of("'/statistics/v3/service'", topic)
+            _at = "data"
+            data = _data.pop("data", MISSING)
+            data = ServiceStateChangeData.from_dict(data)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             name=name,
             topic=topic,
             data=data,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,67 +2,57 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..models.service_state import ServiceState
+from ..._runtime import (
+    MISSING,
+    string,
+)
+from ...errors import InvalidData
+from ...types import Model
+from .service_state import ServiceState
 
-T = TypeVar("T", bound="ServiceStateChangeData")
 
-
-@_attrs_define
-class ServiceStateChangeData:
+@define(repr=False)
+class ServiceStateChangeData(Model):
     """The `data` of a `ServiceStateChange` notification.
 
     Attributes:
-        service_state (ServiceState): The state of the Statistics service:
+        service_state: The state of the Statistics service:
             - `AVAILABLE` — the service is available again; re-create your subscriptions.
             - `UNAVAILABLE` — the service cannot connect to the internal server(s) it needs; it has dropped
               all subscriptions.
     """
 
     service_state: ServiceState
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("service_state", "serviceState"),)
 
     def to_dict(self) -> dict[str, Any]:
-        service_state = self.service_state.value
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "serviceState": service_state,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "serviceState": self.service_state.value,
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        service_state = ServiceState(d.pop("serviceState"))
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("ServiceStateChangeData object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "serviceState"
+            service_state = _data.pop("serviceState", MISSING)
+            service_state = ServiceState(string(service_state))
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             service_state=service_state,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,98 +2,78 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .statistic_value import StatisticValue
 
-if TYPE_CHECKING:
-    from ..models.statistic_value import StatisticValue
 
-
-T = TypeVar("T", bound="StatisticData")
-
-
-@_attrs_define
-class StatisticData:
+@define(repr=False)
+class StatisticData(Model):
     """The `data` of a subscription response.
 
     Attributes:
-        operation_id (str | Unset): The `operationId` of the subscription request.
-        statistics (list[StatisticValue] | Unset):
-        subscription_id (str | Unset): The ID of the subscription (filled from the `operationId`).
+        operation_id: The `operationId` of the subscription request.
+        statistics: statistics
+        subscription_id: The ID of the subscription (filled from the `operationId`).
     """
 
     operation_id: str | Unset = UNSET
     statistics: list[StatisticValue] | Unset = UNSET
     subscription_id: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("operation_id", "operationId"),
+        ("statistics", "statistics"),
+        ("subscription_id", "subscriptionId"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        operation_id = self.operation_id
-
-        statistics: list[dict[str, Any]] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.operation_id, Unset):
+            _json["operationId"] = self.operation_id
         if not isinstance(self.statistics, Unset):
-            statistics = []
-            for statistics_item_data in self.statistics:
-                statistics_item = statistics_item_data.to_dict()
-                statistics.append(statistics_item)
-
-        subscription_id = self.subscription_id
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if operation_id is not UNSET:
-            field_dict["operationId"] = operation_id
-        if statistics is not UNSET:
-            field_dict["statistics"] = statistics
-        if subscription_id is not UNSET:
-            field_dict["subscriptionId"] = subscription_id
-
-        return field_dict
+            _json["statistics"] = [item.to_dict() for item in self.statistics]
+        if not isinstance(self.subscription_id, Unset):
+            _json["subscriptionId"] = self.subscription_id
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.statistic_value import StatisticValue  # noqa: PLC0415
-
-        d = dict(src_dict)
-        operation_id = d.pop("operationId", UNSET)
-
-        _statistics = d.pop("statistics", UNSET)
-        statistics: list[StatisticValue] | Unset = UNSET
-        if _statistics is not UNSET:
-            statistics = []
-            for statistics_item_data in _statistics:
-                statistics_item = StatisticValue.from_dict(statistics_item_data)
-
-                statistics.append(statistics_item)
-
-        subscription_id = d.pop("subscriptionId", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("StatisticData object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "operationId"
+            operation_id = _data.pop("operationId", MISSING)
+            if operation_id is not UNSET and not isinstance(operation_id, str):
+                raise InvalidData.of("string", operation_id)
+            _at = "statistics"
+            statistics = _data.pop("statistics", MISSING)
+            if statistics is not UNSET:
+                statistics = list_of(StatisticValue.from_dict, statistics)
+            _at = "subscriptionId"
+            subscription_id = _data.pop("subscriptionId", MISSING)
+            if subscription_id is not UNSET and not isinstance(subscription_id, str):
+                raise InvalidData.of("string", subscription_id)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             operation_id=operation_id,
             statistics=statistics,
             subscription_id=subscription_id,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

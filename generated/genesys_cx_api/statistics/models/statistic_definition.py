@@ -2,34 +2,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="StatisticDefinition")
 
+@define(repr=False)
+class StatisticDefinition(Model):
+    """An ad-hoc statistic definition in Stat Server terms, used instead of the `name` of a pre-configured statistic.
+    The docs give only an example; field meanings follow Stat Server statistic definitions.
 
-@_attrs_define
-class StatisticDefinition:
-    """An ad-hoc statistic definition in Stat Server terms, used instead of the `name` of a pre-configured statistic. The
-    docs give only an example; field meanings follow Stat Server statistic definitions.
-
-        Attributes:
-            notification_mode (str | Unset): How Stat Server notifies value changes (the example uses `Periodical`).
-            notification_frequency (int | Unset): Notification frequency in seconds, for periodical notification (example
-                `10`).
-            insensitivity (int | Unset): The minimum change of the value that triggers a notification (example `1`).
-            category (str | Unset): The Stat Server statistic category (example `TotalAdjustedTime`).
-            subject (str | Unset): The subject of the statistic (example `DNStatus`).
-            interval_type (str | Unset): The type of the time interval the statistic is calculated over (example
-                `GrowingWindow`).
-            main_mask (str | Unset): The main mask — the states/actions taken into account (example `WaitForNextCall`).
-            dynamic_time_profile (str | Unset): The time profile of the interval (example `00:00`).
-            dynamic_filter (str | Unset): The filter applied to the statistic (example `Media=voice`).
-            mask_type (str | Unset): The type of the mask (example `DN`).
+    Attributes:
+        notification_mode: How Stat Server notifies value changes (the example uses `Periodical`).
+        notification_frequency: Notification frequency in seconds, for periodical notification (example `10`).
+        insensitivity: The minimum change of the value that triggers a notification (example `1`).
+        category: The Stat Server statistic category (example `TotalAdjustedTime`).
+        subject: The subject of the statistic (example `DNStatus`).
+        interval_type: The type of the time interval the statistic is calculated over (example `GrowingWindow`).
+        main_mask: The main mask — the states/actions taken into account (example `WaitForNextCall`).
+        dynamic_time_profile: The time profile of the interval (example `00:00`).
+        dynamic_filter: The filter applied to the statistic (example `Media=voice`).
+        mask_type: The type of the mask (example `DN`).
     """
 
     notification_mode: str | Unset = UNSET
@@ -42,79 +41,98 @@ class StatisticDefinition:
     dynamic_time_profile: str | Unset = UNSET
     dynamic_filter: str | Unset = UNSET
     mask_type: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("notification_mode", "notificationMode"),
+        ("notification_frequency", "notificationFrequency"),
+        ("insensitivity", "insensitivity"),
+        ("category", "category"),
+        ("subject", "subject"),
+        ("interval_type", "intervalType"),
+        ("main_mask", "mainMask"),
+        ("dynamic_time_profile", "dynamicTimeProfile"),
+        ("dynamic_filter", "dynamicFilter"),
+        ("mask_type", "maskType"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        notification_mode = self.notification_mode
-
-        notification_frequency = self.notification_frequency
-
-        insensitivity = self.insensitivity
-
-        category = self.category
-
-        subject = self.subject
-
-        interval_type = self.interval_type
-
-        main_mask = self.main_mask
-
-        dynamic_time_profile = self.dynamic_time_profile
-
-        dynamic_filter = self.dynamic_filter
-
-        mask_type = self.mask_type
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if notification_mode is not UNSET:
-            field_dict["notificationMode"] = notification_mode
-        if notification_frequency is not UNSET:
-            field_dict["notificationFrequency"] = notification_frequency
-        if insensitivity is not UNSET:
-            field_dict["insensitivity"] = insensitivity
-        if category is not UNSET:
-            field_dict["category"] = category
-        if subject is not UNSET:
-            field_dict["subject"] = subject
-        if interval_type is not UNSET:
-            field_dict["intervalType"] = interval_type
-        if main_mask is not UNSET:
-            field_dict["mainMask"] = main_mask
-        if dynamic_time_profile is not UNSET:
-            field_dict["dynamicTimeProfile"] = dynamic_time_profile
-        if dynamic_filter is not UNSET:
-            field_dict["dynamicFilter"] = dynamic_filter
-        if mask_type is not UNSET:
-            field_dict["maskType"] = mask_type
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.notification_mode, Unset):
+            _json["notificationMode"] = self.notification_mode
+        if not isinstance(self.notification_frequency, Unset):
+            _json["notificationFrequency"] = self.notification_frequency
+        if not isinstance(self.insensitivity, Unset):
+            _json["insensitivity"] = self.insensitivity
+        if not isinstance(self.category, Unset):
+            _json["category"] = self.category
+        if not isinstance(self.subject, Unset):
+            _json["subject"] = self.subject
+        if not isinstance(self.interval_type, Unset):
+            _json["intervalType"] = self.interval_type
+        if not isinstance(self.main_mask, Unset):
+            _json["mainMask"] = self.main_mask
+        if not isinstance(self.dynamic_time_profile, Unset):
+            _json["dynamicTimeProfile"] = self.dynamic_time_profile
+        if not isinstance(self.dynamic_filter, Unset):
+            _json["dynamicFilter"] = self.dynamic_filter
+        if not isinstance(self.mask_type, Unset):
+            _json["maskType"] = self.mask_type
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        notification_mode = d.pop("notificationMode", UNSET)
-
-        notification_frequency = d.pop("notificationFrequency", UNSET)
-
-        insensitivity = d.pop("insensitivity", UNSET)
-
-        category = d.pop("category", UNSET)
-
-        subject = d.pop("subject", UNSET)
-
-        interval_type = d.pop("intervalType", UNSET)
-
-        main_mask = d.pop("mainMask", UNSET)
-
-        dynamic_time_profile = d.pop("dynamicTimeProfile", UNSET)
-
-        dynamic_filter = d.pop("dynamicFilter", UNSET)
-
-        mask_type = d.pop("maskType", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("StatisticDefinition object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "notificationMode"
+            notification_mode = _data.pop("notificationMode", MISSING)
+            if notification_mode is not UNSET and not isinstance(notification_mode, str):
+                raise InvalidData.of("string", notification_mode)
+            _at = "notificationFrequency"
+            notification_frequency = _data.pop("notificationFrequency", MISSING)
+            if notification_frequency is not UNSET and type(notification_frequency) is not int:
+                raise InvalidData.of("integer", notification_frequency)
+            _at = "insensitivity"
+            insensitivity = _data.pop("insensitivity", MISSING)
+            if insensitivity is not UNSET and type(insensitivity) is not int:
+                raise InvalidData.of("integer", insensitivity)
+            _at = "category"
+            category = _data.pop("category", MISSING)
+            if category is not UNSET and not isinstance(category, str):
+                raise InvalidData.of("string", category)
+            _at = "subject"
+            subject = _data.pop("subject", MISSING)
+            if subject is not UNSET and not isinstance(subject, str):
+                raise InvalidData.of("string", subject)
+            _at = "intervalType"
+            interval_type = _data.pop("intervalType", MISSING)
+            if interval_type is not UNSET and not isinstance(interval_type, str):
+                raise InvalidData.of("string", interval_type)
+            _at = "mainMask"
+            main_mask = _data.pop("mainMask", MISSING)
+            if main_mask is not UNSET and not isinstance(main_mask, str):
+                raise InvalidData.of("string", main_mask)
+            _at = "dynamicTimeProfile"
+            dynamic_time_profile = _data.pop("dynamicTimeProfile", MISSING)
+            if dynamic_time_profile is not UNSET and not isinstance(dynamic_time_profile, str):
+                raise InvalidData.of("string", dynamic_time_profile)
+            _at = "dynamicFilter"
+            dynamic_filter = _data.pop("dynamicFilter", MISSING)
+            if dynamic_filter is not UNSET and not isinstance(dynamic_filter, str):
+                raise InvalidData.of("string", dynamic_filter)
+            _at = "maskType"
+            mask_type = _data.pop("maskType", MISSING)
+            if mask_type is not UNSET and not isinstance(mask_type, str):
+                raise InvalidData.of("string", mask_type)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             notification_mode=notification_mode,
             notification_frequency=notification_frequency,
             insensitivity=insensitivity,
@@ -126,22 +144,5 @@ class StatisticDefinition:
             dynamic_filter=dynamic_filter,
             mask_type=mask_type,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,34 +2,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.statistic_definition import StatisticDefinition
-
-
-T = TypeVar("T", bound="StatisticDescriptor")
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .statistic_definition import StatisticDefinition
 
 
-@_attrs_define
-class StatisticDescriptor:
-    """A statistic to open in a subscription: `statisticId` (your ID, unique inside the subscription) and the object, plus
-    either `name` (a statistic pre-configured for the contact center, e.g. `AverageHandlingTime`) or `definition` (an
-    ad-hoc definition).
+@define(repr=False)
+class StatisticDescriptor(Model):
+    """A statistic to open in a subscription: `statisticId` (your ID, unique inside the subscription) and the object,
+    plus either `name` (a statistic pre-configured for the contact center, e.g. `AverageHandlingTime`) or
+    `definition` (an ad-hoc definition).
 
-        Attributes:
-            statistic_id (str): The ID of the statistic, unique inside the subscription (chosen by the client).
-            object_id (str): The ID of the object (in Stat Server's terms).
-            object_type (str): The type of object (for example `Agent`).
-            name (str | Unset): The name of a pre-configured statistic (instead of `definition`).
-            definition (StatisticDefinition | Unset): An ad-hoc statistic definition in Stat Server terms, used instead of
-                the `name` of a pre-configured statistic. The docs give only an example; field meanings follow Stat Server
-                statistic definitions.
+    Attributes:
+        statistic_id: The ID of the statistic, unique inside the subscription (chosen by the client).
+        object_id: The ID of the object (in Stat Server's terms).
+        object_type: The type of object (for example `Agent`).
+        name: The name of a pre-configured statistic (instead of `definition`).
+        definition: An ad-hoc statistic definition in Stat Server terms, used instead of the `name` of a pre-configured
+            statistic. The docs give only an example; field meanings follow Stat Server statistic definitions.
     """
 
     statistic_id: str
@@ -37,80 +34,65 @@ class StatisticDescriptor:
     object_type: str
     name: str | Unset = UNSET
     definition: StatisticDefinition | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("statistic_id", "statisticId"),
+        ("object_id", "objectId"),
+        ("object_type", "objectType"),
+        ("name", "name"),
+        ("definition", "definition"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        statistic_id = self.statistic_id
-
-        object_id = self.object_id
-
-        object_type = self.object_type
-
-        name = self.name
-
-        definition: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "statisticId": self.statistic_id,
+            "objectId": self.object_id,
+            "objectType": self.object_type,
+        }
+        if not isinstance(self.name, Unset):
+            _json["name"] = self.name
         if not isinstance(self.definition, Unset):
-            definition = self.definition.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "statisticId": statistic_id,
-                "objectId": object_id,
-                "objectType": object_type,
-            }
-        )
-        if name is not UNSET:
-            field_dict["name"] = name
-        if definition is not UNSET:
-            field_dict["definition"] = definition
-
-        return field_dict
+            _json["definition"] = self.definition.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.statistic_definition import StatisticDefinition  # noqa: PLC0415
-
-        d = dict(src_dict)
-        statistic_id = d.pop("statisticId")
-
-        object_id = d.pop("objectId")
-
-        object_type = d.pop("objectType")
-
-        name = d.pop("name", UNSET)
-
-        _definition = d.pop("definition", UNSET)
-        definition: StatisticDefinition | Unset
-        if isinstance(_definition, Unset):
-            definition = UNSET
-        else:
-            definition = StatisticDefinition.from_dict(_definition)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("StatisticDescriptor object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "statisticId"
+            statistic_id = _data.pop("statisticId", MISSING)
+            if not isinstance(statistic_id, str):
+                raise InvalidData.of("string", statistic_id)
+            _at = "objectId"
+            object_id = _data.pop("objectId", MISSING)
+            if not isinstance(object_id, str):
+                raise InvalidData.of("string", object_id)
+            _at = "objectType"
+            object_type = _data.pop("objectType", MISSING)
+            if not isinstance(object_type, str):
+                raise InvalidData.of("string", object_type)
+            _at = "name"
+            name = _data.pop("name", MISSING)
+            if name is not UNSET and not isinstance(name, str):
+                raise InvalidData.of("string", name)
+            _at = "definition"
+            definition = _data.pop("definition", MISSING)
+            if definition is not UNSET:
+                definition = StatisticDefinition.from_dict(definition)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             statistic_id=statistic_id,
             object_id=object_id,
             object_type=object_type,
             name=name,
             definition=definition,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,78 +2,73 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-T = TypeVar("T", bound="StatisticInfo")
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import Model
 
 
-@_attrs_define
-class StatisticInfo:
+@define(repr=False)
+class StatisticInfo(Model):
     """A pre-configured statistic applied to an object, for the value-without-subscription requests.
 
     Attributes:
-        name (str): The name of the pre-configured statistic.
-        object_id (str): The ID of the object (in Stat Server's terms).
-        object_type (str): The type of object to which the statistic is applied (for example `Agent`).
+        name: The name of the pre-configured statistic.
+        object_id: The ID of the object (in Stat Server's terms).
+        object_type: The type of object to which the statistic is applied (for example `Agent`).
     """
 
     name: str
     object_id: str
     object_type: str
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("name", "name"),
+        ("object_id", "objectId"),
+        ("object_type", "objectType"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        name = self.name
-
-        object_id = self.object_id
-
-        object_type = self.object_type
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "name": name,
-                "objectId": object_id,
-                "objectType": object_type,
-            }
-        )
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "name": self.name,
+            "objectId": self.object_id,
+            "objectType": self.object_type,
+        }
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        name = d.pop("name")
-
-        object_id = d.pop("objectId")
-
-        object_type = d.pop("objectType")
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("StatisticInfo object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "name"
+            name = _data.pop("name", MISSING)
+            if not isinstance(name, str):
+                raise InvalidData.of("string", name)
+            _at = "objectId"
+            object_id = _data.pop("objectId", MISSING)
+            if not isinstance(object_id, str):
+                raise InvalidData.of("string", object_id)
+            _at = "objectType"
+            object_type = _data.pop("objectType", MISSING)
+            if not isinstance(object_type, str):
+                raise InvalidData.of("string", object_type)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             name=name,
             object_id=object_id,
             object_type=object_type,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

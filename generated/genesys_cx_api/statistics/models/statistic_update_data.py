@@ -2,80 +2,56 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .updated_statistic_value import UpdatedStatisticValue
 
-if TYPE_CHECKING:
-    from ..models.updated_statistic_value import UpdatedStatisticValue
 
-
-T = TypeVar("T", bound="StatisticUpdateData")
-
-
-@_attrs_define
-class StatisticUpdateData:
+@define(repr=False)
+class StatisticUpdateData(Model):
     """The `data` of a `StatisticUpdate` notification.
 
     Attributes:
-        statistics (list[UpdatedStatisticValue] | Unset):
+        statistics: statistics
     """
 
     statistics: list[UpdatedStatisticValue] | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("statistics", "statistics"),)
 
     def to_dict(self) -> dict[str, Any]:
-        statistics: list[dict[str, Any]] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
         if not isinstance(self.statistics, Unset):
-            statistics = []
-            for statistics_item_data in self.statistics:
-                statistics_item = statistics_item_data.to_dict()
-                statistics.append(statistics_item)
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if statistics is not UNSET:
-            field_dict["statistics"] = statistics
-
-        return field_dict
+            _json["statistics"] = [item.to_dict() for item in self.statistics]
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.updated_statistic_value import UpdatedStatisticValue  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _statistics = d.pop("statistics", UNSET)
-        statistics: list[UpdatedStatisticValue] | Unset = UNSET
-        if _statistics is not UNSET:
-            statistics = []
-            for statistics_item_data in _statistics:
-                statistics_item = UpdatedStatisticValue.from_dict(statistics_item_data)
-
-                statistics.append(statistics_item)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("StatisticUpdateData object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "statistics"
+            statistics = _data.pop("statistics", MISSING)
+            if statistics is not UNSET:
+                statistics = list_of(UpdatedStatisticValue.from_dict, statistics)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             statistics=statistics,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

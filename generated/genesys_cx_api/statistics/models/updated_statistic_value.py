@@ -2,92 +2,87 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="UpdatedStatisticValue")
 
-
-@_attrs_define
-class UpdatedStatisticValue:
+@define(repr=False)
+class UpdatedStatisticValue(Model):
     """One changed statistic value in a `StatisticUpdate` notification.
 
     Attributes:
-        subscription_id (str | Unset): The ID of the subscription the statistic is associated with.
-        statistic_id (str | Unset): The ID of the statistic.
-        value (Any | Unset): The value of the statistic: its structure reflects the structure of the Stat Server message
-            (an object such as the agent state of `CurrentAgentState`, a number for a time or a count, or any other JSON
-            value Stat Server sends).
-        timestamp (int | Unset): The time (milliseconds since the epoch) the statistic was generated (provided by Stat
-            Server).
+        subscription_id: The ID of the subscription the statistic is associated with.
+        statistic_id: The ID of the statistic.
+        value: The value of the statistic: its structure reflects the structure of the Stat Server message (an
+            object such as the agent state of `CurrentAgentState`, a number for a time or a count, or any other
+            JSON value Stat Server sends).
+        timestamp: The time (milliseconds since the epoch) the statistic was generated (provided by Stat Server).
     """
 
     subscription_id: str | Unset = UNSET
     statistic_id: str | Unset = UNSET
     value: Any | Unset = UNSET
     timestamp: int | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("subscription_id", "subscriptionId"),
+        ("statistic_id", "statisticId"),
+        ("value", "value"),
+        ("timestamp", "timestamp"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        subscription_id = self.subscription_id
-
-        statistic_id = self.statistic_id
-
-        value = self.value
-
-        timestamp = self.timestamp
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if subscription_id is not UNSET:
-            field_dict["subscriptionId"] = subscription_id
-        if statistic_id is not UNSET:
-            field_dict["statisticId"] = statistic_id
-        if value is not UNSET:
-            field_dict["value"] = value
-        if timestamp is not UNSET:
-            field_dict["timestamp"] = timestamp
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.subscription_id, Unset):
+            _json["subscriptionId"] = self.subscription_id
+        if not isinstance(self.statistic_id, Unset):
+            _json["statisticId"] = self.statistic_id
+        if not isinstance(self.value, Unset):
+            _json["value"] = self.value
+        if not isinstance(self.timestamp, Unset):
+            _json["timestamp"] = self.timestamp
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        subscription_id = d.pop("subscriptionId", UNSET)
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("UpdatedStatisticValue object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "subscriptionId"
+            subscription_id = _data.pop("subscriptionId", MISSING)
+            if subscription_id is not UNSET and not isinstance(subscription_id, str):
+                raise InvalidData.of("string", subscription_id)
+            _at = "statisticId"
+            statistic_id = _data.pop("statisticId", MISSING)
+            if statistic_id is not UNSET and not isinstance(statistic_id, str):
+                raise InvalidData.of("string", statistic_id)
+            _at = "value"
+            value = _data.pop("value", MISSING)
 
-        statistic_id = d.pop("statisticId", UNSET)
-
-        value = d.pop("value", UNSET)
-
-        timestamp = d.pop("timestamp", UNSET)
-
-        _instance = cls(
+            _at = "timestamp"
+            timestamp = _data.pop("timestamp", MISSING)
+            if timestamp is not UNSET and type(timestamp) is not int:
+                raise InvalidData.of("integer", timestamp)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             subscription_id=subscription_id,
             statistic_id=statistic_id,
             value=value,
             timestamp=timestamp,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,89 +2,86 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="CertificateInfo")
 
-
-@_attrs_define
-class CertificateInfo:
+@define(repr=False)
+class CertificateInfo(Model):
     """Information about the certificate already uploaded for the contact center.
 
     Attributes:
-        ccid (str | Unset): Contact center id the certificate belongs to.
-        name (str | Unset): File name of the certificate.
-        size (int | Unset): Size of the certificate file (bytes).
-        last_modified (str | Unset): When the certificate was last modified.
+        ccid: Contact center id the certificate belongs to.
+        name: File name of the certificate.
+        size: Size of the certificate file (bytes).
+        last_modified: When the certificate was last modified.
     """
 
     ccid: str | Unset = UNSET
     name: str | Unset = UNSET
     size: int | Unset = UNSET
     last_modified: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("ccid", "ccid"),
+        ("name", "name"),
+        ("size", "size"),
+        ("last_modified", "lastModified"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        ccid = self.ccid
-
-        name = self.name
-
-        size = self.size
-
-        last_modified = self.last_modified
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if ccid is not UNSET:
-            field_dict["ccid"] = ccid
-        if name is not UNSET:
-            field_dict["name"] = name
-        if size is not UNSET:
-            field_dict["size"] = size
-        if last_modified is not UNSET:
-            field_dict["lastModified"] = last_modified
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.ccid, Unset):
+            _json["ccid"] = self.ccid
+        if not isinstance(self.name, Unset):
+            _json["name"] = self.name
+        if not isinstance(self.size, Unset):
+            _json["size"] = self.size
+        if not isinstance(self.last_modified, Unset):
+            _json["lastModified"] = self.last_modified
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        ccid = d.pop("ccid", UNSET)
-
-        name = d.pop("name", UNSET)
-
-        size = d.pop("size", UNSET)
-
-        last_modified = d.pop("lastModified", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("CertificateInfo object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "ccid"
+            ccid = _data.pop("ccid", MISSING)
+            if ccid is not UNSET and not isinstance(ccid, str):
+                raise InvalidData.of("string", ccid)
+            _at = "name"
+            name = _data.pop("name", MISSING)
+            if name is not UNSET and not isinstance(name, str):
+                raise InvalidData.of("string", name)
+            _at = "size"
+            size = _data.pop("size", MISSING)
+            if size is not UNSET and type(size) is not int:
+                raise InvalidData.of("integer", size)
+            _at = "lastModified"
+            last_modified = _data.pop("lastModified", MISSING)
+            if last_modified is not UNSET and not isinstance(last_modified, str):
+                raise InvalidData.of("string", last_modified)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             ccid=ccid,
             name=name,
             size=size,
             last_modified=last_modified,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

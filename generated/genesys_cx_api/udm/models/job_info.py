@@ -2,37 +2,40 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="JobInfo")
 
-
-@_attrs_define
-class JobInfo:
+@define(repr=False)
+class JobInfo(Model):
     """Information about an export job or one of its history records (runs).
 
     Attributes:
-        id (int | Unset): Id of the job / history record.
-        type_ (str | Unset): Type of the job (data type exported).
-        source (str | Unset): Source of the exported data (for example UCS).
-        title (str | Unset): Title of the job.
-        file_split_size (str | Unset): Size at which the export file is split.
-        file_name (str | Unset): Name of the exported file.
-        file_size (int | Unset): Size of the exported file.
-        status (str | Unset): Status of the job (see GET /v10/data/job-statuses).
-        created_date (str | Unset): When the job was created.
-        date_from (str | Unset): Start of the exported time frame.
-        date_to (str | Unset): End of the exported time frame.
-        description (str | Unset): Description of the job.
-        media (list[str] | Unset): Media types exported.
-        progress (int | Unset): Completion progress, 0 to 100 percent.
-        parent_id (int | Unset): Id of the parent job (for a history record / run).
-        export_attachments (bool | Unset): Whether attachments are exported (v10 only; the v4 model has no such field).
+        id: Id of the job / history record.
+        type_: Type of the job (data type exported).
+        source: Source of the exported data (for example UCS).
+        title: Title of the job.
+        file_split_size: Size at which the export file is split.
+        file_name: Name of the exported file.
+        file_size: Size of the exported file.
+        status: Status of the job (see GET /v10/data/job-statuses).
+        created_date: When the job was created.
+        date_from: Start of the exported time frame.
+        date_to: End of the exported time frame.
+        description: Description of the job.
+        media: Media types exported.
+        progress: Completion progress, 0 to 100 percent.
+        parent_id: Id of the parent job (for a history record / run).
+        export_attachments: Whether attachments are exported (v10 only; the v4 model has no such field).
     """
 
     id: int | Unset = UNSET
@@ -51,117 +54,140 @@ class JobInfo:
     progress: int | Unset = UNSET
     parent_id: int | Unset = UNSET
     export_attachments: bool | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("id", "id"),
+        ("type_", "type"),
+        ("source", "source"),
+        ("title", "title"),
+        ("file_split_size", "fileSplitSize"),
+        ("file_name", "fileName"),
+        ("file_size", "fileSize"),
+        ("status", "status"),
+        ("created_date", "createdDate"),
+        ("date_from", "dateFrom"),
+        ("date_to", "dateTo"),
+        ("description", "description"),
+        ("media", "media"),
+        ("progress", "progress"),
+        ("parent_id", "parentId"),
+        ("export_attachments", "exportAttachments"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        id = self.id
-
-        type_ = self.type_
-
-        source = self.source
-
-        title = self.title
-
-        file_split_size = self.file_split_size
-
-        file_name = self.file_name
-
-        file_size = self.file_size
-
-        status = self.status
-
-        created_date = self.created_date
-
-        date_from = self.date_from
-
-        date_to = self.date_to
-
-        description = self.description
-
-        media: list[str] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.id, Unset):
+            _json["id"] = self.id
+        if not isinstance(self.type_, Unset):
+            _json["type"] = self.type_
+        if not isinstance(self.source, Unset):
+            _json["source"] = self.source
+        if not isinstance(self.title, Unset):
+            _json["title"] = self.title
+        if not isinstance(self.file_split_size, Unset):
+            _json["fileSplitSize"] = self.file_split_size
+        if not isinstance(self.file_name, Unset):
+            _json["fileName"] = self.file_name
+        if not isinstance(self.file_size, Unset):
+            _json["fileSize"] = self.file_size
+        if not isinstance(self.status, Unset):
+            _json["status"] = self.status
+        if not isinstance(self.created_date, Unset):
+            _json["createdDate"] = self.created_date
+        if not isinstance(self.date_from, Unset):
+            _json["dateFrom"] = self.date_from
+        if not isinstance(self.date_to, Unset):
+            _json["dateTo"] = self.date_to
+        if not isinstance(self.description, Unset):
+            _json["description"] = self.description
         if not isinstance(self.media, Unset):
-            media = self.media
-
-        progress = self.progress
-
-        parent_id = self.parent_id
-
-        export_attachments = self.export_attachments
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if id is not UNSET:
-            field_dict["id"] = id
-        if type_ is not UNSET:
-            field_dict["type"] = type_
-        if source is not UNSET:
-            field_dict["source"] = source
-        if title is not UNSET:
-            field_dict["title"] = title
-        if file_split_size is not UNSET:
-            field_dict["fileSplitSize"] = file_split_size
-        if file_name is not UNSET:
-            field_dict["fileName"] = file_name
-        if file_size is not UNSET:
-            field_dict["fileSize"] = file_size
-        if status is not UNSET:
-            field_dict["status"] = status
-        if created_date is not UNSET:
-            field_dict["createdDate"] = created_date
-        if date_from is not UNSET:
-            field_dict["dateFrom"] = date_from
-        if date_to is not UNSET:
-            field_dict["dateTo"] = date_to
-        if description is not UNSET:
-            field_dict["description"] = description
-        if media is not UNSET:
-            field_dict["media"] = media
-        if progress is not UNSET:
-            field_dict["progress"] = progress
-        if parent_id is not UNSET:
-            field_dict["parentId"] = parent_id
-        if export_attachments is not UNSET:
-            field_dict["exportAttachments"] = export_attachments
-
-        return field_dict
+            _json["media"] = self.media
+        if not isinstance(self.progress, Unset):
+            _json["progress"] = self.progress
+        if not isinstance(self.parent_id, Unset):
+            _json["parentId"] = self.parent_id
+        if not isinstance(self.export_attachments, Unset):
+            _json["exportAttachments"] = self.export_attachments
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        id = d.pop("id", UNSET)
-
-        type_ = d.pop("type", UNSET)
-
-        source = d.pop("source", UNSET)
-
-        title = d.pop("title", UNSET)
-
-        file_split_size = d.pop("fileSplitSize", UNSET)
-
-        file_name = d.pop("fileName", UNSET)
-
-        file_size = d.pop("fileSize", UNSET)
-
-        status = d.pop("status", UNSET)
-
-        created_date = d.pop("createdDate", UNSET)
-
-        date_from = d.pop("dateFrom", UNSET)
-
-        date_to = d.pop("dateTo", UNSET)
-
-        description = d.pop("description", UNSET)
-
-        media = cast(list[str], d.pop("media", UNSET))
-
-        progress = d.pop("progress", UNSET)
-
-        parent_id = d.pop("parentId", UNSET)
-
-        export_attachments = d.pop("exportAttachments", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("JobInfo object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "id"
+            id = _data.pop("id", MISSING)
+            if id is not UNSET and type(id) is not int:
+                raise InvalidData.of("integer", id)
+            _at = "type"
+            type_ = _data.pop("type", MISSING)
+            if type_ is not UNSET and not isinstance(type_, str):
+                raise InvalidData.of("string", type_)
+            _at = "source"
+            source = _data.pop("source", MISSING)
+            if source is not UNSET and not isinstance(source, str):
+                raise InvalidData.of("string", source)
+            _at = "title"
+            title = _data.pop("title", MISSING)
+            if title is not UNSET and not isinstance(title, str):
+                raise InvalidData.of("string", title)
+            _at = "fileSplitSize"
+            file_split_size = _data.pop("fileSplitSize", MISSING)
+            if file_split_size is not UNSET and not isinstance(file_split_size, str):
+                raise InvalidData.of("string", file_split_size)
+            _at = "fileName"
+            file_name = _data.pop("fileName", MISSING)
+            if file_name is not UNSET and not isinstance(file_name, str):
+                raise InvalidData.of("string", file_name)
+            _at = "fileSize"
+            file_size = _data.pop("fileSize", MISSING)
+            if file_size is not UNSET and type(file_size) is not int:
+                raise InvalidData.of("integer", file_size)
+            _at = "status"
+            status = _data.pop("status", MISSING)
+            if status is not UNSET and not isinstance(status, str):
+                raise InvalidData.of("string", status)
+            _at = "createdDate"
+            created_date = _data.pop("createdDate", MISSING)
+            if created_date is not UNSET and not isinstance(created_date, str):
+                raise InvalidData.of("string", created_date)
+            _at = "dateFrom"
+            date_from = _data.pop("dateFrom", MISSING)
+            if date_from is not UNSET and not isinstance(date_from, str):
+                raise InvalidData.of("string", date_from)
+            _at = "dateTo"
+            date_to = _data.pop("dateTo", MISSING)
+            if date_to is not UNSET and not isinstance(date_to, str):
+                raise InvalidData.of("string", date_to)
+            _at = "description"
+            description = _data.pop("description", MISSING)
+            if description is not UNSET and not isinstance(description, str):
+                raise InvalidData.of("string", description)
+            _at = "media"
+            media = _data.pop("media", MISSING)
+            if media is not UNSET:
+                media = list_of(string, media)
+            _at = "progress"
+            progress = _data.pop("progress", MISSING)
+            if progress is not UNSET and type(progress) is not int:
+                raise InvalidData.of("integer", progress)
+            _at = "parentId"
+            parent_id = _data.pop("parentId", MISSING)
+            if parent_id is not UNSET and type(parent_id) is not int:
+                raise InvalidData.of("integer", parent_id)
+            _at = "exportAttachments"
+            export_attachments = _data.pop("exportAttachments", MISSING)
+            if export_attachments is not UNSET and export_attachments is not True and export_attachments is not False:
+                raise InvalidData.of("boolean", export_attachments)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             id=id,
             type_=type_,
             source=source,
@@ -179,22 +205,5 @@ class JobInfo:
             parent_id=parent_id,
             export_attachments=export_attachments,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,71 +2,66 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="JobProgress")
 
-
-@_attrs_define
-class JobProgress:
+@define(repr=False)
+class JobProgress(Model):
     """Completion progress of a running job.
 
     Attributes:
-        progress (int | Unset): Completion progress, between 0 and 100 percent.
-        status (str | Unset): Status of the job.
+        progress: Completion progress, between 0 and 100 percent.
+        status: Status of the job.
     """
 
     progress: int | Unset = UNSET
     status: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("progress", "progress"),
+        ("status", "status"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        progress = self.progress
-
-        status = self.status
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if progress is not UNSET:
-            field_dict["progress"] = progress
-        if status is not UNSET:
-            field_dict["status"] = status
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.progress, Unset):
+            _json["progress"] = self.progress
+        if not isinstance(self.status, Unset):
+            _json["status"] = self.status
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        progress = d.pop("progress", UNSET)
-
-        status = d.pop("status", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("JobProgress object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "progress"
+            progress = _data.pop("progress", MISSING)
+            if progress is not UNSET and type(progress) is not int:
+                raise InvalidData.of("integer", progress)
+            _at = "status"
+            status = _data.pop("status", MISSING)
+            if status is not UNSET and not isinstance(status, str):
+                raise InvalidData.of("string", status)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             progress=progress,
             status=status,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,36 +2,37 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    any_of,
+    boolean,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .scheduler_param import SchedulerParam
+from .time_frame import TimeFrame
+from .ucs_job_params import UcsJobParams
 
-if TYPE_CHECKING:
-    from ..models.scheduler_param import SchedulerParam
-    from ..models.time_frame import TimeFrame
-    from ..models.ucs_job_params import UcsJobParams
 
-
-T = TypeVar("T", bound="JobV4")
-
-
-@_attrs_define
-class JobV4:
+@define(repr=False)
+class JobV4(Model):
     """Definition of an export job (body of create / update job, deprecated v4).
 
     Attributes:
-        source (str): Source of job.
-        title (str): Title of job.
-        time_frame (TimeFrame): Export time parameter of a job: all data, or the data between dateFrom and dateTo.
-        scheduler_param (SchedulerParam): Scheduler parameter of a job: run immediately, or on a cron schedule.
-        job_params (UcsJobParams): Parameters of a UCS export job.
-        suspended (bool | str): Suspended job (`true`/`false`; the v4 docs type it as a string).
-        type_ (str | Unset): Type of job.
-        file_split_size (str | Unset): Size of splitted file.
-        description (str | Unset): A description.
+        source: Source of job.
+        title: Title of job.
+        time_frame: Export time parameter of a job: all data, or the data between dateFrom and dateTo.
+        scheduler_param: Scheduler parameter of a job: run immediately, or on a cron schedule.
+        job_params: Parameters of a UCS export job.
+        suspended: Suspended job (`true`/`false`; the v4 docs type it as a string).
+        type_: Type of job.
+        file_split_size: Size of splitted file.
+        description: A description.
     """
 
     source: str
@@ -43,78 +44,81 @@ class JobV4:
     type_: str | Unset = UNSET
     file_split_size: str | Unset = UNSET
     description: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("source", "source"),
+        ("title", "title"),
+        ("time_frame", "timeFrame"),
+        ("scheduler_param", "schedulerParam"),
+        ("job_params", "jobParams"),
+        ("suspended", "suspended"),
+        ("type_", "type"),
+        ("file_split_size", "fileSplitSize"),
+        ("description", "description"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        source = self.source
-
-        title = self.title
-
-        time_frame = self.time_frame.to_dict()
-
-        scheduler_param = self.scheduler_param.to_dict()
-
-        job_params = self.job_params.to_dict()
-
-        suspended: bool | str
-        suspended = self.suspended
-
-        type_ = self.type_
-
-        file_split_size = self.file_split_size
-
-        description = self.description
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "source": source,
-                "title": title,
-                "timeFrame": time_frame,
-                "schedulerParam": scheduler_param,
-                "jobParams": job_params,
-                "suspended": suspended,
-            }
-        )
-        if type_ is not UNSET:
-            field_dict["type"] = type_
-        if file_split_size is not UNSET:
-            field_dict["fileSplitSize"] = file_split_size
-        if description is not UNSET:
-            field_dict["description"] = description
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "source": self.source,
+            "title": self.title,
+            "timeFrame": self.time_frame.to_dict(),
+            "schedulerParam": self.scheduler_param.to_dict(),
+            "jobParams": self.job_params.to_dict(),
+            "suspended": self.suspended,
+        }
+        if not isinstance(self.type_, Unset):
+            _json["type"] = self.type_
+        if not isinstance(self.file_split_size, Unset):
+            _json["fileSplitSize"] = self.file_split_size
+        if not isinstance(self.description, Unset):
+            _json["description"] = self.description
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.scheduler_param import SchedulerParam  # noqa: PLC0415
-        from ..models.time_frame import TimeFrame  # noqa: PLC0415
-        from ..models.ucs_job_params import UcsJobParams  # noqa: PLC0415
-
-        d = dict(src_dict)
-        source = d.pop("source")
-
-        title = d.pop("title")
-
-        time_frame = TimeFrame.from_dict(d.pop("timeFrame"))
-
-        scheduler_param = SchedulerParam.from_dict(d.pop("schedulerParam"))
-
-        job_params = UcsJobParams.from_dict(d.pop("jobParams"))
-
-        def _parse_suspended(data: object) -> bool | str:
-            return cast(bool | str, data)
-
-        suspended = _parse_suspended(d.pop("suspended"))
-
-        type_ = d.pop("type", UNSET)
-
-        file_split_size = d.pop("fileSplitSize", UNSET)
-
-        description = d.pop("description", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("JobV4 object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "source"
+            source = _data.pop("source", MISSING)
+            if not isinstance(source, str):
+                raise InvalidData.of("string", source)
+            _at = "title"
+            title = _data.pop("title", MISSING)
+            if not isinstance(title, str):
+                raise InvalidData.of("string", title)
+            _at = "timeFrame"
+            time_frame = _data.pop("timeFrame", MISSING)
+            time_frame = TimeFrame.from_dict(time_frame)
+            _at = "schedulerParam"
+            scheduler_param = _data.pop("schedulerParam", MISSING)
+            scheduler_param = SchedulerParam.from_dict(scheduler_param)
+            _at = "jobParams"
+            job_params = _data.pop("jobParams", MISSING)
+            job_params = UcsJobParams.from_dict(job_params)
+            _at = "suspended"
+            suspended = _data.pop("suspended", MISSING)
+            suspended = any_of(suspended, "boolean or string", boolean, string)
+            _at = "type"
+            type_ = _data.pop("type", MISSING)
+            if type_ is not UNSET and not isinstance(type_, str):
+                raise InvalidData.of("string", type_)
+            _at = "fileSplitSize"
+            file_split_size = _data.pop("fileSplitSize", MISSING)
+            if file_split_size is not UNSET and not isinstance(file_split_size, str):
+                raise InvalidData.of("string", file_split_size)
+            _at = "description"
+            description = _data.pop("description", MISSING)
+            if description is not UNSET and not isinstance(description, str):
+                raise InvalidData.of("string", description)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             source=source,
             title=title,
             time_frame=time_frame,
@@ -125,22 +129,5 @@ class JobV4:
             file_split_size=file_split_size,
             description=description,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

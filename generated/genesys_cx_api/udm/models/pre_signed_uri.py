@@ -2,62 +2,54 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="PreSignedUri")
 
-
-@_attrs_define
-class PreSignedUri:
+@define(repr=False)
+class PreSignedUri(Model):
     """A pre-signed link to download a file.
 
     Attributes:
-        path (str | Unset): Pre-signed download URL of the file.
+        path: Pre-signed download URL of the file.
     """
 
     path: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (("path", "path"),)
 
     def to_dict(self) -> dict[str, Any]:
-        path = self.path
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if path is not UNSET:
-            field_dict["path"] = path
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.path, Unset):
+            _json["path"] = self.path
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        path = d.pop("path", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("PreSignedUri object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "path"
+            path = _data.pop("path", MISSING)
+            if path is not UNSET and not isinstance(path, str):
+                raise InvalidData.of("string", path)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             path=path,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,98 +2,79 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.status_detail import StatusDetail
-
-
-T = TypeVar("T", bound="Status")
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
+from .status_detail import StatusDetail
 
 
-@_attrs_define
-class Status:
+@define(repr=False)
+class Status(Model):
     """The status object every Engage Cloud API returns. `code` 0 = the synchronous operation succeeded; 1 = the
-    asynchronous operation was accepted and its outcome arrives through CometD; 2 = partial success of a bulk operation
-    (the response then carries `data` and `errors`); any other value is an error (often the HTTP status), with `message`
-    and possibly `detail`.
+    asynchronous operation was accepted and its outcome arrives through CometD; 2 = partial success of a bulk
+    operation (the response then carries `data` and `errors`); any other value is an error (often the HTTP status),
+    with `message` and possibly `detail`.
 
-        Attributes:
-            code (int): 0 success, 1 accepted (asynchronous), 2 partial success, other values are errors.
-            message (str | Unset): Human-readable description of the outcome.
-            detail (StatusDetail | Unset): Extra information about an error (for example `{"ConfCode": 12345}`).
+    Attributes:
+        code: 0 success, 1 accepted (asynchronous), 2 partial success, other values are errors.
+        message: Human-readable description of the outcome.
+        detail: Extra information about an error (for example `{"ConfCode": 12345}`).
     """
 
     code: int
     message: str | Unset = UNSET
     detail: StatusDetail | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("code", "code"),
+        ("message", "message"),
+        ("detail", "detail"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        code = self.code
-
-        message = self.message
-
-        detail: dict[str, Any] | Unset = UNSET
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "code": self.code,
+        }
+        if not isinstance(self.message, Unset):
+            _json["message"] = self.message
         if not isinstance(self.detail, Unset):
-            detail = self.detail.to_dict()
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "code": code,
-            }
-        )
-        if message is not UNSET:
-            field_dict["message"] = message
-        if detail is not UNSET:
-            field_dict["detail"] = detail
-
-        return field_dict
+            _json["detail"] = self.detail.to_dict()
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.status_detail import StatusDetail  # noqa: PLC0415
-
-        d = dict(src_dict)
-        code = d.pop("code")
-
-        message = d.pop("message", UNSET)
-
-        _detail = d.pop("detail", UNSET)
-        detail: StatusDetail | Unset
-        if isinstance(_detail, Unset):
-            detail = UNSET
-        else:
-            detail = StatusDetail.from_dict(_detail)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("Status object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "code"
+            code = _data.pop("code", MISSING)
+            if type(code) is not int:
+                raise InvalidData.of("integer", code)
+            _at = "message"
+            message = _data.pop("message", MISSING)
+            if message is not UNSET and not isinstance(message, str):
+                raise InvalidData.of("string", message)
+            _at = "detail"
+            detail = _data.pop("detail", MISSING)
+            if detail is not UNSET:
+                detail = StatusDetail.from_dict(detail)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             code=code,
             message=message,
             detail=detail,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

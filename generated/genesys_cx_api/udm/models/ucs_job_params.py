@@ -2,90 +2,85 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+    list_of,
+    string,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="UcsJobParams")
 
-
-@_attrs_define
-class UcsJobParams:
+@define(repr=False)
+class UcsJobParams(Model):
     """Parameters of a UCS export job.
 
     Attributes:
-        type_ (str): Type of the exported data.
-        media (list[str]): Media types to export.
-        file_split_size (str | Unset): Size at which the export file is split.
-        export_attachments (bool | Unset): Export the attachments too (v10 only; absent from the v4 model).
+        type_: Type of the exported data.
+        media: Media types to export.
+        file_split_size: Size at which the export file is split.
+        export_attachments: Export the attachments too (v10 only; absent from the v4 model).
     """
 
     type_: str
     media: list[str]
     file_split_size: str | Unset = UNSET
     export_attachments: bool | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("type_", "type"),
+        ("media", "media"),
+        ("file_split_size", "fileSplitSize"),
+        ("export_attachments", "exportAttachments"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        type_ = self.type_
-
-        media = self.media
-
-        file_split_size = self.file_split_size
-
-        export_attachments = self.export_attachments
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "type": type_,
-                "media": media,
-            }
-        )
-        if file_split_size is not UNSET:
-            field_dict["fileSplitSize"] = file_split_size
-        if export_attachments is not UNSET:
-            field_dict["exportAttachments"] = export_attachments
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+            "type": self.type_,
+            "media": self.media,
+        }
+        if not isinstance(self.file_split_size, Unset):
+            _json["fileSplitSize"] = self.file_split_size
+        if not isinstance(self.export_attachments, Unset):
+            _json["exportAttachments"] = self.export_attachments
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        type_ = d.pop("type")
-
-        media = cast(list[str], d.pop("media"))
-
-        file_split_size = d.pop("fileSplitSize", UNSET)
-
-        export_attachments = d.pop("exportAttachments", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("UcsJobParams object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "type"
+            type_ = _data.pop("type", MISSING)
+            if not isinstance(type_, str):
+                raise InvalidData.of("string", type_)
+            _at = "media"
+            media = _data.pop("media", MISSING)
+            media = list_of(string, media)
+            _at = "fileSplitSize"
+            file_split_size = _data.pop("fileSplitSize", MISSING)
+            if file_split_size is not UNSET and not isinstance(file_split_size, str):
+                raise InvalidData.of("string", file_split_size)
+            _at = "exportAttachments"
+            export_attachments = _data.pop("exportAttachments", MISSING)
+            if export_attachments is not UNSET and export_attachments is not True and export_attachments is not False:
+                raise InvalidData.of("boolean", export_attachments)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             type_=type_,
             media=media,
             file_split_size=file_split_size,
             export_attachments=export_attachments,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self

@@ -2,89 +2,86 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self
 
-from attrs import define as _attrs_define
-from attrs import field as _attrs_field
+from attrs import define, field
 
-from ..types import UNSET, Unset
+from ..._runtime import (
+    MISSING,
+)
+from ...errors import InvalidData
+from ...types import UNSET, Model, Unset
 
-T = TypeVar("T", bound="VersionInfo")
 
-
-@_attrs_define
-class VersionInfo:
+@define(repr=False)
+class VersionInfo(Model):
     """Service information of the UDM service.
 
     Attributes:
-        version (str | Unset): Service version.
-        build_number (str | Unset): Build number.
-        changeset (str | Unset): Source changeset of the build.
-        name (str | Unset): Service name.
+        version: Service version.
+        build_number: Build number.
+        changeset: Source changeset of the build.
+        name: Service name.
     """
 
     version: str | Unset = UNSET
     build_number: str | Unset = UNSET
     changeset: str | Unset = UNSET
     name: str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+    additional_properties: dict[str, Any] = field(init=False, factory=dict)
+    _fields = (
+        ("version", "version"),
+        ("build_number", "buildNumber"),
+        ("changeset", "changeset"),
+        ("name", "name"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        version = self.version
-
-        build_number = self.build_number
-
-        changeset = self.changeset
-
-        name = self.name
-
-        field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if version is not UNSET:
-            field_dict["version"] = version
-        if build_number is not UNSET:
-            field_dict["buildNumber"] = build_number
-        if changeset is not UNSET:
-            field_dict["changeset"] = changeset
-        if name is not UNSET:
-            field_dict["name"] = name
-
-        return field_dict
+        """This model as JSON data (unset fields left out, undocumented fields kept)."""
+        _json: dict[str, Any] = {
+            **self.additional_properties,
+        }
+        if not isinstance(self.version, Unset):
+            _json["version"] = self.version
+        if not isinstance(self.build_number, Unset):
+            _json["buildNumber"] = self.build_number
+        if not isinstance(self.changeset, Unset):
+            _json["changeset"] = self.changeset
+        if not isinstance(self.name, Unset):
+            _json["name"] = self.name
+        return _json
 
     @classmethod
-    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        version = d.pop("version", UNSET)
-
-        build_number = d.pop("buildNumber", UNSET)
-
-        changeset = d.pop("changeset", UNSET)
-
-        name = d.pop("name", UNSET)
-
-        _instance = cls(
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
+        if not isinstance(src_dict, Mapping):
+            raise InvalidData.of("VersionInfo object", src_dict)
+        _data = dict(src_dict)
+        _at = ""
+        try:
+            _at = "version"
+            version = _data.pop("version", MISSING)
+            if version is not UNSET and not isinstance(version, str):
+                raise InvalidData.of("string", version)
+            _at = "buildNumber"
+            build_number = _data.pop("buildNumber", MISSING)
+            if build_number is not UNSET and not isinstance(build_number, str):
+                raise InvalidData.of("string", build_number)
+            _at = "changeset"
+            changeset = _data.pop("changeset", MISSING)
+            if changeset is not UNSET and not isinstance(changeset, str):
+                raise InvalidData.of("string", changeset)
+            _at = "name"
+            name = _data.pop("name", MISSING)
+            if name is not UNSET and not isinstance(name, str):
+                raise InvalidData.of("string", name)
+        except InvalidData as exc:
+            raise exc.within(_at) from None
+        _self = cls(
             version=version,
             build_number=build_number,
             changeset=changeset,
             name=name,
         )
-
-        _instance.additional_properties = d
-        return _instance
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties
+        _self.additional_properties = _data
+        return _self
