@@ -263,7 +263,10 @@ class Inspector:
         request_headers = Headers(scope=scope)
         answer_headers = Headers(raw=head.get("headers", []))
         query = scope.get("query_string", b"")
-        shown_path = redact_url(httpx.URL(path=path, query=query)) if query else path
+        try:
+            shown_path = redact_url(httpx.URL(path=path, query=query)) if query else path
+        except httpx.InvalidURL:  # a path httpx refuses (control characters): shown without its query
+            shown_path = path
         summary = {
             "call": call,
             "api": api,
