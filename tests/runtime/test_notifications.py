@@ -453,8 +453,8 @@ def test_the_sync_client_delivers_and_closes_its_thread(env: Env) -> None:
             env.emulator.set_service_state(False)
             assert isinstance(stream.get(timeout=WAIT), ServiceStateChange)  # nothing lost to the timeout
         assert client.state == "connected"
-    closed: str = client.state  # (mypy narrowed the property to "connected" above)
-    assert closed == "closed" and len(received) == 1
+    state: str = client.state  # (a property: mypy narrows it as if it could not change)
+    assert state == "closed" and len(received) == 1
     assert not [t for t in threading.enumerate() if t.name == "genesys-cx-notifications"]
     with pytest.raises(SessionEnded):
         client.subscribe(UPDATES_CHANNEL)

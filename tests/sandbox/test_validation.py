@@ -176,8 +176,8 @@ def _replace_handler(app: Any, operation_id: str, answer: Response) -> None:
     while not hasattr(app, "routes"):  # through the ASGI layers (inspector, faults) to the Starlette app
         app = app.app
     for route in app.routes:
-        endpoint: Any = getattr(route, "app", None)
-        if getattr(getattr(endpoint, "op", None), "operation_id", None) == operation_id:
+        endpoint = getattr(route, "app", None)
+        if endpoint is not None and getattr(getattr(endpoint, "op", None), "operation_id", None) == operation_id:
             endpoint.handler = handler
             return
     raise LookupError(operation_id)
