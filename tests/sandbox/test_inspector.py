@@ -428,3 +428,9 @@ def test_a_body_nested_too_deeply_to_parse_is_described_not_shown() -> None:
     assert len(deep) < CAPTURE_LIMIT
     shown = Masker(()).body(deep, len(deep), "application/json")
     assert shown == f"<{len(deep)} bytes of application/json: nested too deeply to show>"
+
+
+def test_a_path_with_a_trailing_slash_is_recorded_under_its_operation(client: httpx.Client) -> None:
+    assert signed_post(client, MESSAGES + "/", text_message()).status_code == 200
+    (request,) = events(client, "request")
+    assert (request["operation"], request["check"], request["path"]) == ("send_message", "passed", MESSAGES + "/")
