@@ -175,9 +175,8 @@ def main() -> int:
             with redis_server(binary) as url:
                 report = soak(count, f"redis:{url}", workdir, kill_every=args.kill_every, time_limit=args.time_limit)
         else:
-            report = soak(
-                count, f"sqlite:{workdir / 'store.sqlite3'}", workdir, kill_every=args.kill_every, time_limit=args.time_limit
-            )
+            store = f"sqlite:{workdir / 'store.sqlite3'}"
+            report = soak(count, store, workdir, kill_every=args.kill_every, time_limit=args.time_limit)
     print("\n".join(report.lines()))
     return 0 if report.lost == report.twice_outside == report.unanswered == 0 else 1
 
