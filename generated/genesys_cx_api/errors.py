@@ -65,14 +65,7 @@ class InvalidData(ValueError):
         return self
 
     def __str__(self) -> str:
+        where = self.path or "(the document)"
         if self.found == "nothing":
-            return f"missing required field {self.path!r} ({_a(self.expected)})"
-        where = f"{self.path}: " if self.path else ""
-        return f"{where}a JSON {self.found} where {_a(self.expected)} belongs"
-
-
-def _a(expected: str) -> str:
-    """``array`` -> ``an array``; a constant (``'Text'``) as it is."""
-    if expected.startswith("'"):
-        return expected
-    return ("an " if expected[:1] in "aeiouAEIOU" else "a ") + expected
+            return f"{where}: required field is missing (expected {self.expected})"
+        return f"{where}: expected {self.expected}, found {self.found}"

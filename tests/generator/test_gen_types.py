@@ -1,4 +1,10 @@
-"""``mypy --strict`` accepts the committed generated package (py.typed: users type-check against it)."""
+"""``mypy --strict`` accepts the committed generated package and the runtime (py.typed: users type-check
+against both).
+
+This is the project's one mypy run over ``src/`` and ``generated/`` in CI (``tox -e type`` runs the
+same for a developer): the project's configuration (``[tool.mypy]``: strict, both packages), with a
+cold, private cache so no stale entry hides an error.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _gen_support import COMMITTED
+from _gen_support import ROOT
 
 
-def test_mypy_strict_passes_on_the_generated_package(tmp_path: Path) -> None:
-    # A cold, private cache (no stale entry hides an error) and no config file (only these flags).
-    flags = ["--strict", "--python-version", "3.11", "--cache-dir", str(tmp_path / "cache"), "--config-file", ""]
+def test_mypy_strict_passes_on_the_runtime_and_the_generated_package(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "mypy", *flags, str(COMMITTED)],
-        cwd=tmp_path,
+        [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache")],
+        cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]

@@ -14,7 +14,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 import pytest
@@ -46,7 +46,14 @@ STATS = [
     {"statisticId": "state", "objectId": "agent1", "objectType": "Agent", "name": "CurrentAgentState"},
     {"statisticId": "login", "objectId": "agent1", "objectType": "Agent", "name": "TotalLoginTime"},
 ]
-FAST = {"backoff_base": 0.01, "backoff_cap": 0.1}
+
+
+class _Backoff(TypedDict):
+    backoff_base: float
+    backoff_cap: float
+
+
+FAST: _Backoff = {"backoff_base": 0.01, "backoff_cap": 0.1}
 
 
 class ValidTokens:
@@ -446,7 +453,8 @@ def test_the_sync_client_delivers_and_closes_its_thread(env: Env) -> None:
             env.emulator.set_service_state(False)
             assert isinstance(stream.get(timeout=WAIT), ServiceStateChange)  # nothing lost to the timeout
         assert client.state == "connected"
-    assert client.state == "closed" and len(received) == 1
+    state: str = client.state  # (a property: mypy narrows it as if it could not change)
+    assert state == "closed" and len(received) == 1
     assert not [t for t in threading.enumerate() if t.name == "genesys-cx-notifications"]
     with pytest.raises(SessionEnded):
         client.subscribe(UPDATES_CHANNEL)

@@ -1,22 +1,27 @@
 """Schemathesis against the running sandbox: schemas, credentials, signing over the exact bytes, checks.
 
 ``Runner`` loads every bundled spec that has paths with its server set to the sandbox
-(``sb.url + APIS[api].base_path``), generates cases for one operation in one mode, attaches the
-credentials the operation's security requires (its first alternative), sends each case with httpx
-and runs schemathesis's response checks on the answer.
+(``sb.url + APIS[api].base_path``), generates the cases of every phase of one operation, both modes,
+attaches the credentials the operation's security requires (its first alternative), sends each
+case with httpx and runs schemathesis's response checks on the answer one by one, counting
+``Figures``. Whether a refusal came from the sandbox's own security or validation (a "valid
+rejected" when the case is positive) is read from the inspector's row of the request.
 
-Credentials are given to schemathesis as *fixed* parameters (``as_strategy(headers=...,
-path_parameters=...)``) so that negative generation never mutates them: a negative case is invalid
-in what the spec describes, never in credentials it could not know. ``channelId`` and
-``openMediaService`` are fixed too: an unknown channel is refused before validation (its secret is
-what signs the request) and an unknown Open Media service is a 404 no generated value can avoid.
+Credentials are given to schemathesis as *overrides* so that negative generation never mutates
+them: a negative case is invalid in what the spec describes, never in credentials it could not
+know. ``channelId``, ``openMediaService`` and ``x-ccid`` are fixed too: an unknown channel is
+refused before validation (its secret is what signs the request), an unknown Open Media service
+is a 404 and another tenant's ``x-ccid`` a 4xx that no generated value can avoid.
 ``X-Hub-Signature`` is computed after the body is serialised, over the bytes httpx then sends.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +33,9 @@ from genesys_cx_api._registry import APIS
 from hypothesis import HealthCheck, Phase
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
+from schemathesis.generation.overrides import Override
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -51,8 +59,14 @@ from genesys_cx.sandbox._specs import load_spec
 from genesys_cx.signing import HEADER as SIGNATURE_HEADER
 from genesys_cx.signing import sign
 
-#: Examples per operation and mode (117 operations, 56 of them with negative cases).
+#: Fuzzed examples per operation, both modes together (117 operations, 56 of them with negative cases).
 MAX_EXAMPLES = 6
+
+#: The phases every operation goes through: the spec's examples, schemathesis's coverage phase
+#: (every boundary and negation the schema defines; unbounded by design, ~30 cases per operation on
+#: average) and fuzzing (MAX_EXAMPLES, both modes). The stateful phase needs OpenAPI links, which no
+#: bundled spec documents (the docs describe none).
+PHASES = [HypothesisTestMode.EXAMPLES, HypothesisTestMode.COVERAGE, HypothesisTestMode.FUZZING]
 
 #: Path parameters a case cannot meaningfully vary (see the module docstring).
 FIXED_PATH = {"channelId": DEMO_CHANNEL_ID, "openMediaService": "demo"}
@@ -92,6 +106,7 @@ DOCUMENTED_SERVER_ERRORS: dict[tuple[str, str], str] = {
 _CONFIG = {
     # A negative case must be refused with a client error; which 4xx, status_code_conformance says.
     "checks": {"negative_data_rejection": {"expected-statuses": ["4xx"]}},
+    "generation": {"mode": "all"},
 }
 
 
@@ -170,9 +185,37 @@ def _schema(api: str, server: str) -> Any:
 class Exchange:
     """One case as sent and answered."""
 
-    case: Case
+    case: Case[Any]
     request: httpx.Request
     response: httpx.Response
+
+
+@dataclass
+class Figures:
+    """What the cases of one or more operations found (``problems``: each failed check, described)."""
+
+    cases: Counter[str] = field(default_factory=Counter)  # by "<phase> <mode>"
+    server_errors: int = 0  # 5xx answers the docs do not prescribe
+    valid_rejected: int = 0  # positive cases the sandbox refused (security or validation)
+    invalid_accepted: int = 0  # negative cases answered with a success
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, other: Figures) -> None:
+        self.cases.update(other.cases)
+        self.server_errors += other.server_errors
+        self.valid_rejected += other.valid_rejected
+        self.invalid_accepted += other.invalid_accepted
+        self.problems += other.problems
+
+    def line(self) -> str:
+        return (
+            f"cases {sum(self.cases.values())} ({', '.join(f'{k} {v}' for k, v in sorted(self.cases.items()))}); "
+            f"5xx {self.server_errors}; valid rejected {self.valid_rejected}; "
+            f"invalid accepted {self.invalid_accepted}"
+        )
+
+
+_traces = itertools.count(1)
 
 
 @dataclass
@@ -236,40 +279,82 @@ class Runner:
 
     # -- generation ----------------------------------------------------------------------------
 
-    def run(self, target: Target, mode: GenerationMode, max_examples: int = MAX_EXAMPLES) -> int:
-        """Generate up to *max_examples* cases of *target* in *mode*, send and check each; the count."""
+    def run_phases(self, target: Target, max_examples: int = MAX_EXAMPLES) -> Figures:
+        """Every case of every phase (``PHASES``, both modes) of *target*, sent and checked; the figures.
+
+        Credentials, the fixed path parameters and ``x-ccid`` are overridden in every case (a
+        generated ``x-ccid`` names another tenant: no case can be valid with it).
+        """
         operation = self.schemas[target.api][target.path][target.method]
+        figures = Figures()
         revoking = target.operation_id in REVOKING
-        sent = 0
-
-        strategy = operation.as_strategy(
-            generation_mode=mode,
-            headers=self.fixed_headers(target, mode),
-            path_parameters=self.fixed_path(target) or None,
-        )
-
-        @hypothesis.settings(
+        settings = hypothesis.settings(
             max_examples=max_examples,
             derandomize=True,
             deadline=None,
             database=None,
             phases=[Phase.explicit, Phase.generate],  # no shrinking: bounded even when it fails
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+            suppress_health_check=list(HealthCheck),
         )
-        @hypothesis.given(case=strategy)
-        def each(case: Case) -> None:
-            nonlocal sent
-            if revoking:  # a token of its own, which the case may revoke
-                case.headers["Authorization"] = f"Bearer {self.new_token()}"
-            self.check(case, target, mode)
-            sent += 1
+        override = Override(
+            headers=self.fixed_headers(target, GenerationMode.POSITIVE),
+            path_parameters=self.fixed_path(target),
+        )
 
-        each()
-        return sent
+        def each(case: Case[Any]) -> None:
+            if revoking:
+                case.headers["Authorization"] = f"Bearer {self.new_token()}"
+            self.tally(case, target, figures)
+
+        config = HypothesisTestConfig(
+            project=self.schemas[target.api].config, modes=PHASES, settings=settings, override=override
+        )
+        create_test(operation=operation, test_func=each, config=config)()
+        return figures
+
+    def tally(self, case: Case[Any], target: Target, figures: Figures) -> None:
+        """Send *case* and count what its answer says (see ``Figures``)."""
+        mode = case.meta.generation.mode if case.meta is not None else GenerationMode.POSITIVE
+        phase = case.meta.phase.name.value if case.meta is not None else "explicit"
+        figures.cases[f"{phase} {mode.value}"] += 1
+        trace = f"{next(_traces):032x}"
+        case.headers["X-B3-TraceId"] = trace
+        exchange = self.send(case, target.api)
+        status = exchange.response.status_code
+        documented_500 = (target.api, target.operation_id) in DOCUMENTED_SERVER_ERRORS and status == 500
+        where = f"{target.id} [{phase} {mode.value}] {case.method} {exchange.request.url.path} -> {status}"
+        if status >= 500 and not documented_500:
+            figures.server_errors += 1
+        if mode is GenerationMode.POSITIVE and status >= 400 and self.refused(trace):
+            figures.valid_rejected += 1
+            figures.problems.append(f"{where}: a valid request refused: {exchange.response.text[:300]}")
+        checks = NEGATIVE_CHECKS if mode is GenerationMode.NEGATIVE else CHECKS
+        if documented_500:
+            checks = [c for c in checks if c is not not_a_server_error]  # still documented, body checked
+        for check in checks:
+            try:
+                case.validate_response(exchange.response, checks=[check], headers=dict(exchange.request.headers))
+            except (AssertionError, FailureGroup) as failure:
+                if check is negative_data_rejection:
+                    figures.invalid_accepted += 1
+                figures.problems.append(f"{where}: {check.__name__}: {str(failure)[:300]}")
+
+    def refused(self, trace: str) -> bool:
+        """Whether the sandbox refused the request of *trace* itself (security or validation).
+
+        Read from the inspector's row of the request, which is recorded once the answer is out.
+        """
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for event in self.sb.state.events.events(kind="request"):
+                if event.summary.get("trace") == trace:
+                    return bool(event.summary.get("check") == "failed")
+            time.sleep(0.005)
+        raise AssertionError(f"the sandbox recorded no request with trace {trace}")
 
     # -- one case ------------------------------------------------------------------------------
 
-    def send(self, case: Case, api: str) -> Exchange:
+    def send(self, case: Case[Any], api: str) -> Exchange:
         """Serialise *case* as schemathesis would, sign the exact body bytes, send it with httpx."""
         kwargs = case.as_transport_kwargs(base_url=self.sb.base_url(api))
         prepared = requests.Request(
@@ -282,18 +367,11 @@ class Runner:
             data=kwargs.get("data"),
             json=kwargs.get("json"),
         ).prepare()
-        body = prepared.body.encode("utf-8") if isinstance(prepared.body, str) else (prepared.body or b"")
-        headers = {k: v for k, v in prepared.headers.items() if k.lower() != "content-length"}
+        raw = prepared.body
+        body = raw.encode("utf-8") if isinstance(raw, str) else raw if isinstance(raw, bytes) else b""
+        headers = {k: str(v) for k, v in prepared.headers.items() if k.lower() != "content-length"}
         if SIGNATURE_HEADER.lower() in {k.lower() for k in headers}:
             headers = {k: v for k, v in headers.items() if k.lower() != SIGNATURE_HEADER.lower()}
             headers[SIGNATURE_HEADER] = sign(DEMO_CHANNEL_SECRET, body)
         request = self.client.build_request(prepared.method or "GET", prepared.url or "", headers=headers, content=body)
         return Exchange(case, request, self.client.send(request))
-
-    def check(self, case: Case, target: Target, mode: GenerationMode) -> Exchange:
-        exchange = self.send(case, target.api)
-        checks = NEGATIVE_CHECKS if mode is GenerationMode.NEGATIVE else CHECKS
-        if (target.api, target.operation_id) in DOCUMENTED_SERVER_ERRORS and exchange.response.status_code == 500:
-            checks = [c for c in checks if c is not not_a_server_error]  # still documented, body checked
-        case.validate_response(exchange.response, checks=checks, headers=dict(exchange.request.headers))
-        return exchange

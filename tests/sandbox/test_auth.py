@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -39,7 +40,7 @@ def _token(auth: httpx.Client, **form: str) -> httpx.Response:
     return auth.post("/oauth/token", data=form, auth=CLIENT_AUTH)
 
 
-def _password_token(auth: httpx.Client) -> dict[str, str]:
+def _password_token(auth: httpx.Client) -> dict[str, Any]:
     answer = _token(auth, grant_type="password", username=DEMO_USERNAME, password=DEMO_PASSWORD)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())

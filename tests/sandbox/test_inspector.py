@@ -404,7 +404,8 @@ def test_cometd_sessions_subscriptions_and_last_messages(sb: Sandbox, client: ht
 def test_demo_keep_open_leaves_the_sandbox_and_its_inspector_running() -> None:
     assert build_parser().parse_args(["demo", "--keep-open"]).keep_open is True
     assert build_parser().parse_args(["demo"]).keep_open is False
-    out, stop, outcome = io.StringIO(), threading.Event(), {}
+    out, stop = io.StringIO(), threading.Event()
+    outcome: dict[str, int] = {}
     demo = threading.Thread(target=lambda: outcome.update(code=run(out, environ={}, keep_open=True, stop=stop)))
     demo.start()
     try:
@@ -428,3 +429,9 @@ def test_a_body_nested_too_deeply_to_parse_is_described_not_shown() -> None:
     assert len(deep) < CAPTURE_LIMIT
     shown = Masker(()).body(deep, len(deep), "application/json")
     assert shown == f"<{len(deep)} bytes of application/json: nested too deeply to show>"
+
+
+def test_a_path_with_a_trailing_slash_is_recorded_under_its_operation(client: httpx.Client) -> None:
+    assert signed_post(client, MESSAGES + "/", text_message()).status_code == 200
+    (request,) = events(client, "request")
+    assert (request["operation"], request["check"], request["path"]) == ("send_message", "passed", MESSAGES + "/")

@@ -214,17 +214,21 @@ async def test_our_cometd_client_against_faye_across_a_server_restart() -> None:
                 first = await asyncio.to_thread(faye.server.expect, subscribed, "a subscription")
                 faye.publish(UPDATES_CHANNEL, _update(1))
                 update = await _next(stream)
-                assert isinstance(update, StatisticUpdate) and update.data.statistics[0].value == 1
+                assert isinstance(update, StatisticUpdate) and _values(update) == [1]
 
                 await asyncio.to_thread(faye.restart)  # every session is gone: "401::Unknown client"
                 again = await asyncio.to_thread(faye.server.expect, subscribed, "a new subscription")
                 assert again["clientId"] != first["clientId"]
                 faye.publish(UPDATES_CHANNEL, _update(2))
                 update = await _next(stream)
-                assert isinstance(update, StatisticUpdate) and update.data.statistics[0].value == 2
+                assert isinstance(update, StatisticUpdate) and _values(update) == [2]
             await client.close()
     finally:
         faye.server.stop()
+
+
+def _values(update: StatisticUpdate) -> list[Any]:
+    return [value.value for value in update.data.statistics or []]
 
 
 async def _next(stream: Any) -> Any:

@@ -177,7 +177,7 @@ def _replace_handler(app: Any, operation_id: str, answer: Response) -> None:
         app = app.app
     for route in app.routes:
         endpoint = getattr(route, "app", None)
-        if getattr(getattr(endpoint, "op", None), "operation_id", None) == operation_id:
+        if endpoint is not None and getattr(getattr(endpoint, "op", None), "operation_id", None) == operation_id:
             endpoint.handler = handler
             return
     raise LookupError(operation_id)

@@ -4,7 +4,9 @@ Every documented operation of the served specs gets a route under its base path,
 its CometD endpoints included (the Bayeux server is the handler of those). Every URL is served
 with and without a trailing slash, as a Spring server matches them (``/statistics/v3/notifications/``
 is ``/statistics/v3/notifications``, which the CometD JavaScript client needs), and nothing is ever
-redirected. A request goes through, in order:
+redirected; a path parameter may be empty, and where a trailing slash is an empty last parameter
+it is that (``GET /udm/v4/export/jobs/`` is get-job with the id "", a "not found", never the
+list). A request goes through, in order:
 
 1. fault injection (``_FaultLayer``, outermost, so it can delay, refuse or drop anything);
 2. the body, read up to ``config.max_body_size`` bytes (``max_media_size`` for
@@ -39,6 +41,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -55,7 +58,7 @@ from ._control import control_routes
 from ._http import Call, Dropped, ErrorReply, drop_connection, envelope, parse_multipart
 from ._inspector import Inspector
 from ._secure_email import error_body as secure_email_error
-from ._specs import Operation, sample_response
+from ._specs import Operation, SpecSet, sample_response
 from ._state import SandboxState, Violation
 
 __all__ = ["MAX_DEPTH", "create_app"]
@@ -72,7 +75,7 @@ def create_app(config: SandboxConfig | None = None) -> tuple[Any, SandboxState]:
     state = SandboxState(config or SandboxConfig())
     routes: list[BaseRoute] = [
         # Starlette reads ``{name}`` templates as the specs write them, also inside a segment (``ext_{externalId}``).
-        Route(op.path, _Endpoint(op, state), methods=[op.method])
+        Route(op.route, _Endpoint(op, state), methods=[op.method])
         for op in state.specs.operations
     ]
     routes += control_routes(state, "/_sandbox")
@@ -98,7 +101,7 @@ class _FaultLayer:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope = _without_trailing_slash(scope)
+        scope = _without_trailing_slash(scope, self.state.specs)
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
             await self.app(scope, receive, send)
             return
@@ -122,10 +125,31 @@ class _FaultLayer:
             await self.app(scope, receive, send)
 
 
-def _without_trailing_slash(scope: Scope) -> Scope:
-    """*scope* with its path's trailing slashes removed (``/a/b/`` is served as ``/a/b``)."""
+class _Segment(Convertor[str]):
+    """A path parameter that may be empty: ``GET /udm/v4/export/jobs/`` is get-job with the id ""."""
+
+    regex = "[^/]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("segment", _Segment())
+
+
+def _without_trailing_slash(scope: Scope, specs: SpecSet) -> Scope:
+    """*scope* with its path's trailing slashes removed (``/a/b/`` is served as ``/a/b``).
+
+    Unless the path with its slash is an operation with an empty last parameter
+    (``/udm/v4/export/jobs/`` is get-job with the id "", never the list).
+    """
     path = scope.get("path", "")
     if scope["type"] not in ("http", "websocket") or len(path) < 2 or not path.endswith("/"):
+        return scope
+    if scope["type"] == "http" and specs.find(scope["method"], path) is not None:
         return scope
     raw = scope.get("raw_path")
     stripped = {**scope, "path": path.rstrip("/") or "/"}

@@ -248,9 +248,9 @@ class Inspector:
     ) -> None:
         method: str = scope["method"]
         path: str = scope["path"]
-        op = getattr(scope.get("endpoint"), "op", None)
-        if op is None and "fault" in notes:
-            found = self.state.specs.find(method, path)
+        op = getattr(scope.get("endpoint"), "op", None)  # set by the router (in a copy of the scope when a
+        if op is None:  # layer rewrote the path, e.g. without its trailing slash): then look it up
+            found = self.state.specs.find(method, path.rstrip("/") or "/")
             op = found[0] if found else None
         api = op.api if op is not None else next((name for base, name in _BASES if path.startswith(base)), None)
         status: int | None = head.get("status")
@@ -263,7 +263,10 @@ class Inspector:
         request_headers = Headers(scope=scope)
         answer_headers = Headers(raw=head.get("headers", []))
         query = scope.get("query_string", b"")
-        shown_path = redact_url(httpx.URL(path=path, query=query)) if query else path
+        try:
+            shown_path = redact_url(httpx.URL(path=path, query=query)) if query else path
+        except httpx.InvalidURL:  # a path httpx refuses (control characters): shown without its query
+            shown_path = path
         summary = {
             "call": call,
             "api": api,

@@ -66,6 +66,11 @@ class Operation:
     def regex(self) -> re.Pattern[str]:
         return _compile(self.path)
 
+    @property
+    def route(self) -> str:
+        """The path as a Starlette route, its parameters allowed to be empty (``{id:segment}``)."""
+        return _TEMPLATE.sub(lambda m: "{" + m.group(1) + ":segment}", self.path)
+
     def documents(self, status: int) -> bool:
         return str(status) in self.responses or f"{str(status)[0]}XX" in self.responses
 
@@ -73,7 +78,8 @@ class Operation:
 @cache
 def _compile(template: str) -> re.Pattern[str]:
     parts = _TEMPLATE.split(template)
-    pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts))
+    # A parameter may be empty (``/jobs/`` is get-job with the id ""), as the generated clients send it.
+    pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]*)" for i, p in enumerate(parts))
     return re.compile(pattern + "$")
 
 

@@ -35,7 +35,6 @@ from genesys_cx_api.messaging.models.outgoing_sms_message import OutgoingSmsMess
 
 from ..errors import InvalidPayload, InvalidSignature
 from ..signing import _SIGNATURE, HEADER, verify
-from ._shape import json_kind
 
 __all__ = [
     "Kind",
@@ -122,7 +121,7 @@ def verified_object(body: bytes, signature: str | None, secret: Secrets) -> dict
             body=body,
         ) from None
     if not isinstance(data, dict):
-        raise InvalidPayload(f"body is a JSON {json_kind(data)}, not an object", body=body, data=data)
+        raise InvalidPayload(f"body is a JSON {_json_kind(data)}, not an object", body=body, data=data)
     if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(data):
         # Such a string cannot be written as UTF-8: a store keyed by it, a log, a reply would fail
         # later, and Genesys would redeliver forever. Refuse it now.
@@ -151,17 +150,18 @@ def _has_lone_surrogate(data: object) -> bool:
 
 
 def _build(model: Any, data: dict[str, Any], body: bytes, what: str) -> Any:
-    """``model.from_dict(data)``; a body without the model's documented shape is ``InvalidPayload``."""
+    """``model.from_dict(data)``; where the body differs from the model, ``InvalidPayload`` with the path."""
     try:
         return model.from_dict(data)
-    except InvalidData as exc:  # the model checks every value: the message names the field's path
+    except InvalidData as exc:  # names the field: "channel.to: expected array, found object"
         raise InvalidPayload(
             f"{what} does not match {model.__name__}: {exc}", body=body, data=data, path=exc.path
         ) from None
     except RecursionError:
-        raise InvalidPayload(
-            f"{what} does not match {model.__name__}: nested too deeply", body=body, data=data
-        ) from None
+        problem = "nested too deeply"
+    except Exception as exc:  # anything else the model rejects is still the sender's mistake
+        problem = f"{type(exc).__name__}: {exc}"
+    raise InvalidPayload(f"{what} does not match {model.__name__}: {problem}", body=body, data=data)
 
 
 def message_from(data: dict[str, Any], body: bytes) -> OutgoingMessage:
@@ -171,7 +171,7 @@ def message_from(data: dict[str, Any], body: bytes) -> OutgoingMessage:
         raise InvalidPayload("not an outgoing message: it has no 'type' field", body=body, data=data)
     if not isinstance(kind, str):
         raise InvalidPayload(
-            f"not an outgoing message: 'type' is a JSON {json_kind(kind)}, not a string", body=body, data=data
+            f"not an outgoing message: 'type' is a JSON {_json_kind(kind)}, not a string", body=body, data=data
         )
     model = _VARIANTS.get(kind)
     if model is None:
@@ -214,3 +214,15 @@ def idempotency_key(payload: OutgoingMessage | EventsPayload, body: bytes) -> st
     if found is None:
         return "sha256:" + hashlib.sha256(body).hexdigest()
     return ("events:" if isinstance(payload, EventsPayload) else "message:") + found
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
