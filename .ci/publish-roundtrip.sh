@@ -132,9 +132,13 @@ assert genesys_cx_api.INPUT_DIGEST == os.environ["EXPECTED_DIGEST"], "the instal
 assert genesys_cx_api.API_SPECS, "no API subpackages"
 root = importlib.resources.files("genesys_cx_api")
 assert (root / "py.typed").is_file() and (importlib.resources.files("genesys_cx") / "py.typed").is_file()
+import pkgutil
+
+imported = {m.name for m in pkgutil.walk_packages(genesys_cx_api.__path__, "genesys_cx_api.")}
+for name in sorted(imported):  # every module of the generated package, whatever its layout
+    importlib.import_module(name)
 for api in genesys_cx_api.API_SPECS:
-    for part in ("", ".api", ".models", ".client"):
-        importlib.import_module(f"genesys_cx_api.{api}{part}")
+    assert f"genesys_cx_api.{api}.api" in imported and f"genesys_cx_api.{api}.models" in imported, api
     assert (root / "_specs" / f"{api}.json").is_file(), f"_specs/{api}.json is not in the wheel"
 print("genesys_cx.__version__ =", genesys_cx.__version__)
 print("genesys_cx_api.SPEC_VERSIONS =", genesys_cx_api.SPEC_VERSIONS)

@@ -81,7 +81,7 @@ def _sdk(url: str, name: str, out: Path, size: int, checksum: str) -> dict[str, 
     with Genesys(_settings(url), transport=_Counting()) as genesys:
         genesys.udm.get_version_v10()  # token, connection, imports: not part of the transfer
         exports = genesys.exports
-        exports._request(ExportFile(name))
+        exports._stream(ExportFile(name))
         started = time.perf_counter()
         done = exports.download_file(ExportFile(name, size, checksum), out)
         seconds = time.perf_counter() - started

@@ -12,10 +12,11 @@ formats; every failure is one ``InvalidData`` naming the JSON path.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
@@ -27,8 +28,10 @@ from .types import UNSET, Unset
 __all__ = (
     "MISSING",
     "Ambient",
+    "AsyncStream",
     "Handler",
     "Operations",
+    "Stream",
     "any_of",
     "anything",
     "boolean",
@@ -113,6 +116,55 @@ class Operations(Generic[HttpT]):
     def _optional_ambient(self, kind: str) -> str | Unset:
         value = self._ambient(kind)
         return UNSET if value is None else value
+
+
+# ------------------------------------------------------------------------------ streamed answers
+
+
+class Stream:
+    """The answer of an operation that returns a file, not read into memory (the ``<operation>_stream`` methods).
+
+    ``open(headers)`` sends the request, with *headers* added (``Range``, ``If-Range``...), following
+    redirects (the file downloads answer 303 to the file's location), and yields the
+    ``httpx.Response`` with its body unread: read it with ``iter_bytes()``. Nothing is sent before
+    ``open``; each ``open`` sends the request again. ``genesys_cx.download(stream, path)`` writes it
+    to a file in constant memory, verified and resumable. ``request`` holds the keyword arguments of
+    ``httpx.Client.stream`` and ``operation`` the operationId.
+    """
+
+    def __init__(self, http: httpx.Client, request: dict[str, Any], operation: str) -> None:
+        self._http = http
+        self.request = request
+        self.operation = operation
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.operation}: {self.request.get('method', '').upper()} {self.request.get('url')})"
+
+    @contextlib.contextmanager
+    def open(self, headers: Mapping[str, str] | None = None) -> Iterator[httpx.Response]:
+        with self._http.stream(**_with_headers(self.request, headers), follow_redirects=True) as response:
+            yield response
+
+
+class AsyncStream:
+    """The async twin of ``Stream`` (``async with stream.open() as response``, ``aiter_bytes()``)."""
+
+    def __init__(self, http: httpx.AsyncClient, request: dict[str, Any], operation: str) -> None:
+        self._http = http
+        self.request = request
+        self.operation = operation
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.operation}: {self.request.get('method', '').upper()} {self.request.get('url')})"
+
+    @contextlib.asynccontextmanager
+    async def open(self, headers: Mapping[str, str] | None = None) -> AsyncIterator[httpx.Response]:
+        async with self._http.stream(**_with_headers(self.request, headers), follow_redirects=True) as response:
+            yield response
+
+
+def _with_headers(request: dict[str, Any], headers: Mapping[str, str] | None) -> dict[str, Any]:
+    return {**request, "headers": {**dict(request.get("headers") or {}), **dict(headers or {})}}
 
 
 # ----------------------------------------------------------------------------- decoding helpers

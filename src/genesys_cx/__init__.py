@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ._facade import AsyncGenesys, Genesys
     from ._response import handle_response
     from ._retry import RetryPolicy, retry_safe
+    from ._transfer import adownload, download
     from .errors import GenesysError, MissingCredentials
 
 _LAZY = {
@@ -28,6 +29,8 @@ _LAZY = {
     "GenesysError": ".errors",
     "MissingCredentials": ".errors",
     "handle_response": "._response",
+    "download": "._transfer",
+    "adownload": "._transfer",
 }
 
 __all__ = [
@@ -39,6 +42,8 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "__version__",
+    "adownload",
+    "download",
     "handle_response",
     "retry_safe",
 ]

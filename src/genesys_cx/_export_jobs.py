@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar
 
-from ._transfer import Download, Progress, ProgressCallback, adownload, async_http_opener, download, http_opener
+from ._transfer import Download, Progress, ProgressCallback, adownload, download
 from .errors import ExportFailed, ExportTimeout
 
 if TYPE_CHECKING:  # the facade imports this module for its `exports` properties: no import back at run time
@@ -57,7 +57,6 @@ class _Operations:
     files: str
     download: str
     job_model: str  # module:class of the create body
-    download_module: str  # the generated module of the download operation (its request)
     files_filter: str | None  # the file-metadata query parameter selecting one job run
 
 
@@ -70,7 +69,6 @@ _VERSIONS: dict[str, _Operations] = {
         "get_file_metadatas_v10",
         "download_file_v10",
         "genesys_cx_api.udm.models:Job",
-        "genesys_cx_api.udm.api.v_10_files.download_file_v10",
         "history_id",
     ),
     "v4": _Operations(
@@ -81,7 +79,6 @@ _VERSIONS: dict[str, _Operations] = {
         "get_file_metadatas_v3",
         "download_file_v3",
         "genesys_cx_api.udm.models:JobV4",
-        "genesys_cx_api.udm.api.v3_deprecated.download_file_v3",
         None,
     ),
     "data_download": _Operations(
@@ -92,7 +89,6 @@ _VERSIONS: dict[str, _Operations] = {
         "get_files_metadata",
         "download_file",
         "genesys_cx_api.data_download.models:Job",
-        "genesys_cx_api.data_download.api.cloud_data_download_service_api.download_file",
         None,
     ),
 }
@@ -254,11 +250,6 @@ def _complete(file: ExportFile, path: Path) -> bool:
     return path.is_file() and (file.size is None or path.stat().st_size == file.size)
 
 
-def _http(api: Any, attribute: str) -> Any:
-    client = getattr(api, "_client", None)
-    return getattr(client, attribute)() if client is not None else api._http
-
-
 class _Exports(Generic[_Client]):
     """What ``ExportJobs`` and ``AsyncExportJobs`` share: the client, the version, the plans."""
 
@@ -282,9 +273,9 @@ class _Exports(Generic[_Client]):
             query[self._ops.files_filter] = str(job_id)
         return query
 
-    def _request(self, file: ExportFile) -> dict[str, Any]:
-        request: dict[str, Any] = importlib.import_module(self._ops.download_module).request(filename=file.name)
-        return request
+    def _stream(self, file: ExportFile) -> Any:
+        """The generated ``Stream`` (``AsyncStream``) of the download operation for *file*."""
+        return getattr(self._api, self._ops.download + "_stream")(file.name)
 
     @staticmethod
     def _plan(
@@ -347,14 +338,12 @@ class ExportJobs(_Exports["Genesys"]):
     ) -> Download:
         """Stream one file into the directory *to* (atomic, verified, resumed; see ``genesys_cx._transfer``)."""
         file = file if isinstance(file, ExportFile) else ExportFile(file)
-        opener = http_opener(_http(self._api, "get_httpx_client"), self._request(file))
         return download(
-            opener,
+            self._stream(file),
             _target(file, Path(to)),
             expected_size=file.size,
             checksum=file.checksum,
             progress=progress,
-            operation=self._ops.download,
         )
 
     def download(
@@ -452,14 +441,12 @@ class AsyncExportJobs(_Exports["AsyncGenesys"]):
         self, file: ExportFile | str, to: str | Path, *, progress: ProgressCallback | None = None
     ) -> Download:
         file = file if isinstance(file, ExportFile) else ExportFile(file)
-        opener = async_http_opener(_http(self._api, "get_async_httpx_client"), self._request(file))
         return await adownload(
-            opener,
+            self._stream(file),
             _target(file, Path(to)),
             expected_size=file.size,
             checksum=file.checksum,
             progress=progress,
-            operation=self._ops.download,
         )
 
     async def download(

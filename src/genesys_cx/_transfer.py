@@ -20,9 +20,11 @@ Every failure is a ``GenesysError``: ``DownloadInterrupted`` (the connection kep
 ``.part`` file stays for the next run), ``CorruptDownload`` (size or checksum), or the API's own
 error (``NotFound``...).
 
-``download`` and ``adownload`` take an *opener*: given extra request headers, it returns a
-context manager (async in ``adownload``) yielding the streamed ``httpx.Response`` -- the
-generated per-API classes provide one for every operation that answers a file.
+What to download is a *source*: the ``Stream`` (``AsyncStream``) that the generated API classes
+return from ``<operation>_stream(...)`` for every operation that answers a file, e.g.
+``download(genesys.messaging.download_media_stream(channel, media_id), "photo.jpg")``; or any
+callable that, given extra request headers, returns a context manager (async for ``adownload``)
+yielding the streamed ``httpx.Response``.
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ import queue
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypedDict, Unpack
 
 import httpx
+from genesys_cx_api._runtime import AsyncStream, Stream
 
 from . import errors
 from ._response import error_for_response
@@ -48,21 +51,24 @@ from .errors import CorruptDownload, DownloadInterrupted
 
 __all__ = [
     "AsyncOpener",
+    "AsyncSource",
     "Download",
     "DownloadOptions",
     "Opener",
     "Progress",
     "ProgressCallback",
+    "Source",
     "adownload",
-    "async_http_opener",
     "download",
-    "http_opener",
     "part_path",
 ]
 
 #: ``opener(headers)`` -> a context manager yielding the streamed answer of the download request.
 Opener = Callable[[Mapping[str, str]], AbstractContextManager[httpx.Response]]
 AsyncOpener = Callable[[Mapping[str, str]], AbstractAsyncContextManager[httpx.Response]]
+#: What ``download`` reads from: a generated ``Stream`` (its ``open``), or an opener.
+Source = Stream | Opener
+AsyncSource = AsyncStream | AsyncOpener
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _UNSATISFIED = re.compile(r"bytes\s+\*/(\d+)")
@@ -415,13 +421,20 @@ def _state(dest: str | os.PathLike[str] | IO[bytes], options: DownloadOptions) -
 _NETWORK_ERRORS = (httpx.TransportError, errors.TransportError, _Retry)
 
 
-def download(opener: Opener, dest: str | os.PathLike[str] | IO[bytes], **options: Unpack[DownloadOptions]) -> Download:
-    """Stream the answer of *opener* into *dest* (a path, or a writable binary file object).
+def _operation(source: object, options: DownloadOptions) -> DownloadOptions:
+    operation = getattr(source, "operation", None)
+    return {"operation": operation, **options} if isinstance(operation, str) else options
 
-    *opener* opens the streamed request given the headers to add (``Range`` and friends); a path
-    is written atomically through ``<name>.part``. See the module docstring and ``DownloadOptions``.
+
+def download(source: Source, dest: str | os.PathLike[str] | IO[bytes], **options: Unpack[DownloadOptions]) -> Download:
+    """Stream the answer of *source* into *dest* (a path, or a writable binary file object).
+
+    *source* is a generated ``Stream`` (``<operation>_stream(...)``) or an opener taking the headers
+    to add (``Range`` and friends); a path is written atomically through ``<name>.part``. See the
+    module docstring and ``DownloadOptions``.
     """
-    state = _state(dest, options)
+    opener = source.open if isinstance(source, Stream) else source
+    state = _state(dest, _operation(source, options))
     try:
         while True:
             try:
@@ -440,12 +453,13 @@ def download(opener: Opener, dest: str | os.PathLike[str] | IO[bytes], **options
 
 
 async def adownload(
-    opener: AsyncOpener, dest: str | os.PathLike[str] | IO[bytes], **options: Unpack[DownloadOptions]
+    source: AsyncSource, dest: str | os.PathLike[str] | IO[bytes], **options: Unpack[DownloadOptions]
 ) -> Download:
-    """The async twin of ``download`` (file writes are small and stay on the event loop's thread)."""
+    """The async twin of ``download`` (the file is written on the writer thread, as in ``download``)."""
     import anyio
 
-    state = _state(dest, options)
+    opener = source.open if isinstance(source, AsyncStream) else source
+    state = _state(dest, _operation(source, options))
     try:
         while True:
             try:
@@ -461,29 +475,3 @@ async def adownload(
                 await anyio.sleep(state.failed(exc))
     finally:
         state.close()
-
-
-def http_opener(client: httpx.Client, request: Mapping[str, Any]) -> Opener:
-    """An opener over *client* for a request given as ``httpx.Client.request`` keyword arguments."""
-
-    @contextlib.contextmanager
-    def opener(headers: Mapping[str, str]) -> Iterator[httpx.Response]:
-        merged = {**dict(request.get("headers") or {}), **headers}
-        kwargs = {**request, "headers": merged}
-        with client.stream(**kwargs, follow_redirects=True) as response:
-            yield response
-
-    return opener
-
-
-def async_http_opener(client: httpx.AsyncClient, request: Mapping[str, Any]) -> AsyncOpener:
-    """The async twin of ``http_opener``."""
-
-    @contextlib.asynccontextmanager
-    async def opener(headers: Mapping[str, str]) -> AsyncIterator[httpx.Response]:
-        merged = {**dict(request.get("headers") or {}), **headers}
-        kwargs = {**request, "headers": merged}
-        async with client.stream(**kwargs, follow_redirects=True) as response:
-            yield response
-
-    return opener

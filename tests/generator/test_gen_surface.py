@@ -36,6 +36,16 @@ def operations(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def answers_a_file(op: dict[str, Any]) -> bool:
+    """True when a 2xx answer of *op* is a file (``format: binary``): its class also has ``<op>_stream``."""
+    return any(
+        (media.get("schema") or {}).get("format") == "binary"
+        for code, answer in op["responses"].items()
+        if code.startswith("2")
+        for media in (answer.get("content") or {}).values()
+    )
+
+
 def public_methods(cls: type) -> dict[str, Any]:
     return {name: fn for name, fn in vars(cls).items() if callable(fn) and not name.startswith("_")}
 
@@ -78,9 +88,18 @@ def test_sync_and_async_classes_are_twins_with_one_method_per_operation(api: str
     async_cls = getattr(module, "Async" + class_name_for(api))
     sync_methods, async_methods = public_methods(sync_cls), public_methods(async_cls)
 
-    expected = {str(PythonIdentifier(op_id, prefix="")) for op_id in operations(bundled(api))}
-    assert set(sync_methods) == expected
-    assert set(async_methods) == expected
+    ops = operations(bundled(api))
+    expected = {str(PythonIdentifier(op_id, prefix="")) for op_id in ops}
+    streamed = {str(PythonIdentifier(op_id, prefix="")) + "_stream" for op_id, op in ops.items() if answers_a_file(op)}
+    assert set(sync_methods) == expected | streamed
+    assert set(async_methods) == expected | streamed
+    for name in streamed:  # nothing is sent before open(): a plain method in both classes, same parameters
+        sync_fn, async_fn = sync_methods[name], async_methods[name]
+        assert not inspect.iscoroutinefunction(async_fn), f"{api}.{name}"
+        assert inspect.signature(sync_fn) == inspect.signature(async_fn).replace(return_annotation="Stream")
+        assert inspect.signature(async_fn).return_annotation == "AsyncStream", f"{api}.{name}"
+        base = sync_methods[name.removesuffix("_stream")]
+        assert inspect.signature(sync_fn).parameters == inspect.signature(base).parameters, f"{api}.{name}"
     for name in expected:
         sync_fn, async_fn = sync_methods[name], async_methods[name]
         assert not inspect.iscoroutinefunction(sync_fn), f"{api}.{name}"

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from genesys_cx_api.udm.api.v_10_files import download_file_v10
+from genesys_cx_api._runtime import Stream
 from genesys_cx_api.udm.models import Job
 
 from genesys_cx import AsyncGenesys, Genesys
-from genesys_cx._transfer import Progress, adownload, async_http_opener, download, http_opener, part_path
+from genesys_cx._transfer import Progress, adownload, download, part_path
 from genesys_cx.errors import CorruptDownload, DownloadInterrupted, NotFound
 from genesys_cx.sandbox import Sandbox
 from genesys_cx.sandbox._faults import Fault
@@ -32,8 +32,8 @@ def _finished_file(sb: Sandbox, genesys: Genesys, **job: Any) -> dict[str, Any]:
     return items[0]
 
 
-def _opener(genesys: Genesys, name: str) -> Any:
-    return http_opener(genesys.udm._http, download_file_v10.request(filename=name))
+def _opener(genesys: Genesys, name: str) -> Stream:
+    return genesys.udm.download_file_v10_stream(name)  # the generated streamed variant
 
 
 def test_a_file_is_streamed_to_its_path_verified_and_renamed(
@@ -100,14 +100,13 @@ def test_a_server_ignoring_range_is_downloaded_again_from_byte_zero(
     meta = _finished_file(sandbox, genesys)
     target = tmp_path / "f.csv"
     part_path(target).write_bytes(b"garbage that is not the start of the file")
-    client = genesys.udm._http
-    request = download_file_v10.request(filename=meta["name"])
+    stream = genesys.udm.download_file_v10_stream(meta["name"])
 
     @contextlib.contextmanager
     def without_range(headers: Mapping[str, str]) -> Iterator[httpx.Response]:
         assert "Range" in headers or not part_path(target).stat().st_size
         plain = {k: v for k, v in headers.items() if k not in ("Range", "If-Range")}
-        with client.stream(**request, headers=plain) as response:
+        with stream.open(plain) as response:
             yield response
 
     done = download(without_range, target, expected_size=meta["size"], checksum="sha256:" + meta["sha256"])
@@ -169,10 +168,9 @@ async def test_async_download_resumes_after_a_drop(sandbox: Sandbox, agenesys: A
     with Genesys(agenesys.settings) as genesys:
         meta = _finished_file(sandbox, genesys)
     sandbox.state.faults.add(Fault(match="download_file_v10", drop_after=2_000_000, times=1))
-    client = agenesys.udm._http
-    opener = async_http_opener(client, download_file_v10.request(filename=meta["name"]))
+    stream = agenesys.udm.download_file_v10_stream(meta["name"])
 
-    done = await adownload(opener, tmp_path / "f.csv", checksum="sha256:" + meta["sha256"])
+    done = await adownload(stream, tmp_path / "f.csv", checksum="sha256:" + meta["sha256"])
 
     assert done.resumed_from == (2_000_000,) and done.received == meta["size"]
     assert hashlib.sha256((tmp_path / "f.csv").read_bytes()).hexdigest() == expected_sha256(sandbox, meta["name"])

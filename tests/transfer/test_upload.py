@@ -112,3 +112,22 @@ def test_a_certificate_is_uploaded_streamed_with_a_bearer_token(
     info = genesys.udm.get_certificate_v10()
     assert info.name == pem.name and info.size == pem.stat().st_size
     assert [r for r in reads if "/cipher/" in r.url.path] == []  # the bearer flow did not load the upload either
+
+
+def test_uploaded_media_comes_back_through_the_streamed_download(
+    sandbox: Sandbox, genesys: Genesys, media: Path, tmp_path: Path
+) -> None:
+    import genesys_cx
+
+    channel = sandbox.config.channels[0].id
+    with media.open("rb") as handle:
+        body = UploadMediaRequest(file=File(payload=handle, file_name=media.name, mime_type="video/mp4"))
+        uploaded = genesys.messaging.upload_media(channel, body=body)
+    assert uploaded.data is not None
+
+    stream = genesys.messaging.download_media_stream(channel, str(uploaded.data.media_id))
+    done = genesys_cx.download(stream, tmp_path / "copy.mp4", expected_size=SIZE)
+
+    assert done.size == SIZE and (tmp_path / "copy.mp4").read_bytes() == media.read_bytes()
+    with stream.open() as response:  # the same request, read by hand
+        assert response.headers["content-type"] == "video/mp4" and sum(map(len, response.iter_bytes())) == SIZE

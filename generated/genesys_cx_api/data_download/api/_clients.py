@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 import httpx
 
-from ..._runtime import Operations, operation
+from ..._runtime import AsyncStream, Operations, Stream, operation
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:  # models load with their operation, on its first call
@@ -302,6 +302,25 @@ class DataDownloadApi(Operations[httpx.Client]):
             )
         )
         return cast("File", self._handle(response, lambda: op.parse(response), "download_file"))
+
+    def download_file_stream(
+        self,
+        filename: str,
+    ) -> Stream:
+        """Get the specified file, streamed: ``download_file`` without reading the file into memory.
+
+        Returns a ``Stream`` (nothing is sent yet): ``genesys_cx.download(<it>, path)`` writes the file
+        in constant memory (verified, resumed with ``Range`` after a dropped connection), and
+        ``with <it>.open() as response`` reads it yourself.
+        """
+        op = operation("genesys_cx_api.data_download.api.cloud_data_download_service_api.download_file")
+        return Stream(
+            self._http,
+            op.request(
+                filename,
+            ),
+            "download_file",
+        )
 
     def delete_file(
         self,
@@ -1030,6 +1049,25 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
             )
         )
         return cast("File", self._handle(response, lambda: op.parse(response), "download_file"))
+
+    def download_file_stream(
+        self,
+        filename: str,
+    ) -> AsyncStream:
+        """Get the specified file, streamed: ``download_file`` without reading the file into memory.
+
+        Returns a ``AsyncStream`` (nothing is sent yet): ``genesys_cx.adownload(<it>, path)`` writes the file
+        in constant memory (verified, resumed with ``Range`` after a dropped connection), and
+        ``async with <it>.open() as response`` reads it yourself.
+        """
+        op = operation("genesys_cx_api.data_download.api.cloud_data_download_service_api.download_file")
+        return AsyncStream(
+            self._http,
+            op.request(
+                filename,
+            ),
+            "download_file",
+        )
 
     async def delete_file(
         self,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 import httpx
 
-from ..._runtime import Operations, operation
+from ..._runtime import AsyncStream, Operations, Stream, operation
 from ...types import File
 
 if TYPE_CHECKING:  # models load with their operation, on its first call
@@ -72,6 +72,29 @@ class MessagingApi(Operations[httpx.Client]):
             )
         )
         return cast("File", self._handle(response, lambda: op.parse(response), "download_media"))
+
+    def download_media_stream(
+        self,
+        channel_id: str,
+        media_id: str,
+    ) -> Stream:
+        """Download a media resource, streamed: ``download_media`` without reading the file into memory.
+
+        Returns a ``Stream`` (nothing is sent yet): ``genesys_cx.download(<it>, path)`` writes the file
+        in constant memory (verified, resumed with ``Range`` after a dropped connection), and
+        ``with <it>.open() as response`` reads it yourself.
+        """
+        op = operation("genesys_cx_api.messaging.api.third_party_messaging_api.download_media")
+        return Stream(
+            self._http,
+            op.request(
+                channel_id,
+                media_id,
+                x_ccid=self._required_ambient("ccid", "x-ccid"),
+                x_b3_trace_id=self._optional_ambient("trace"),
+            ),
+            "download_media",
+        )
 
     def delete_media(
         self,
@@ -173,6 +196,29 @@ class AsyncMessagingApi(Operations[httpx.AsyncClient]):
             )
         )
         return cast("File", self._handle(response, lambda: op.parse(response), "download_media"))
+
+    def download_media_stream(
+        self,
+        channel_id: str,
+        media_id: str,
+    ) -> AsyncStream:
+        """Download a media resource, streamed: ``download_media`` without reading the file into memory.
+
+        Returns a ``AsyncStream`` (nothing is sent yet): ``genesys_cx.adownload(<it>, path)`` writes the file
+        in constant memory (verified, resumed with ``Range`` after a dropped connection), and
+        ``async with <it>.open() as response`` reads it yourself.
+        """
+        op = operation("genesys_cx_api.messaging.api.third_party_messaging_api.download_media")
+        return AsyncStream(
+            self._http,
+            op.request(
+                channel_id,
+                media_id,
+                x_ccid=self._required_ambient("ccid", "x-ccid"),
+                x_b3_trace_id=self._optional_ambient("trace"),
+            ),
+            "download_media",
+        )
 
     async def delete_media(
         self,

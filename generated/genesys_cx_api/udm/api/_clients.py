@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 import httpx
 
-from ..._runtime import Operations, operation
+from ..._runtime import AsyncStream, Operations, Stream, operation
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:  # models load with their operation, on its first call
@@ -599,6 +599,25 @@ class UdmApi(Operations[httpx.Client]):
         )
         return cast("File", self._handle(response, lambda: op.parse(response), "download_file_v10"))
 
+    def download_file_v10_stream(
+        self,
+        filename: str,
+    ) -> Stream:
+        """Download a file, streamed: ``download_file_v10`` without reading the file into memory.
+
+        Returns a ``Stream`` (nothing is sent yet): ``genesys_cx.download(<it>, path)`` writes the file
+        in constant memory (verified, resumed with ``Range`` after a dropped connection), and
+        ``with <it>.open() as response`` reads it yourself.
+        """
+        op = operation("genesys_cx_api.udm.api.v_10_files.download_file_v10")
+        return Stream(
+            self._http,
+            op.request(
+                filename,
+            ),
+            "download_file_v10",
+        )
+
     def delete_file_v10(
         self,
         filename: str,
@@ -1162,6 +1181,25 @@ class UdmApi(Operations[httpx.Client]):
             )
         )
         return cast("File", self._handle(response, lambda: op.parse(response), "download_file_v3"))
+
+    def download_file_v3_stream(
+        self,
+        filename: str,
+    ) -> Stream:
+        """Get the specified file, streamed: ``download_file_v3`` without reading the file into memory.
+
+        Returns a ``Stream`` (nothing is sent yet): ``genesys_cx.download(<it>, path)`` writes the file
+        in constant memory (verified, resumed with ``Range`` after a dropped connection), and
+        ``with <it>.open() as response`` reads it yourself.
+        """
+        op = operation("genesys_cx_api.udm.api.v3_deprecated.download_file_v3")
+        return Stream(
+            self._http,
+            op.request(
+                filename,
+            ),
+            "download_file_v3",
+        )
 
     def delete_file_v3(
         self,
@@ -1760,6 +1798,25 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
         )
         return cast("File", self._handle(response, lambda: op.parse(response), "download_file_v10"))
 
+    def download_file_v10_stream(
+        self,
+        filename: str,
+    ) -> AsyncStream:
+        """Download a file, streamed: ``download_file_v10`` without reading the file into memory.
+
+        Returns a ``AsyncStream`` (nothing is sent yet): ``genesys_cx.adownload(<it>, path)`` writes the file
+        in constant memory (verified, resumed with ``Range`` after a dropped connection), and
+        ``async with <it>.open() as response`` reads it yourself.
+        """
+        op = operation("genesys_cx_api.udm.api.v_10_files.download_file_v10")
+        return AsyncStream(
+            self._http,
+            op.request(
+                filename,
+            ),
+            "download_file_v10",
+        )
+
     async def delete_file_v10(
         self,
         filename: str,
@@ -2323,6 +2380,25 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
             )
         )
         return cast("File", self._handle(response, lambda: op.parse(response), "download_file_v3"))
+
+    def download_file_v3_stream(
+        self,
+        filename: str,
+    ) -> AsyncStream:
+        """Get the specified file, streamed: ``download_file_v3`` without reading the file into memory.
+
+        Returns a ``AsyncStream`` (nothing is sent yet): ``genesys_cx.adownload(<it>, path)`` writes the file
+        in constant memory (verified, resumed with ``Range`` after a dropped connection), and
+        ``async with <it>.open() as response`` reads it yourself.
+        """
+        op = operation("genesys_cx_api.udm.api.v3_deprecated.download_file_v3")
+        return AsyncStream(
+            self._http,
+            op.request(
+                filename,
+            ),
+            "download_file_v3",
+        )
 
     async def delete_file_v3(
         self,
