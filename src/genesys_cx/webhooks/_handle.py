@@ -412,19 +412,19 @@ async def dispatch(
     task = asyncio.ensure_future(_pipeline(pool, handlers[delivery.kind], delivery, store, progress))
     _RUNNING.add(task)
     task.add_done_callback(_RUNNING.discard)
-    try:
-        return await asyncio.wait_for(asyncio.shield(task), remaining)
-    except TimeoutError:
-        if not progress.claimed:
-            logger.warning("idempotency store did not answer for %s before the deadline; answering 503", delivery.key)
-            return error_response(503, "the idempotency store did not answer in time; retry later")
-        logger.warning(
-            "webhook handler for %s still running at its deadline; answering 503 (it keeps running)", delivery.key
-        )
-        return error_response(
-            503,
-            "the handler did not finish in time; it keeps running, and a redelivery is answered once it is done",
-        )
+    await asyncio.wait({task}, timeout=remaining)  # never cancels the task: past the deadline it runs on
+    if task.done():
+        return task.result()
+    if not progress.claimed:
+        logger.warning("idempotency store did not answer for %s before the deadline; answering 503", delivery.key)
+        return error_response(503, "the idempotency store did not answer in time; retry later")
+    logger.warning(
+        "webhook handler for %s still running at its deadline; answering 503 (it keeps running)", delivery.key
+    )
+    return error_response(
+        503,
+        "the handler did not finish in time; it keeps running, and a redelivery is answered once it is done",
+    )
 
 
 @overload

@@ -40,16 +40,19 @@ class _Heartbeat:
         self._held: dict[str, _Held] = {}
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wakes_at = 0.0  # when the beating thread next wakes up by itself
 
     def hold(self, store: IdempotencyStore, claim: Claim) -> None:
         lease = getattr(store, "lease", DEFAULT_LEASE)
         interval = max(0.01, lease / 3) if isinstance(lease, (int, float)) and lease > 0 else DEFAULT_LEASE / 3
+        due = time.monotonic() + interval
         with self._wake:
-            self._held[claim.token] = _Held(store, claim, interval, time.monotonic() + interval)
+            self._held[claim.token] = _Held(store, claim, interval, due)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._beat, name="genesys-cx-leases", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if due < self._wakes_at:  # the thread sleeps past this claim's first beat: wake it now
+                self._wake.notify()
 
     def drop(self, claim: Claim) -> None:
         with self._wake:
@@ -61,8 +64,9 @@ class _Heartbeat:
                 now = time.monotonic()
                 due = [held for held in self._held.values() if held.due <= now]
                 if not due:
-                    next_due = min((held.due for held in self._held.values()), default=now + 60)
-                    self._wake.wait(next_due - now)
+                    self._wakes_at = min((held.due for held in self._held.values()), default=now + 60)
+                    self._wake.wait(self._wakes_at - now)
+                    self._wakes_at = 0.0  # awake: a hold() need not notify
                     continue
                 for held in due:
                     held.due = now + held.interval
