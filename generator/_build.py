@@ -125,7 +125,7 @@ def _body_content_type(endpoint: Any) -> str:
     body = endpoint.bodies[0]
     media = body.content_type.get_untrusted_value()
     if body.body_type in ("json", "data") and media not in ("application/json", "application/x-www-form-urlencoded"):
-        return body.content_type
+        return str(body.content_type)
     return ""
 
 

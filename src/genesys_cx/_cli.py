@@ -27,7 +27,7 @@ from ._commands import COMMANDS, Command, UsageError, build_parser, register
 from ._extras import require
 from .errors import ConfigurationError, MissingExtra
 
-__all__ = ["COMMANDS", "Command", "UsageError", "add_sandbox_arguments", "main", "register"]
+__all__ = ["COMMANDS", "Command", "UsageError", "add_sandbox_arguments", "build_parser", "main", "register"]
 
 DEFAULT_SECRET_ENV = "GENESYS_CHANNEL_SECRET"
 

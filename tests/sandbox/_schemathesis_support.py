@@ -215,6 +215,8 @@ class Figures:
         )
 
 
+#: The figures of every operation run in this session (printed in the terminal summary).
+FIGURES = Figures()
 _traces = itertools.count(1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -67,3 +68,11 @@ def receiver() -> Iterator[Receiver]:
     with serve(app) as server:
         recv.url = server.url + "/webhook"
         yield recv
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The schemathesis figures, if test_schemathesis ran (without importing schemathesis otherwise)."""
+    support = sys.modules.get(f"{__package__}._schemathesis_support")
+    figures = getattr(support, "FIGURES", None)
+    if figures is not None and figures.cases:
+        terminalreporter.write_line(f"schemathesis figures: {figures.line()}")

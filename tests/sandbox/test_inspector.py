@@ -404,7 +404,8 @@ def test_cometd_sessions_subscriptions_and_last_messages(sb: Sandbox, client: ht
 def test_demo_keep_open_leaves_the_sandbox_and_its_inspector_running() -> None:
     assert build_parser().parse_args(["demo", "--keep-open"]).keep_open is True
     assert build_parser().parse_args(["demo"]).keep_open is False
-    out, stop, outcome = io.StringIO(), threading.Event(), {}
+    out, stop = io.StringIO(), threading.Event()
+    outcome: dict[str, int] = {}
     demo = threading.Thread(target=lambda: outcome.update(code=run(out, environ={}, keep_open=True, stop=stop)))
     demo.start()
     try:

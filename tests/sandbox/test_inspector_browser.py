@@ -7,13 +7,14 @@ browser build: Selenium is given both binaries, so Selenium Manager never runs).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +156,8 @@ def test_the_page_shows_requests_deliveries_faults_and_signatures_live(
         def found(_: Any) -> str | bool:
             return next((text for text in rows(selector) if all(n in text for n in needles)), False)
 
-        text: str = wait.until(found, f"no {selector} showing {needles}: {rows(selector)}")
-        return text
+        text = wait.until(found, f"no {selector} showing {needles}: {rows(selector)}")
+        return str(text)
 
     driver.get(sb.url + "/_sandbox/")  # the browser's own Accept header gets the page
     assert driver.title == "Genesys sandbox inspector"
@@ -258,15 +259,21 @@ def test_the_page_after_the_demo_shows_what_it_did(driver: Any, tmp_path: Path) 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    out, stop, outcome = io.StringIO(), threading.Event(), {}
+    out, stop = io.StringIO(), threading.Event()
+    outcome: dict[str, int] = {}
     demo = threading.Thread(target=lambda: outcome.update(code=run(out, environ={}, keep_open=True, stop=stop)))
     demo.start()
     try:
         wait = WebDriverWait(driver, 60)
-        found = wait.until(lambda _: re.search(r"stays up: open (\S+) in a browser", out.getvalue()), out.getvalue)
-        assert f"inspector (every request, live; open it in a browser): {found.group(1)}" in out.getvalue()
+
+        def announced(_: Any) -> str | None:
+            match = re.search(r"stays up: open (\S+) in a browser", out.getvalue())
+            return match.group(1) if match else None
+
+        url = str(wait.until(announced, "the demo never said where the inspector is"))
+        assert f"inspector (every request, live; open it in a browser): {url}" in out.getvalue()
         driver.set_window_size(1280, 2400)
-        driver.get(found.group(1))
+        driver.get(url)
         wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
 
         def page_text(_: Any) -> str:
@@ -281,7 +288,7 @@ def test_the_page_after_the_demo_shows_what_it_did(driver: Any, tmp_path: Path) 
             "cometd",
             "✓ signature valid",
         ):
-            wait.until(lambda d, n=needle: n in page_text(d), f"{needle} not on the page")
+            wait.until(functools.partial(_shows, page_text, needle), f"{needle} not on the page")
         deliveries = driver.execute_script("return [...document.querySelectorAll('#deliveries > li')].length")
         assert deliveries == 2 and "#1: 200 delivered" in page_text(driver)
         wait.until(lambda d: "/statistics/v3/updates" in d.find_element(By.ID, "sessions").text)
@@ -297,3 +304,8 @@ def test_the_page_after_the_demo_shows_what_it_did(driver: Any, tmp_path: Path) 
         demo.join(30)
     assert outcome["code"] == 0, out.getvalue()
     assert out.getvalue().rstrip().endswith("sandbox stopped")
+
+
+def _shows(page_text: Callable[[Any], str], needle: str, driver: Any) -> bool:
+    """A wait condition: the page's text contains *needle*."""
+    return needle in page_text(driver)

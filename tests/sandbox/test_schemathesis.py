@@ -6,8 +6,8 @@ case sent with the credentials the operation's security requires. Every answer m
 (except the documented ones of ``DOCUMENTED_SERVER_ERRORS``), must have a status the operation
 documents and a body valid against its schema; no positive case may be refused by the sandbox's
 security or validation ("valid rejected"), no negative case accepted ("invalid accepted"); and the
-sandbox must record no answer outside its spec. The figures of the whole run are printed at the end
-(``schemathesis figures: ...``).
+sandbox must record no answer outside its spec. The figures of the whole run are printed in the
+terminal summary (``schemathesis figures: ...``, see ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -19,20 +19,16 @@ import pytest
 
 from genesys_cx.sandbox import Sandbox
 
-from ._schemathesis_support import DOCUMENTED_SERVER_ERRORS, Figures, Runner, Target, targets
+from ._schemathesis_support import DOCUMENTED_SERVER_ERRORS, FIGURES, Runner, Target, targets
 
 TARGETS = targets()
-FIGURES = Figures()
 
 
 @pytest.fixture(scope="module")
-def runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
+def runner() -> Iterator[Runner]:
     with Sandbox() as sb, httpx.Client(timeout=30) as client:
         yield Runner.start(sb, client)
         assert sb.response_violations == [], "the sandbox answered outside its spec"
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and FIGURES.cases:
-        reporter.write_line(f"schemathesis figures: {FIGURES.line()}")
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[t.id for t in TARGETS])

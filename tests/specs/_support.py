@@ -20,6 +20,7 @@ from typing import Any
 
 import hypothesis.strategies as st
 from dateutil.parser import isoparse
+from genesys_cx_api.types import OpenIntEnum, OpenStrEnum
 from hypothesis import HealthCheck, settings
 from hypothesis_jsonschema import from_schema
 from openapi_python_client.strings import ClassName
@@ -223,14 +224,15 @@ def operation_module(spec: str, operation_id: str) -> ModuleType:
     raise AssertionError(f"{spec}: operation {operation_id} has no generated module")
 
 
-def generated_enums(spec: str) -> dict[str, type[enum.Enum]]:
-    """Every enum class of the API's models package, by class name."""
+def generated_enums(spec: str) -> dict[str, type[OpenStrEnum | OpenIntEnum]]:
+    """Every enum class of the API's models package, by class name (all open: unknown values kept)."""
     module = models(spec)
-    found = {}
+    found: dict[str, type[OpenStrEnum | OpenIntEnum]] = {}
     for info in pkgutil.iter_modules(module.__path__):
         sub = importlib.import_module(f"{module.__name__}.{info.name}")
         for value in vars(sub).values():
             if isinstance(value, type) and issubclass(value, enum.Enum) and value.__module__ == sub.__name__:
+                assert issubclass(value, OpenStrEnum | OpenIntEnum), f"{value.__name__} is not an open enum"
                 found[value.__name__] = value
     return found
 
