@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 from genesys_cx_api.messaging.models import SendMessagesRequest, UploadMediaRequest
-from genesys_cx_api.types import File
+from genesys_cx_api.types import File, Unset
 
 from genesys_cx.errors import ApiError
 from genesys_cx.sandbox import DEMO_CCID, DEMO_CHANNEL_ID, Sandbox, SandboxChannel, SandboxConfig
@@ -201,6 +201,7 @@ def test_media_upload_download_delete(sb: Sandbox) -> None:
     )
     media = upload.data
     assert upload.status.code == 0
+    assert not isinstance(media, Unset)
     assert (media.filename, media.mimetype, media.length) == ("pic.png", "image/png", len(PNG))
     assert media.url == f"genesys://nexus/{media.media_id}"
 
@@ -211,8 +212,9 @@ def test_media_upload_download_delete(sb: Sandbox) -> None:
         assert download.status_code == 200
         assert download.content == PNG and download.headers["content-type"] == "image/png"
 
+    assert isinstance(media.media_id, str)
     deleted = api.delete_media(DEMO_CHANNEL_ID, media.media_id)
-    assert deleted.data.media_id == media.media_id
+    assert not isinstance(deleted.data, Unset) and deleted.data.media_id == media.media_id
     with pytest.raises(ApiError) as caught:
         api.download_media(DEMO_CHANNEL_ID, media.media_id)
     assert caught.value.status == 404
@@ -225,6 +227,7 @@ def test_generated_client_downloads_the_exact_bytes(sb: Sandbox) -> None:
         DEMO_CHANNEL_ID,
         body=UploadMediaRequest(file=File(io.BytesIO(data), "a.jpg", "image/jpeg")),
     )
+    assert not isinstance(upload.data, Unset) and isinstance(upload.data.media_id, str)
     downloaded = api.download_media(DEMO_CHANNEL_ID, upload.data.media_id)
     assert downloaded.payload.read() == data
 

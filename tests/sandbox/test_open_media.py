@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from genesys_cx_api.open_media.api import OpenMediaApi
-from genesys_cx_api.open_media.models import ChangePropertiesData, CreateInteractionData, StopInteractionData
+from genesys_cx_api.open_media.models import (
+    ChangePropertiesData,
+    CreateInteractionData,
+    InteractionResponse,
+    StopInteractionData,
+)
+from genesys_cx_api.types import Unset
 
 from genesys_cx import handle_response
 from genesys_cx.errors import ApiError
 from genesys_cx.sandbox import DEMO_API_KEY, Sandbox
+
+
+def _data(answer: InteractionResponse) -> dict[str, Any]:
+    """The interaction an answer carries (its ``data``: every success has one)."""
+    assert not isinstance(answer.data, Unset), "a success without data"
+    return answer.data.additional_properties
 
 
 @pytest.fixture
@@ -36,7 +49,7 @@ def test_lifecycle_by_external_id(api: OpenMediaApi) -> None:
         ),
     )
     assert created.status.code == 0
-    interaction_id = created.data.additional_properties["interactionId"]
+    interaction_id = _data(created)["interactionId"]
 
     api.update_interaction_by_external_id(
         "demo",
@@ -51,7 +64,7 @@ def test_lifecycle_by_external_id(api: OpenMediaApi) -> None:
             }
         ),
     )
-    fetched = api.get_interaction("demo", interaction_id).data.additional_properties
+    fetched = _data(api.get_interaction("demo", interaction_id))
     assert fetched["userData"] == {"priority": 5, "lang": "en"}
     assert fetched["externalId"] == "ticket-1" and fetched["state"] == "active"
 
@@ -60,7 +73,7 @@ def test_lifecycle_by_external_id(api: OpenMediaApi) -> None:
         "ticket-1",
         body=StopInteractionData.from_dict({"data": {"reasonSystemName": "Done", "reasonDescription": "solved"}}),
     )
-    stopped = api.get_interaction_by_external_id("demo", "ticket-1").data.additional_properties
+    stopped = _data(api.get_interaction_by_external_id("demo", "ticket-1"))
     assert stopped["state"] == "stopped" and stopped["stopReason"] == {
         "reasonSystemName": "Done",
         "reasonDescription": "solved",
@@ -78,9 +91,9 @@ def test_lifecycle_by_external_id(api: OpenMediaApi) -> None:
 
 
 def test_lifecycle_by_interaction_id_without_bodies(api: OpenMediaApi) -> None:
-    interaction_id = api.create_interaction("demo").data.additional_properties["interactionId"]
+    interaction_id = _data(api.create_interaction("demo"))["interactionId"]
     api.stop_interaction("demo", interaction_id)
-    assert api.get_interaction("demo", interaction_id).data.additional_properties["state"] == "stopped"
+    assert _data(api.get_interaction("demo", interaction_id))["state"] == "stopped"
 
 
 def test_existing_external_id_is_409(api: OpenMediaApi) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from genesys_cx_api._runtime import Stream
+from genesys_cx_api.types import Unset
 from genesys_cx_api.udm.models import Job
 
 from genesys_cx import AsyncGenesys, Genesys
@@ -27,6 +28,7 @@ def _finished_file(sb: Sandbox, genesys: Genesys, **job: Any) -> dict[str, Any]:
     created = genesys.udm.create_export_job_v10(body=Job.from_dict({**JOB, **job}))
     wait_until(lambda: genesys.udm.get_export_history_progress_v10(str(created.id)).status == "COMPLETED")
     page = genesys.udm.get_file_metadatas_v10(history_id=str(created.id))
+    assert not isinstance(page.items, Unset)
     items: list[dict[str, Any]] = [item.additional_properties for item in page.items]
     assert len(items) == 1
     return items[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from genesys_cx_api.messaging.models import UploadMediaRequest
-from genesys_cx_api.types import File
+from genesys_cx_api.types import File, Unset
 
 from genesys_cx import AsyncGenesys, Genesys
 from genesys_cx.sandbox import Sandbox
@@ -56,7 +56,7 @@ def test_a_media_file_is_uploaded_from_disk_signed_over_the_bytes_sent(
         body = UploadMediaRequest(file=File(payload=handle, file_name=media.name, mime_type="video/mp4"))
         answer = genesys.messaging.upload_media(channel, body=body)
 
-    assert answer.data is not None and answer.data.length == SIZE  # the sandbox checked the signature
+    assert not isinstance(answer.data, Unset) and answer.data.length == SIZE  # the sandbox checked the signature
     assert _stored(sandbox, str(answer.data.media_id)) == media.read_bytes()
     assert [r for r in reads if "/media" in r.url.path] == []  # streamed twice, never loaded whole
 
@@ -69,7 +69,7 @@ async def test_async_upload_is_streamed_and_signed(
         body = UploadMediaRequest(file=File(payload=handle, file_name=media.name, mime_type="video/mp4"))
         answer = await agenesys.messaging.upload_media(channel, body=body)
 
-    assert answer.data is not None and answer.data.length == SIZE
+    assert not isinstance(answer.data, Unset) and answer.data.length == SIZE
     assert _stored(sandbox, str(answer.data.media_id)) == media.read_bytes()
     assert [r for r in reads if "/media" in r.url.path] == []
 
@@ -123,7 +123,7 @@ def test_uploaded_media_comes_back_through_the_streamed_download(
     with media.open("rb") as handle:
         body = UploadMediaRequest(file=File(payload=handle, file_name=media.name, mime_type="video/mp4"))
         uploaded = genesys.messaging.upload_media(channel, body=body)
-    assert uploaded.data is not None
+    assert not isinstance(uploaded.data, Unset)
 
     stream = genesys.messaging.download_media_stream(channel, str(uploaded.data.media_id))
     done = genesys_cx.download(stream, tmp_path / "copy.mp4", expected_size=SIZE)
