@@ -57,7 +57,7 @@ class RetrieveSecureMailUserdataResponse(Model):
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
-        if not isinstance(src_dict, Mapping):
+        if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("RetrieveSecureMailUserdataResponse object", src_dict)
         _data = dict(src_dict)
         _at = ""
