@@ -126,33 +126,39 @@ def _parse_checksum(checksum: str | None) -> tuple[str, str] | None:
 
 
 class _Writer:
-    """Writes (and hashes) the pieces on a thread of its own, at most ``DEPTH`` pieces behind the network.
+    """Writes (and hashes) what arrives on a thread of its own, a bounded amount behind the network.
 
     File writes and ``hashlib`` release the GIL, so the disk and the checksum work while the next
-    piece is read from the socket; the memory held is bounded by ``DEPTH`` pieces. ``sync()``
-    waits until everything handed over is written (and re-raises a write error, e.g. a full disk).
+    pieces are read from the socket. Pieces are handed over in batches of about ``BATCH`` bytes (a
+    thread handoff per batch, not per 64 KiB piece), at most ``DEPTH`` batches ahead: the memory
+    held stays under ``(DEPTH + 1) * BATCH``. ``sync()`` waits until everything handed over is
+    written (and re-raises a write error, e.g. a full disk).
     """
 
-    DEPTH = 16
+    BATCH = 1 << 20
+    DEPTH = 4
 
     def __init__(self, file: IO[bytes], digest: Any) -> None:
         self.file = file
         self.digest = digest
-        self._queue: queue.Queue[bytes | None] = queue.Queue(self.DEPTH)
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(self.DEPTH)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="genesys-download-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while True:
-            chunk = self._queue.get()
+            batch = self._queue.get()
             try:
-                if chunk is None:
+                if batch is None:
                     return
                 if self._error is None:
-                    self.file.write(chunk)
-                    if self.digest is not None:
-                        self.digest.update(chunk)
+                    for chunk in batch:
+                        self.file.write(chunk)
+                        if self.digest is not None:
+                            self.digest.update(chunk)
             except BaseException as exc:  # handed to the downloading thread at its next call
                 self._error = exc
             finally:
@@ -161,14 +167,24 @@ class _Writer:
     def put(self, chunk: bytes) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put(chunk)
+        self._pending.append(chunk)
+        self._pending_size += len(chunk)
+        if self._pending_size >= self.BATCH:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._pending:
+            self._queue.put(self._pending)
+            self._pending, self._pending_size = [], 0
 
     def sync(self) -> None:
+        self._hand_over()
         self._queue.join()
         if self._error is not None:
             raise self._error
 
     def stop(self) -> None:
+        self._hand_over()
         self._queue.put(None)
         self._thread.join()
 
