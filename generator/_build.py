@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Environment, FileSystemLoader
 from openapi_python_client import Project
@@ -148,7 +149,7 @@ class _Renderer:
     def __init__(self, project: Project, data: GeneratorData, info: ApiInfo, source: str, doc: dict[str, Any]) -> None:
         self.env = project.env
         self.source = source
-        class_name = project.env.globals["class_name"]
+        class_name = cast(Callable[[str], str], project.env.globals["class_name"])
         self.schemas = {str(class_name(n)): s for n, s in (doc.get("components", {}).get("schemas") or {}).items()}
         self.data = data
         self.endpoints = [(tag, e) for tag, c in data.endpoint_collections_by_tag.items() for e in c.endpoints]
