@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Environment, FileSystemLoader
 from openapi_python_client import Project
@@ -145,9 +146,11 @@ def _unsupported(thing: Any) -> str:
 class _Renderer:
     """Renders our templates (``generator/templates``) with openapi-python-client's parsed data."""
 
-    def __init__(self, project: Project, data: GeneratorData, info: ApiInfo, source: str) -> None:
+    def __init__(self, project: Project, data: GeneratorData, info: ApiInfo, source: str, doc: dict[str, Any]) -> None:
         self.env = project.env
         self.source = source
+        class_name = cast(Callable[[str], str], project.env.globals["class_name"])
+        self.schemas = {str(class_name(n)): s for n, s in (doc.get("components", {}).get("schemas") or {}).items()}
         self.data = data
         self.endpoints = [(tag, e) for tag, c in data.endpoint_collections_by_tag.items() for e in c.endpoints]
         self.env.globals.update(
@@ -162,7 +165,20 @@ class _Renderer:
             genesys_successes=_successes,
             genesys_success_type=_success_type,
             genesys_body_content_type=_body_content_type,
+            genesys_if_absent=self.if_absent,
         )
+
+    def if_absent(self, model: Any, prop: Any) -> str:
+        """``x-sdk-if-absent`` of an optional property: the JSON value ``from_dict`` reads when the field is
+        missing, so that its type has no ``Unset`` (``to_dict`` leaves out a value equal to it)."""
+        schema = self.schemas.get(str(model.class_info.name), {})
+        name = prop.name.get_untrusted_value() if hasattr(prop.name, "get_untrusted_value") else str(prop.name)
+        raw = (schema.get("properties") or {}).get(name, {})
+        if not isinstance(raw, dict) or "x-sdk-if-absent" not in raw:
+            return "MISSING"
+        if name in (schema.get("required") or []):
+            raise SpecError(f"{model.class_info.name}.{prop.name}: x-sdk-if-absent is for optional properties only")
+        return repr(raw["x-sdk-if-absent"])
 
     def model_refs(self, model: Any) -> list[tuple[str, str]]:
         own = (str(model.class_info.module_name), str(model.class_info.name))
@@ -245,7 +261,7 @@ def generate_package(api: str, spec_name: str, doc: dict[str, Any], out_dir: Pat
         class_name=class_name_for(api),
         ambient=ambient_headers(doc),
     )
-    _Renderer(project, data, info, spec_name).package(out_dir / api)
+    _Renderer(project, data, info, spec_name, doc).package(out_dir / api)
     _check_completeness(spec_name, doc, data)
 
 

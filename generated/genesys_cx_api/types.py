@@ -9,10 +9,9 @@ required and its type has no ``Unset``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import IO, Any, BinaryIO, ClassVar, Literal
-
-from attrs import define
 
 __all__ = ("UNSET", "File", "FileContent", "FileTypes", "Model", "OpenIntEnum", "OpenStrEnum", "RequestFiles", "Unset")
 
@@ -37,7 +36,7 @@ FileTypes = tuple[str | None, FileContent, str | None] | tuple[str | None, FileC
 RequestFiles = list[tuple[str, FileTypes]]
 
 
-@define
+@dataclass
 class File:
     """A file to upload in a multipart body (or a downloaded one): its bytes, name and media type."""
 

@@ -10,7 +10,7 @@ from ..._runtime import (
     MISSING,
 )
 from ...errors import InvalidData
-from ...types import UNSET, Model, Unset
+from ...types import UNSET, Model
 from .inbound_message_response_data import InboundMessageResponseData
 from .status import Status
 
@@ -29,7 +29,7 @@ class InboundMessageResponse(Model):
     """
 
     status: Status
-    data: InboundMessageResponseData | Unset = UNSET
+    data: InboundMessageResponseData
     additional_properties: dict[str, Any] = field(init=False, factory=dict)
     _fields = (
         ("status", "status"),
@@ -42,8 +42,8 @@ class InboundMessageResponse(Model):
             **self.additional_properties,
             "status": self.status.to_dict(),
         }
-        if not isinstance(self.data, Unset):
-            _json["data"] = self.data.to_dict()
+        if (_value := self.data.to_dict()) != {"ids": []}:
+            _json["data"] = _value
         return _json
 
     @classmethod
@@ -58,7 +58,7 @@ class InboundMessageResponse(Model):
             status = _data.pop("status", MISSING)
             status = Status.from_dict(status)
             _at = "data"
-            data = _data.pop("data", MISSING)
+            data = _data.pop("data", {"ids": []})
             if data is not UNSET:
                 data = InboundMessageResponseData.from_dict(data)
         except InvalidData as exc:

@@ -12,7 +12,7 @@ from ..._runtime import (
     string,
 )
 from ...errors import InvalidData
-from ...types import UNSET, Model, Unset
+from ...types import Model
 
 
 @define(repr=False)
@@ -23,7 +23,7 @@ class InboundMessageResponseData(Model):
         ids: The ID of the accepted message, if provided (one per accepted message).
     """
 
-    ids: list[str] | Unset = UNSET
+    ids: list[str]
     additional_properties: dict[str, Any] = field(init=False, factory=dict)
     _fields = (("ids", "ids"),)
 
@@ -31,9 +31,8 @@ class InboundMessageResponseData(Model):
         """This model as JSON data (unset fields left out, undocumented fields kept)."""
         _json: dict[str, Any] = {
             **self.additional_properties,
+            "ids": self.ids,
         }
-        if not isinstance(self.ids, Unset):
-            _json["ids"] = self.ids
         return _json
 
     @classmethod
@@ -46,8 +45,7 @@ class InboundMessageResponseData(Model):
         try:
             _at = "ids"
             ids = _data.pop("ids", MISSING)
-            if ids is not UNSET:
-                ids = list_of(string, ids)
+            ids = list_of(string, ids)
         except InvalidData as exc:
             raise exc.within(_at) from None
         _self = cls(

@@ -1,0 +1,108 @@
+"""What a user sees of the generated models: typed decoding errors with the JSON path, checked scalars,
+nothing lost (unknown fields), a readable repr, and required-ness from the documentation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from genesys_cx_api.errors import InvalidData
+from genesys_cx_api.messaging.api.third_party_messaging_api import send_message
+from genesys_cx_api.messaging.models import (
+    InboundMessageResponse,
+    SendMessagesRequest,
+    TextMessage,
+)
+from genesys_cx_api.types import UNSET
+
+from genesys_cx import handle_response
+from genesys_cx.errors import InvalidResponse
+
+TEXT: dict[str, Any] = {
+    "type": "Text",
+    "channel": {"from": {"id": "16504661149", "name": "Consumer"}, "to": {"id": "0123456789"}},
+    "text": "Hi",
+}
+
+
+def _without(data: dict[str, Any], *path: str) -> dict[str, Any]:
+    copy: dict[str, Any] = {**data}
+    if len(path) == 1:
+        del copy[path[0]]
+    else:
+        copy[path[0]] = _without(copy[path[0]], *path[1:])
+    return copy
+
+
+def test_a_missing_field_deep_in_a_union_list_is_named_by_its_json_path() -> None:
+    request = {"messages": [_without(TEXT, "channel", "from")]}
+    with pytest.raises(InvalidData) as info:
+        SendMessagesRequest.from_dict(request)
+    assert info.value.path == "messages[0].channel.from"
+    assert info.value.found == "nothing"
+    assert info.value.expected == "Participant object"
+    assert str(info.value) == "messages[0].channel.from: required field is missing (expected Participant object)"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected", "found"),
+    [
+        ("text", 123, "string", "number"),
+        ("text", None, "string", "null"),
+        ("text", ["a"], "string", "array"),
+        ("channel", "c", "InboundChannel object", "string"),
+        ("type", "Email", "'Text'", "string"),
+    ],
+)
+def test_scalars_and_objects_are_type_checked(field: str, value: Any, expected: str, found: str) -> None:
+    with pytest.raises(InvalidData) as info:
+        TextMessage.from_dict({**TEXT, field: value})
+    assert (info.value.path, info.value.expected, info.value.found) == (field, expected, found)
+    assert isinstance(info.value, ValueError)
+
+
+def test_an_index_inside_an_array_of_scalars_is_named() -> None:
+    with pytest.raises(InvalidData) as info:
+        InboundMessageResponse.from_dict({"status": {"code": 0}, "data": {"ids": ["a", 7]}})
+    assert info.value.path == "data.ids[1]" and info.value.expected == "string"
+
+
+def test_unknown_fields_are_kept_at_every_level_and_round_trip() -> None:
+    data = {**TEXT, "channel": {**TEXT["channel"], "new": {"x": 1}}, "extra": [1, 2]}
+    message = TextMessage.from_dict(data)
+    assert message["extra"] == [1, 2] and message.channel["new"] == {"x": 1}
+    assert message.to_dict() == data
+
+
+def test_repr_shows_the_set_fields_only() -> None:
+    answer = InboundMessageResponse.from_dict({"status": {"code": 0, "message": "ok"}, "data": {"ids": ["1-0"]}})
+    text = repr(answer)
+    assert (
+        text
+        == "InboundMessageResponse(status=Status(code=0, message='ok'), data=InboundMessageResponseData(ids=['1-0']))"
+    )
+    assert "Unset" not in repr(TextMessage.from_dict(TEXT)) and "object at 0x" not in repr(TextMessage.from_dict(TEXT))
+    assert repr(UNSET) == "UNSET"
+
+
+def test_send_message_answers_always_have_data_ids() -> None:
+    """The reference shows ``data.ids`` in every answer; a Receipt's answer (status only) reads as no ids."""
+    receipt = InboundMessageResponse.from_dict({"status": {"code": 0}})
+    assert receipt.data.ids == []
+    assert receipt.to_dict() == {"status": {"code": 0}}
+    accepted = InboundMessageResponse.from_dict({"status": {"code": 0}, "data": {"ids": ["1-0"]}})
+    assert accepted.data.ids == ["1-0"]
+    assert accepted.to_dict() == {"status": {"code": 0}, "data": {"ids": ["1-0"]}}
+    with pytest.raises(InvalidData) as info:
+        InboundMessageResponse.from_dict({"status": {"code": 0}, "data": {}})
+    assert info.value.path == "data.ids"
+
+
+def test_an_answer_that_does_not_fit_is_invalid_response_with_the_path() -> None:
+    request = httpx.Request("POST", "https://genesys.test/nexus/v3/channels/c/messages")
+    response = httpx.Response(200, json={"status": {"code": 0}, "data": {"ids": [1]}}, request=request)
+    with pytest.raises(InvalidResponse) as info:
+        handle_response(response, lambda: send_message.parse(response), "send_message")
+    assert info.value.path == "data.ids[0]"
+    assert info.value.operation == "send_message" and info.value.body == response.content
