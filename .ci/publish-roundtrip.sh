@@ -129,7 +129,9 @@ for module in (genesys_cx, genesys_cx_api):
     assert where.startswith(venv + os.sep), f"{module.__name__} imported from {where}, not from the virtualenv"
 assert genesys_cx.__version__ == os.environ["EXPECTED_VERSION"], genesys_cx.__version__
 assert genesys_cx_api.INPUT_DIGEST == os.environ["EXPECTED_DIGEST"], "the installed generated code is not this tree's"
-assert genesys_cx_api.API_SPECS, "no API subpackages"
+from genesys_cx_api._registry import APIS
+
+assert APIS, "no API subpackages"
 root = importlib.resources.files("genesys_cx_api")
 assert (root / "py.typed").is_file() and (importlib.resources.files("genesys_cx") / "py.typed").is_file()
 import pkgutil
@@ -137,11 +139,11 @@ import pkgutil
 imported = {m.name for m in pkgutil.walk_packages(genesys_cx_api.__path__, "genesys_cx_api.")}
 for name in sorted(imported):  # every module of the generated package, whatever its layout
     importlib.import_module(name)
-for api in genesys_cx_api.API_SPECS:
+for api in APIS:
     assert f"genesys_cx_api.{api}.api" in imported and f"genesys_cx_api.{api}.models" in imported, api
     assert (root / "_specs" / f"{api}.json").is_file(), f"_specs/{api}.json is not in the wheel"
 print("genesys_cx.__version__ =", genesys_cx.__version__)
-print("genesys_cx_api.SPEC_VERSIONS =", genesys_cx_api.SPEC_VERSIONS)
+print("genesys_cx.SPEC_VERSIONS =", genesys_cx.SPEC_VERSIONS)
 EOF
 )
 

@@ -163,14 +163,14 @@ def run(quick: bool) -> list[Row]:
         again = result["wire_bytes"] - meta["size"]
         rows.append(
             Row(
-                f"download {label}: bytes fetched again after a drop at 50%",
-                float(again),
+                f"download {label}, connection dropped at 50%: answer bytes received (file: {meta['size']} B)",
+                float(result["wire_bytes"]),
                 "B",
-                f"<= {_CHUNK} B (one chunk)",
+                f"<= file + {_CHUNK} B (one chunk fetched again)",
                 again <= _CHUNK and result["resumed_from"] == [meta["size"] // 2],
-                f"resumed from {result['resumed_from']}, {result['wire_bytes']} answer bytes for a "
-                f"{meta['size']}-byte file (counted outside the SDK), checksum {result['checksum'][:15]}...",
-                {"resumed_from": result["resumed_from"], "wire_bytes": result["wire_bytes"]},
+                f"fetched again: {again} B; resumed from {result['resumed_from']} (bytes counted by a transport "
+                f"outside the SDK), checksum {result['checksum'][:15]}...",
+                {"resumed_from": result["resumed_from"], "wire_bytes": result["wire_bytes"], "fetched_again": again},
             )
         )
 

@@ -142,9 +142,6 @@ def _write_bundled(path: Path, doc: dict[str, Any], source: str) -> None:
 
 
 def _write_root(package: Path, built: list[Built], digest: str) -> None:
-    specs = "\n".join(f'    "{b.api}": "{b.source}",' for b in built)
-    versions = "\n".join(f'    "{b.api}": "{b.version}",' for b in built)
-    paths = "\n".join(f'    "{b.api}": "{b.base_path}",' for b in built)
     (package / "__init__.py").write_text(
         f'''"""Clients generated from the Genesys Multicloud CX OpenAPI specs, one subpackage per API.
 
@@ -152,27 +149,13 @@ Each subpackage (``{PACKAGE}.messaging``, ...) has ``models`` and ``api`` (one m
 the ``<Name>Api`` / ``Async<Name>Api`` classes). Shared by all: ``types`` (``UNSET``, ``File``, the
 ``Model`` base), ``errors`` (``InvalidData``) and ``_runtime``. ``_specs/<api>.json`` holds the
 bundled spec each was generated from; the SDK's sandbox validates traffic against them.
+``_registry.APIS`` lists the APIs (spec, version, base path, classes, operations).
 """
-
-#: API subpackage -> the spec file it was generated from.
-API_SPECS: dict[str, str] = {{
-{specs}
-}}
-
-#: API subpackage -> ``info.version`` of its spec.
-SPEC_VERSIONS: dict[str, str] = {{
-{versions}
-}}
-
-#: API subpackage -> the base path of its server URL (``https://{{host}}<base path>``).
-BASE_PATHS: dict[str, str] = {{
-{paths}
-}}
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
 INPUT_DIGEST = "{digest}"
 
-__all__ = ("API_SPECS", "BASE_PATHS", "INPUT_DIGEST", "SPEC_VERSIONS")
+__all__ = ("INPUT_DIGEST",)
 ''',
         encoding="utf-8",
     )

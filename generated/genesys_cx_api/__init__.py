@@ -5,45 +5,10 @@ Each subpackage (``genesys_cx_api.messaging``, ...) has ``models`` and ``api`` (
 the ``<Name>Api`` / ``Async<Name>Api`` classes). Shared by all: ``types`` (``UNSET``, ``File``, the
 ``Model`` base), ``errors`` (``InvalidData``) and ``_runtime``. ``_specs/<api>.json`` holds the
 bundled spec each was generated from; the SDK's sandbox validates traffic against them.
+``_registry.APIS`` lists the APIs (spec, version, base path, classes, operations).
 """
 
-#: API subpackage -> the spec file it was generated from.
-API_SPECS: dict[str, str] = {
-    "auth": "specs/auth.yaml",
-    "data_download": "specs/data_download.yaml",
-    "interactions": "specs/interactions.yaml",
-    "messaging": "specs/messaging.yaml",
-    "open_media": "specs/open_media.yaml",
-    "secure_email": "specs/secure_email.yaml",
-    "statistics": "specs/statistics.yaml",
-    "udm": "specs/udm.yaml",
-}
-
-#: API subpackage -> ``info.version`` of its spec.
-SPEC_VERSIONS: dict[str, str] = {
-    "auth": "3.0.1",
-    "data_download": "4.0.1",
-    "interactions": "3.0.0",
-    "messaging": "3.0.0",
-    "open_media": "3.0.0",
-    "secure_email": "3.0.1",
-    "statistics": "3.0.1",
-    "udm": "10.0.1",
-}
-
-#: API subpackage -> the base path of its server URL (``https://{host}<base path>``).
-BASE_PATHS: dict[str, str] = {
-    "auth": "/auth/v3",
-    "data_download": "/data-download",
-    "interactions": "/nexus/v3",
-    "messaging": "/nexus/v3",
-    "open_media": "/nexus/v3",
-    "secure_email": "/nexus/v3",
-    "statistics": "/statistics/v3",
-    "udm": "/udm",
-}
-
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "78cecd235de474f12e2b0c02c2ff800ddba7b28dfbcd02d1271cb89f4fff154f"
+INPUT_DIGEST = "a1397f7f49b04f17438063a75e649a9d880ba0aaa4006eb581f14916eaa8f6de"
 
-__all__ = ("API_SPECS", "BASE_PATHS", "INPUT_DIGEST", "SPEC_VERSIONS")
+__all__ = ("INPUT_DIGEST",)

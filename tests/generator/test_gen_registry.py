@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import genesys_cx_api
 import pytest
 from genesys_cx_api._registry import APIS
 
@@ -82,8 +81,3 @@ def test_the_committed_registry_lists_every_spec_with_its_operations() -> None:
         assert api.version == spec["info"]["version"]
         assert (api.attribute is None) == (not documented)
     assert sum(len(api.operations) for api in APIS.values()) == 117
-
-
-def test_the_old_root_tables_agree_with_the_registry() -> None:
-    assert {name: api.base_path for name, api in APIS.items()} == genesys_cx_api.BASE_PATHS
-    assert {name: api.version for name, api in APIS.items()} == genesys_cx_api.SPEC_VERSIONS
