@@ -61,7 +61,7 @@ class Sample:
         }
 
 
-_SCALE = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+_SCALE = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9, "req/s": 1.0}
 
 
 @dataclass

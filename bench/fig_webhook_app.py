@@ -18,7 +18,7 @@ import time
 from . import ROOT
 from ._payloads import SECRET, webhook_examples
 from ._server import python_server
-from ._stats import Row, Sample
+from ._stats import Row, Sample, paired_ratios
 
 __all__ = ["run"]
 
@@ -108,7 +108,7 @@ def run(quick: bool) -> list[Row]:
     reps, size, concurrency = (3, 100, 8) if quick else (12, 400, 16)
     with python_server(_SERVE, cwd=str(ROOT)) as url:
         sdk, bare = asyncio.run(_measure(url, reps, size, concurrency))
-    ratios = Sample("ratio", [a / b for a, b in zip(sdk.values, bare.values, strict=True) if b > 0])
+    ratios = Sample("ratio", paired_ratios(sdk, bare))
     value = ratios.median
     return [
         Row(
@@ -123,8 +123,8 @@ def run(quick: bool) -> list[Row]:
                 f"{ratios.quantile(0.1):.2f}..{ratios.quantile(0.9):.2f}"
             ),
             data={
-                "webhook_app_rps": sdk.values,
-                "bare_rps": bare.values,
+                "ours": sdk.summary("req/s"),
+                "baseline": bare.summary("req/s"),
                 "paired_ratio": {"median": value, "p10": ratios.quantile(0.1), "p90": ratios.quantile(0.9)},
                 "batch": size,
                 "concurrency": concurrency,
