@@ -9,6 +9,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "a1397f7f49b04f17438063a75e649a9d880ba0aaa4006eb581f14916eaa8f6de"
+INPUT_DIGEST = "6bd427092d167d2a4ebdf1d0a5c55f9d16847bb4dc040b01e06c9c60931143a2"
 
 __all__ = ("INPUT_DIGEST",)

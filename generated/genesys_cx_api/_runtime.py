@@ -66,10 +66,17 @@ def no_ambient(kind: str) -> str | None:
     return None
 
 
+#: Operation modules whose import has completed. ``sys.modules`` is no such record: a module is in it
+#: from the moment its import starts, so a second thread would be handed a half-executed module.
+_operations: dict[str, ModuleType] = {}
+
+
 def operation(name: str) -> ModuleType:
-    """The operation module *name*, imported on its first call (with its models)."""
-    module = sys.modules.get(name)
-    return module if module is not None else importlib.import_module(name)
+    """The operation module *name*, imported on its first call (with its models); safe across threads."""
+    module = _operations.get(name)
+    if module is None:  # importlib waits for an import another thread has under way
+        module = _operations[name] = importlib.import_module(name)
+    return module
 
 
 def lazy_exports(package: str, modules: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
