@@ -93,5 +93,5 @@ def run(quick: bool) -> list[Row]:
     )
     mreps, mk = (20, 10) if quick else (500, 10)
     ours, raw = _compare("http://genesys.invalid", mreps, mk, lambda: httpx.MockTransport(_mock_handler))
-    mock = ratio_row("send_message CPU only (MockTransport)", ours, raw, 1.15, note=f"{mk} calls per batch")
+    mock = ratio_row("send_message CPU only (MockTransport)", ours, raw, 1.10, note=f"{mk} calls per batch")
     return [loopback, mock]
