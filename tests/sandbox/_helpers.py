@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +16,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from genesys_cx import handle_response
-from genesys_cx.sandbox import DEMO_API_KEY, DEMO_CCID, DEMO_CHANNEL_SECRET, Sandbox
+from genesys_cx.sandbox import (
+    DEMO_API_KEY,
+    DEMO_CCID,
+    DEMO_CHANNEL_SECRET,
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    Sandbox,
+)
 from genesys_cx.signing import HubSignature, sign, verify
 
 
@@ -74,3 +85,22 @@ class Receiver:
         if fail:
             return Response(status_code=self.status_on_failure)
         return JSONResponse({"messageId": json.loads(body)["channel"]["messageId"]})
+
+
+def bearer_headers(sb: Sandbox) -> dict[str, str]:
+    """``x-api-key`` and a bearer token the sandbox issued for the demo user (password grant)."""
+    token = httpx.post(
+        sb.base_url("auth") + "/oauth/token",
+        data={"grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD},
+        headers={"x-api-key": DEMO_API_KEY},
+        auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+    ).json()["access_token"]
+    return {"x-api-key": DEMO_API_KEY, "Authorization": f"Bearer {token}"}
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition not met in time") -> None:
+    """Poll *condition* until it holds; fail with *what* after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)

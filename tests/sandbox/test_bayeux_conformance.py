@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,14 +17,11 @@ import pytest
 
 from genesys_cx.notifications import SERVICE_CHANNEL, UPDATES_CHANNEL
 from genesys_cx.sandbox import (
-    DEMO_API_KEY,
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    DEMO_PASSWORD,
-    DEMO_USERNAME,
     Sandbox,
     SandboxConfig,
 )
+
+from ._helpers import bearer_headers, eventually
 
 HANDSHAKE = {"channel": "/meta/handshake", "version": "1.0", "supportedConnectionTypes": ["long-polling"]}
 
@@ -55,16 +51,6 @@ class Peer:
         return self.send(self.message("/meta/connect", connectionType="long-polling", **fields), suffix="/connect")
 
 
-def _headers(sb: Sandbox) -> dict[str, str]:
-    token = httpx.post(
-        sb.base_url("auth") + "/oauth/token",
-        data={"grant_type": "password", "username": DEMO_USERNAME, "password": DEMO_PASSWORD},
-        headers={"x-api-key": DEMO_API_KEY},
-        auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
-    ).json()["access_token"]
-    return {"x-api-key": DEMO_API_KEY, "Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture(scope="module")
 def slow_sb() -> Iterator[Sandbox]:
     """A sandbox that would hold a connect for 10 minutes unless the client advises otherwise."""
@@ -75,16 +61,9 @@ def slow_sb() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def peer(slow_sb: Sandbox) -> Iterator[Peer]:
-    client = Peer(slow_sb, _headers(slow_sb))
+    client = Peer(slow_sb, bearer_headers(slow_sb))
     yield client
     client.http.close()
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_the_clients_advice_timeout_on_connect_is_honoured(peer: Peer) -> None:
@@ -97,7 +76,7 @@ def test_the_clients_advice_timeout_on_connect_is_honoured(peer: Peer) -> None:
 
 def test_sessions_expire_by_max_interval_on_a_timer(make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(SandboxConfig(statistics_tick_interval=None, cometd_max_interval=0.2))
-    peer = Peer(sb, _headers(sb))
+    peer = Peer(sb, bearer_headers(sb))
     assert peer.handshake()["advice"]["maxInterval"] == 200
     bayeux = sb.state.statistics.bayeux
     eventually(lambda: bayeux.client_ids() == [])  # nothing else happens on the server meanwhile
@@ -107,7 +86,7 @@ def test_sessions_expire_by_max_interval_on_a_timer(make_sandbox: Callable[..., 
 
 def test_a_client_that_keeps_polling_does_not_expire(make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(SandboxConfig(statistics_tick_interval=None, cometd_timeout=0.5, cometd_max_interval=0.3))
-    peer = Peer(sb, _headers(sb))
+    peer = Peer(sb, bearer_headers(sb))
     peer.handshake()
     for _ in range(3):  # each connect is held longer than maxInterval: a held connect is not idle
         (reply,) = peer.connect()

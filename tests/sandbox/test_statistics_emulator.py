@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,8 @@ from genesys_cx.sandbox import (
     Sandbox,
     SandboxConfig,
 )
+
+from ._helpers import eventually
 
 SPEC = json.loads((Path(genesys_cx_api.__file__).parent / "_specs" / "statistics.json").read_text())
 REGISTRY: Registry[Any] = Registry().with_resource("urn:stats", Resource.from_contents(SPEC, DRAFT202012))
@@ -88,13 +89,6 @@ def start(tick_interval: float | None = None, long_poll_timeout: float = 0.5, ma
 def server() -> Iterator[Server]:
     with start() as running:
         yield running
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 # ------------------------------------------------------------------------------------- REST
