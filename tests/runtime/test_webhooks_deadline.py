@@ -98,7 +98,8 @@ def test_slow_handlers_do_not_delay_ordinary_messages() -> None:
 def test_a_full_pool_answers_503_at_once_and_claims_nothing() -> None:
     gate = Gate()
     store = MemoryStore()
-    with serve(webhook_app(SECRET, gate, store=store, timeout=0.5, max_concurrency=3)) as server:
+    app = webhook_app(SECRET, gate, store=store, timeout=0.5, max_concurrency=3)
+    with serve(app) as server:
         deliver_all(server.url, [f"slow-{n}" for n in range(3)])
         busy = deliver_all(server.url, [f"quick-{n}" for n in range(4)])
         assert {r.status_code for r in busy.values()} == {503}
@@ -106,7 +107,8 @@ def test_a_full_pool_answers_503_at_once_and_claims_nothing() -> None:
         assert len(gate.started) == 3  # the busy ones never reached the handler ...
         assert len(store) == 3  # ... nor claimed anything
         gate.released.set()
-        wait_until(lambda: len(gate.finished) == 3)
+        # the handler records "finished" before its slot is given back: wait for the slots too
+        wait_until(lambda: len(gate.finished) == 3 and app.state.webhook_pool.busy == 0)
         done = deliver_all(server.url, [f"quick-{n}" for n in range(4)])  # ... and are handled on redelivery
         assert {r.status_code for r in done.values()} == {200}
     assert sorted(gate.finished) == sorted([f"slow-{n}" for n in range(3)] + [f"quick-{n}" for n in range(4)])
