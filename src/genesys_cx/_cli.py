@@ -25,7 +25,7 @@ from pathlib import Path
 from . import signing
 from ._commands import COMMANDS, Command, UsageError, build_parser, register
 from ._extras import require
-from .errors import ConfigurationError, MissingExtra
+from .errors import ConfigurationError, GenesysError, MissingExtra
 
 __all__ = ["COMMANDS", "Command", "UsageError", "add_sandbox_arguments", "build_parser", "main", "register"]
 
@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except (MissingExtra, ConfigurationError) as exc:  # one line saying what to install or to set
         print(f"genesys-cx {args.command}: error: {exc.message}", file=sys.stderr)
         return 2
+    except GenesysError as exc:  # what Genesys (or the network) answered, in one line, not a traceback
+        print(f"genesys-cx {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

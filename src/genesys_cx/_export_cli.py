@@ -196,7 +196,7 @@ def _run(args: argparse.Namespace, work: Callable[[ExportJobs, PlainDisplay | _R
             return 130
         except GenesysError as exc:
             display.close()
-            print(f"genesys-cx {args.command}: {exc}", file=sys.stderr)
+            print(f"genesys-cx {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
         display.close()
     for path in paths:

@@ -119,7 +119,8 @@ class GenesysError(Exception):
         super().__init__(message)
 
     def __str__(self) -> str:
-        text = f"{type(self).__name__}: "
+        # No class name here: a traceback, a log record's exc_info and our CLI already print it before this.
+        text = ""
         if self.operation:
             text += f"{self.operation} -> "
         if self.status is not None:

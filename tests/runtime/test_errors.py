@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import cast
 
 import httpx
@@ -86,8 +87,18 @@ def test_each_status_maps_to_its_type_with_the_envelope(status: int, kind: type[
 def test_message_is_readable_and_the_response_stays_out_of_it() -> None:
     app = Scripted(Answer(404, {"status": {"code": 404, "message": "channel not found"}}))
     error = error_for_response(_get(app), "send_message")
-    assert str(error) == "NotFound: send_message -> 404: channel not found (code 404, trace 5767ea58...)"
+    assert str(error) == "send_message -> 404: channel not found (code 404, trace 5767ea58...)"
     assert "Response" not in repr(error) and "5767ea58" in repr(error)
+
+
+def test_a_traceback_names_the_error_class_once() -> None:
+    app = Scripted(Answer(404, {"status": {"code": 404, "message": "channel not found"}}))
+    error = error_for_response(_get(app), "send_message")
+    last_line = traceback.format_exception(error)[-1]
+    assert (
+        last_line
+        == "genesys_cx.errors.NotFound: send_message -> 404: channel not found (code 404, trace 5767ea58...)\n"
+    )
 
 
 def test_generated_client_raises_typed_errors_end_to_end() -> None:

@@ -63,7 +63,7 @@ logger = get_logger("notifications")
 
 def describe(exc: BaseException) -> str:
     """*exc* for a log line: an SDK error's text, otherwise only its type (an unknown error may hold anything)."""
-    return str(exc) if isinstance(exc, GenesysError) else type(exc).__name__
+    return f"{type(exc).__name__}: {exc}" if isinstance(exc, GenesysError) else type(exc).__name__
 
 
 #: The Statistics notifications endpoint, relative to a client whose base URL is the API host.
