@@ -22,7 +22,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
@@ -206,6 +206,14 @@ class Figures:
         self.valid_rejected += other.valid_rejected
         self.invalid_accepted += other.invalid_accepted
         self.problems += other.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (what an xdist worker sends to the controller; see tests/_suite.py)."""
+        return {**asdict(self), "cases": dict(self.cases)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Figures:
+        return cls(**{**data, "cases": Counter(data["cases"])})
 
     def line(self) -> str:
         return (
