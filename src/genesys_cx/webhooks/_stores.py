@@ -19,9 +19,9 @@ seconds (default 5) after its last renewal, and the next redelivery runs the han
 short so that this happens well inside Genesys's redelivery attempts; it does not limit how long a
 handler may run. What does is ``max_hold`` (default 10 minutes, ``None`` for no limit): a handler
 still running after that long is taken to be stuck, its claim is no longer renewed, and the next
-redelivery after the lease runs the handler again (the stuck one is not stopped: Python cannot stop a
-thread, and if it ever finishes, its result is not recorded because the claim is no longer its own). Entries are done for ``ttl`` seconds (default one day): longer than Genesys keeps
-redelivering.
+redelivery after the lease runs the handler again (the stuck one is not stopped -- Python cannot stop a
+thread -- and if it ever returns, the message is recorded as done like any other).
+Entries are done for ``ttl`` seconds (default one day): longer than Genesys keeps redelivering.
 
 ``MemoryStore`` (bounded, one process) is the default of ``webhook_app``; ``SQLiteStore`` is durable
 on one host and survives a restart; ``RedisStore`` (in ``_redis``) serves several hosts. All three
