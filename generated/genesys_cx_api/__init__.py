@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "486066f2536e6d9b454b71d2641e27645c6015d6b18df9f0f1be5fcbc8a1c20f"
+INPUT_DIGEST = "1c8a83c5a9c27a83710bb9ee043e9efa84ff38996ee30224486bd7784c2934e5"
 
 __all__ = ("INPUT_DIGEST",)

@@ -9,10 +9,10 @@ from attrs import define, field
 from ..._runtime import (
     MISSING,
 )
+from ...common.models.scheduler_param import SchedulerParam
+from ...common.models.time_frame import TimeFrame
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
-from .scheduler_param import SchedulerParam
-from .time_frame import TimeFrame
 from .ucs_job_params import UcsJobParams
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from ...models.certificate_info import CertificateInfo
+from ....common.models.certificate_info import CertificateInfo
 
 
 def request() -> dict[str, Any]:

@@ -10,8 +10,8 @@ import httpx
 from ...._runtime import (
     list_of,
 )
+from ....common.models.sub_type import SubType
 from ....types import UNSET, Unset
-from ...models.sub_type import SubType
 
 
 def request(

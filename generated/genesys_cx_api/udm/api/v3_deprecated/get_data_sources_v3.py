@@ -10,7 +10,7 @@ import httpx
 from ...._runtime import (
     list_of,
 )
-from ...models.key_value_item import KeyValueItem
+from ....common.models.key_value_item import KeyValueItem
 
 
 def request() -> dict[str, Any]:

@@ -10,8 +10,8 @@ import httpx
 from ...._runtime import (
     list_of,
 )
+from ....common.models.data_type import DataType
 from ....types import UNSET, Unset
-from ...models.data_type import DataType
 
 
 def request(

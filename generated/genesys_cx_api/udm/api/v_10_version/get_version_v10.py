@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from ...models.version_info import VersionInfo
+from ....common.models.version_info import VersionInfo
 
 
 def request() -> dict[str, Any]:
