@@ -16,14 +16,14 @@ if TYPE_CHECKING:
     from .change_properties_request_changed_properties import ChangePropertiesRequestChangedProperties
     from .create_interaction_data import CreateInteractionData
     from .create_interaction_request import CreateInteractionRequest
-    from .create_interaction_request_user_data import CreateInteractionRequestUserData
+    from .interaction import Interaction
     from .interaction_response import InteractionResponse
-    from .interaction_response_data import InteractionResponseData
     from .status import Status
     from .status_detail import StatusDetail
     from .status_response import StatusResponse
     from .stop_interaction_data import StopInteractionData
     from .stop_interaction_request import StopInteractionRequest
+    from .user_data import UserData
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -34,14 +34,14 @@ __getattr__, __dir__ = lazy_exports(
         "ChangePropertiesRequestChangedProperties": "change_properties_request_changed_properties",
         "CreateInteractionData": "create_interaction_data",
         "CreateInteractionRequest": "create_interaction_request",
-        "CreateInteractionRequestUserData": "create_interaction_request_user_data",
+        "Interaction": "interaction",
         "InteractionResponse": "interaction_response",
-        "InteractionResponseData": "interaction_response_data",
         "Status": "status",
         "StatusDetail": "status_detail",
         "StatusResponse": "status_response",
         "StopInteractionData": "stop_interaction_data",
         "StopInteractionRequest": "stop_interaction_request",
+        "UserData": "user_data",
     },
 )
 
@@ -52,12 +52,12 @@ __all__ = (
     "ChangePropertiesRequestChangedProperties",
     "CreateInteractionData",
     "CreateInteractionRequest",
-    "CreateInteractionRequestUserData",
+    "Interaction",
     "InteractionResponse",
-    "InteractionResponseData",
     "Status",
     "StatusDetail",
     "StatusResponse",
     "StopInteractionData",
     "StopInteractionRequest",
+    "UserData",
 )
