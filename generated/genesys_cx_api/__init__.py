@@ -3,12 +3,13 @@
 
 Each subpackage (``genesys_cx_api.messaging``, ...) has ``models`` and ``api`` (one module per operation and
 the ``<Name>Api`` / ``Async<Name>Api`` classes). Shared by all: ``types`` (``UNSET``, ``File``, the
-``Model`` base), ``errors`` (``InvalidData``) and ``_runtime``. ``_specs/<api>.json`` holds the
+``Model`` base), ``errors`` (``InvalidData``), ``_runtime`` and ``common.models`` (the models of
+``specs/shared``, such as ``Status``, which each API's ``models`` re-exports). ``_specs/<api>.json`` holds the
 bundled spec each was generated from; the SDK's sandbox validates traffic against them.
 ``_registry.APIS`` lists the APIs (spec, version, base path, classes, operations).
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "673c463de866533713c7ebf49234b7b138aa011c2c2b1681f8e782dc5ff5bede"
+INPUT_DIGEST = "55a0cffbb903c86b9658ce25153f69fa2f213968921152f59e866fcdc34be881"
 
 __all__ = ("INPUT_DIGEST",)

@@ -10,11 +10,11 @@ from ..._runtime import (
     MISSING,
     list_of,
 )
+from ...common.models.status import Status
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .api_response_data import ApiResponseData
 from .error_response import ErrorResponse
-from .status import Status
 
 
 @define(repr=False)

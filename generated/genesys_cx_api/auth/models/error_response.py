@@ -9,9 +9,9 @@ from attrs import define, field
 from ..._runtime import (
     MISSING,
 )
+from ...common.models.status import Status
 from ...errors import InvalidData
 from ...types import Model
-from .status import Status
 
 
 @define(repr=False)

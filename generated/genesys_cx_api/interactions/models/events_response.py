@@ -9,10 +9,10 @@ from attrs import define, field
 from ..._runtime import (
     MISSING,
 )
+from ...common.models.status import Status
 from ...errors import InvalidData
 from ...types import Model
 from .events_response_data import EventsResponseData
-from .status import Status
 
 
 @define(repr=False)

@@ -9,10 +9,10 @@ from attrs import define, field
 from ..._runtime import (
     MISSING,
 )
+from ...common.models.status import Status
 from ...errors import InvalidData
 from ...types import UNSET, Model
 from .interaction import Interaction
-from .status import Status
 
 
 @define(repr=False)

@@ -10,11 +10,11 @@ from ..._runtime import (
     MISSING,
     list_of,
 )
+from ...common.models.status import Status
+from ...common.models.status_response import StatusResponse
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .statistic_data import StatisticData
-from .status import Status
-from .status_response import StatusResponse
 
 
 @define(repr=False)
