@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "1c8a83c5a9c27a83710bb9ee043e9efa84ff38996ee30224486bd7784c2934e5"
+INPUT_DIGEST = "b399e0b35e7d4e363c3f43949ae6a8dd260d9d8f50df6b2372064131fa8992c8"
 
 __all__ = ("INPUT_DIGEST",)

@@ -22,11 +22,11 @@ if TYPE_CHECKING:
     from .change_properties_request_changed_properties import ChangePropertiesRequestChangedProperties
     from .create_interaction_data import CreateInteractionData
     from .create_interaction_request import CreateInteractionRequest
-    from .create_interaction_request_user_data import CreateInteractionRequestUserData
+    from .interaction import Interaction
     from .interaction_response import InteractionResponse
-    from .interaction_response_data import InteractionResponseData
     from .stop_interaction_data import StopInteractionData
     from .stop_interaction_request import StopInteractionRequest
+    from .user_data import UserData
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -37,14 +37,14 @@ __getattr__, __dir__ = lazy_exports(
         "ChangePropertiesRequestChangedProperties": ".change_properties_request_changed_properties",
         "CreateInteractionData": ".create_interaction_data",
         "CreateInteractionRequest": ".create_interaction_request",
-        "CreateInteractionRequestUserData": ".create_interaction_request_user_data",
+        "Interaction": ".interaction",
         "InteractionResponse": ".interaction_response",
-        "InteractionResponseData": ".interaction_response_data",
         "Status": "...common.models.status",
         "StatusDetail": "...common.models.status_detail",
         "StatusResponse": "...common.models.status_response",
         "StopInteractionData": ".stop_interaction_data",
         "StopInteractionRequest": ".stop_interaction_request",
+        "UserData": ".user_data",
     },
 )
 
@@ -55,12 +55,12 @@ __all__ = (
     "ChangePropertiesRequestChangedProperties",
     "CreateInteractionData",
     "CreateInteractionRequest",
-    "CreateInteractionRequestUserData",
+    "Interaction",
     "InteractionResponse",
-    "InteractionResponseData",
     "Status",
     "StatusDetail",
     "StatusResponse",
     "StopInteractionData",
     "StopInteractionRequest",
+    "UserData",
 )

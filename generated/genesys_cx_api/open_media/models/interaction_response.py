@@ -11,8 +11,8 @@ from ..._runtime import (
 )
 from ...common.models.status import Status
 from ...errors import InvalidData
-from ...types import UNSET, Model, Unset
-from .interaction_response_data import InteractionResponseData
+from ...types import UNSET, Model
+from .interaction import Interaction
 
 
 @define(repr=False)
@@ -25,11 +25,14 @@ class InteractionResponse(Model):
             = the asynchronous operation was accepted and its outcome arrives through CometD; 2 = partial
             success of a bulk operation (the response then carries `data` and `errors`); any other value is an
             error (often the HTTP status), with `message` and possibly `detail`.
-        data: The returned data (for example the interaction); not documented.
+        data: An open media interaction (workitem) as an answer carries it in `data`. The docs show no answer body
+            (every 200 is `{object}`); the fields are the ones the docs document for an interaction: its ID (the
+            `interactionId` of the by-ID operations) and the fields of createInteractionRequest. Other fields
+            Genesys sends are kept (`additional_properties`).
     """
 
     status: Status
-    data: InteractionResponseData | Unset = UNSET
+    data: Interaction
     additional_properties: dict[str, Any] = field(init=False, factory=dict)
     _fields = (
         ("status", "status"),
@@ -42,8 +45,8 @@ class InteractionResponse(Model):
             **self.additional_properties,
             "status": self.status.to_dict(),
         }
-        if not isinstance(self.data, Unset):
-            _json["data"] = self.data.to_dict()
+        if (_value := self.data.to_dict()) != {}:
+            _json["data"] = _value
         return _json
 
     @classmethod
@@ -58,9 +61,9 @@ class InteractionResponse(Model):
             status = _data.pop("status", MISSING)
             status = Status.from_dict(status)
             _at = "data"
-            data = _data.pop("data", MISSING)
+            data = _data.pop("data", {})
             if data is not UNSET:
-                data = InteractionResponseData.from_dict(data)
+                data = Interaction.from_dict(data)
         except InvalidData as exc:
             raise exc.within(_at) from None
         _self = cls(

@@ -11,8 +11,10 @@ from ...types import Model
 
 
 @define(repr=False)
-class InteractionResponseData(Model):
-    """The returned data (for example the interaction); not documented."""
+class UserData(Model):
+    """The user data of an interaction: key-value pairs (attached data) the docs give no further structure for. The
+    same map is sent with createInteractionRequest and read back in an interaction.
+    """
 
     additional_properties: dict[str, Any] = field(init=False, factory=dict)
     _fields = ()
@@ -28,7 +30,7 @@ class InteractionResponseData(Model):
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
-            raise InvalidData.of("InteractionResponseData object", src_dict)
+            raise InvalidData.of("UserData object", src_dict)
         _data = dict(src_dict)
         _self = cls()
         _self.additional_properties = _data
