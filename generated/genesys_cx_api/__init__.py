@@ -3,12 +3,13 @@
 
 Each subpackage (``genesys_cx_api.messaging``, ...) has ``models`` and ``api`` (one module per operation and
 the ``<Name>Api`` / ``Async<Name>Api`` classes). Shared by all: ``types`` (``UNSET``, ``File``, the
-``Model`` base), ``errors`` (``InvalidData``) and ``_runtime``. ``_specs/<api>.json`` holds the
+``Model`` base), ``errors`` (``InvalidData``), ``_runtime`` and ``common.models`` (the models of
+``specs/shared``, such as ``Status``, which each API's ``models`` re-exports). ``_specs/<api>.json`` holds the
 bundled spec each was generated from; the SDK's sandbox validates traffic against them.
 ``_registry.APIS`` lists the APIs (spec, version, base path, classes, operations).
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "775fe8be809f060e07fc5757114ac59c868fa69f8bd8f42ebfdc0d5f41ef221c"
+INPUT_DIGEST = "5058c175a308ee67006849eb1e76d7a944c0e2d869ae79017f0076be09326e64"
 
 __all__ = ("INPUT_DIGEST",)

@@ -86,7 +86,11 @@ def operation(name: str) -> ModuleType:
 
 
 def lazy_exports(package: str, modules: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for *package*: each name imported from its module on first access."""
+    """``__getattr__`` and ``__dir__`` for *package*: each name imported from its module on first access.
+
+    *modules* maps a name to the module that defines it, relative to *package* (``".status"``, or
+    ``"...common.models.status"`` for a model every API shares).
+    """
     namespace = sys.modules[package].__dict__
 
     def __getattr__(name: str) -> Any:
@@ -94,7 +98,7 @@ def lazy_exports(package: str, modules: dict[str, str]) -> tuple[Callable[[str],
             module = modules[name]
         except KeyError:
             raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        value = getattr(importlib.import_module(module, package), name)
         namespace[name] = value
         return value
 

@@ -11,11 +11,11 @@ from ..._runtime import (
     at_index,
     new_model,
 )
+from ...common.models.status import Status
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .api_response_data import ApiResponseData
 from .error_response import ErrorResponse
-from .status import Status
 
 _decode_api_response_data = ApiResponseData.from_dict
 _decode_error_response = ErrorResponse.from_dict

@@ -10,9 +10,9 @@ from ..._runtime import (
     MISSING,
     new_model,
 )
+from ...common.models.status import Status
 from ...errors import InvalidData
 from ...types import Model
-from .status import Status
 
 _decode_status = Status.from_dict
 

@@ -10,10 +10,10 @@ from ..._runtime import (
     MISSING,
     new_model,
 )
+from ...common.models.status import Status
 from ...errors import InvalidData
 from ...types import Model
 from .events_response_data import EventsResponseData
-from .status import Status
 
 _decode_events_response_data = EventsResponseData.from_dict
 _decode_status = Status.from_dict

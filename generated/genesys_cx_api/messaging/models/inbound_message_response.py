@@ -10,10 +10,10 @@ from ..._runtime import (
     MISSING,
     new_model,
 )
+from ...common.models.status import Status
 from ...errors import InvalidData
 from ...types import UNSET, Model
 from .inbound_message_response_data import InboundMessageResponseData
-from .status import Status
 
 _decode_inbound_message_response_data = InboundMessageResponseData.from_dict
 _decode_status = Status.from_dict

@@ -10,10 +10,10 @@ from ..._runtime import (
     MISSING,
     new_model,
 )
+from ...common.models.status import Status
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .media_resource import MediaResource
-from .status import Status
 
 _decode_media_resource = MediaResource.from_dict
 _decode_status = Status.from_dict

@@ -14,9 +14,9 @@ from ..._runtime import (
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
-from .create_interaction_request_user_data import CreateInteractionRequestUserData
+from .user_data import UserData
 
-_decode_create_interaction_request_user_data = CreateInteractionRequestUserData.from_dict
+_decode_user_data = UserData.from_dict
 
 
 @define(repr=False)
@@ -27,13 +27,14 @@ class CreateInteractionRequest(Model):
         external_id: The external ID to associate with the new interaction.
         parent_interaction_id: The ID of the parent interaction.
         received_at: When the workitem was received (the docs give no description; ISO 8601 timestamp).
-        user_data: User data (key-value pairs) to attach to the new interaction. The docs give no further structure.
+        user_data: The user data of an interaction: key-value pairs (attached data) the docs give no further structure
+            for. The same map is sent with createInteractionRequest and read back in an interaction.
     """
 
     external_id: str | Unset = UNSET
     parent_interaction_id: str | Unset = UNSET
     received_at: datetime.datetime | Unset = UNSET
-    user_data: CreateInteractionRequestUserData | Unset = UNSET
+    user_data: UserData | Unset = UNSET
     additional_properties: dict[str, Any] = field(init=False, factory=dict)
     _fields = (
         ("external_id", "externalId"),
@@ -84,7 +85,7 @@ class CreateInteractionRequest(Model):
         if user_data is not UNSET:
             _extra -= 1
             try:
-                user_data = _decode_create_interaction_request_user_data(user_data)
+                user_data = _decode_user_data(user_data)
             except InvalidData as exc:
                 raise exc.within("userData") from None
         _self = new_model(cls)

@@ -11,11 +11,11 @@ from ..._runtime import (
     at_index,
     new_model,
 )
+from ...common.models.status import Status
+from ...common.models.status_response import StatusResponse
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .api_response_data import ApiResponseData
-from .status import Status
-from .status_response import StatusResponse
 
 _decode_api_response_data = ApiResponseData.from_dict
 _decode_status = Status.from_dict

@@ -11,11 +11,11 @@ from ..._runtime import (
     at_index,
     new_model,
 )
+from ...common.models.status import Status
+from ...common.models.status_response import StatusResponse
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .peeked_statistic import PeekedStatistic
-from .status import Status
-from .status_response import StatusResponse
 
 _decode_peeked_statistic = PeekedStatistic.from_dict
 _decode_status = Status.from_dict

@@ -16,6 +16,7 @@ from ..._runtime import AsyncStream, Operations, Stream, operation
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:  # models load with their operation, on its first call
+    from ...common.models.status_response import StatusResponse
     from ..models.certificate_info import CertificateInfo
     from ..models.certificate_upload import CertificateUpload
     from ..models.data_attributes import DataAttributes
@@ -30,7 +31,6 @@ if TYPE_CHECKING:  # models load with their operation, on its first call
     from ..models.paged_response import PagedResponse
     from ..models.pre_signed_uri import PreSignedUri
     from ..models.saved_job_v4 import SavedJobV4
-    from ..models.status_response import StatusResponse
     from ..models.sub_type import SubType
     from ..models.sub_type_result_type_1 import SubTypeResultType1
     from ..models.version_info import VersionInfo

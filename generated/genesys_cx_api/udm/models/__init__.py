@@ -3,6 +3,9 @@
 
 Each loads on first access (``models.X`` or ``from .models import X``), so importing one model does
 not pay for all of them.
+
+Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``:
+``Status``, ``StatusDetail``, ``StatusResponse``.
 """
 
 from typing import TYPE_CHECKING
@@ -10,6 +13,9 @@ from typing import TYPE_CHECKING
 from ..._runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from ...common.models.status import Status
+    from ...common.models.status_detail import StatusDetail
+    from ...common.models.status_response import StatusResponse
     from .certificate_info import CertificateInfo
     from .certificate_upload import CertificateUpload
     from .data_attributes import DataAttributes
@@ -27,9 +33,6 @@ if TYPE_CHECKING:
     from .pre_signed_uri import PreSignedUri
     from .saved_job_v4 import SavedJobV4
     from .scheduler_param import SchedulerParam
-    from .status import Status
-    from .status_detail import StatusDetail
-    from .status_response import StatusResponse
     from .sub_type import SubType
     from .sub_type_result_type_1 import SubTypeResultType1
     from .time_frame import TimeFrame
@@ -39,31 +42,31 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "CertificateInfo": "certificate_info",
-        "CertificateUpload": "certificate_upload",
-        "DataAttributes": "data_attributes",
-        "DataType": "data_type",
-        "DataTypeResultType1": "data_type_result_type_1",
-        "FilesNotFoundType1": "files_not_found_type_1",
-        "Job": "job",
-        "JobInfo": "job_info",
-        "JobProgress": "job_progress",
-        "JobV4": "job_v4",
-        "KeyValueItem": "key_value_item",
-        "KeyValueResultType1": "key_value_result_type_1",
-        "PagedResponse": "paged_response",
-        "PagedResponseItemsItem": "paged_response_items_item",
-        "PreSignedUri": "pre_signed_uri",
-        "SavedJobV4": "saved_job_v4",
-        "SchedulerParam": "scheduler_param",
-        "Status": "status",
-        "StatusDetail": "status_detail",
-        "StatusResponse": "status_response",
-        "SubType": "sub_type",
-        "SubTypeResultType1": "sub_type_result_type_1",
-        "TimeFrame": "time_frame",
-        "UcsJobParams": "ucs_job_params",
-        "VersionInfo": "version_info",
+        "CertificateInfo": ".certificate_info",
+        "CertificateUpload": ".certificate_upload",
+        "DataAttributes": ".data_attributes",
+        "DataType": ".data_type",
+        "DataTypeResultType1": ".data_type_result_type_1",
+        "FilesNotFoundType1": ".files_not_found_type_1",
+        "Job": ".job",
+        "JobInfo": ".job_info",
+        "JobProgress": ".job_progress",
+        "JobV4": ".job_v4",
+        "KeyValueItem": ".key_value_item",
+        "KeyValueResultType1": ".key_value_result_type_1",
+        "PagedResponse": ".paged_response",
+        "PagedResponseItemsItem": ".paged_response_items_item",
+        "PreSignedUri": ".pre_signed_uri",
+        "SavedJobV4": ".saved_job_v4",
+        "SchedulerParam": ".scheduler_param",
+        "Status": "...common.models.status",
+        "StatusDetail": "...common.models.status_detail",
+        "StatusResponse": "...common.models.status_response",
+        "SubType": ".sub_type",
+        "SubTypeResultType1": ".sub_type_result_type_1",
+        "TimeFrame": ".time_frame",
+        "UcsJobParams": ".ucs_job_params",
+        "VersionInfo": ".version_info",
     },
 )
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ...models.status_response import StatusResponse
+from ....common.models.status_response import StatusResponse
 
 _decode_status_response = StatusResponse.from_dict
 
