@@ -114,6 +114,26 @@ def _classes(prop: Any) -> set[tuple[str, str]]:
     return set()
 
 
+def _decoders(props: list[Any]) -> list[tuple[str, str, bool]]:
+    """(module, class, is an enum) of every model and enum decoding *props* names, for the module-level
+    aliases the decoding code uses (``genesys_values.jinja``: ``decoder_aliases``)."""
+    found: set[tuple[str, str, bool]] = set()
+
+    def visit(prop: Any) -> None:
+        kind = _kind(prop)
+        if kind in ("ModelProperty", "EnumProperty"):
+            found.add((str(prop.class_info.module_name), str(prop.class_info.name), kind == "EnumProperty"))
+        elif kind == "ListProperty":
+            visit(prop.inner_property)
+        elif kind == "UnionProperty":
+            for inner in prop.inner_properties:
+                visit(inner)
+
+    for prop in props:
+        visit(prop)
+    return sorted(found)
+
+
 def _is_plain(prop: Any) -> bool:
     """JSON data as it is: no model, enum or format inside."""
     kind = _kind(prop)
@@ -189,6 +209,8 @@ class _Renderer:
             is_plain=_is_plain,
             all_models=lambda p: all(_kind(i) == "ModelProperty" for i in p.inner_properties),
             genesys_refs=self.model_refs,
+            genesys_decoders=_decoders,
+            genesys_endpoint_decoders=lambda e: _decoders([r.prop for r in _successes(e)]),
             genesys_endpoint_refs=lambda e: sorted(_endpoint_classes(e)),
             genesys_api_refs=self.api_refs,
             genesys_all_models=self.all_models,

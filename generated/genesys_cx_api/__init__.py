@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "b399e0b35e7d4e363c3f43949ae6a8dd260d9d8f50df6b2372064131fa8992c8"
+INPUT_DIGEST = "739d0b9dfa3e0b892f2b07bfad0add8b3aca2b55378c2cc564e55bd85614073e"
 
 __all__ = ("INPUT_DIGEST",)

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -56,32 +57,35 @@ class CertificateInfo(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("CertificateInfo object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "ccid"
-            ccid = _data.pop("ccid", MISSING)
-            if ccid is not UNSET and not isinstance(ccid, str):
-                raise InvalidData.of("string", ccid)
-            _at = "name"
-            name = _data.pop("name", MISSING)
-            if name is not UNSET and not isinstance(name, str):
-                raise InvalidData.of("string", name)
-            _at = "size"
-            size = _data.pop("size", MISSING)
-            if size is not UNSET and type(size) is not int:
-                raise InvalidData.of("integer", size)
-            _at = "lastModified"
-            last_modified = _data.pop("lastModified", MISSING)
-            if last_modified is not UNSET and not isinstance(last_modified, str):
-                raise InvalidData.of("string", last_modified)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            ccid=ccid,
-            name=name,
-            size=size,
-            last_modified=last_modified,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        ccid = src_dict.get("ccid", MISSING)
+        if ccid is not UNSET:
+            _extra -= 1
+            if type(ccid) is not str and not isinstance(ccid, str):
+                raise InvalidData.of("string", ccid, "ccid")
+        name = src_dict.get("name", MISSING)
+        if name is not UNSET:
+            _extra -= 1
+            if type(name) is not str and not isinstance(name, str):
+                raise InvalidData.of("string", name, "name")
+        size = src_dict.get("size", MISSING)
+        if size is not UNSET:
+            _extra -= 1
+            if type(size) is not int:
+                raise InvalidData.of("integer", size, "size")
+        last_modified = src_dict.get("lastModified", MISSING)
+        if last_modified is not UNSET:
+            _extra -= 1
+            if type(last_modified) is not str and not isinstance(last_modified, str):
+                raise InvalidData.of("string", last_modified, "lastModified")
+        _self = new_model(cls)
+        _self.ccid = ccid
+        _self.name = name
+        _self.size = size
+        _self.last_modified = last_modified
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"ccid", "name", "size", "lastModified"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -46,22 +47,21 @@ class DataType(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("DataType object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "name"
-            name = _data.pop("name", MISSING)
-            if name is not UNSET and not isinstance(name, str):
-                raise InvalidData.of("string", name)
-            _at = "source"
-            source = _data.pop("source", MISSING)
-            if source is not UNSET and not isinstance(source, str):
-                raise InvalidData.of("string", source)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            name=name,
-            source=source,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        name = src_dict.get("name", MISSING)
+        if name is not UNSET:
+            _extra -= 1
+            if type(name) is not str and not isinstance(name, str):
+                raise InvalidData.of("string", name, "name")
+        source = src_dict.get("source", MISSING)
+        if source is not UNSET:
+            _extra -= 1
+            if type(source) is not str and not isinstance(source, str):
+                raise InvalidData.of("string", source, "source")
+        _self = new_model(cls)
+        _self.name = name
+        _self.source = source
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"name", "source"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

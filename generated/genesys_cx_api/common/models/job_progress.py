@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -46,22 +47,21 @@ class JobProgress(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("JobProgress object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "progress"
-            progress = _data.pop("progress", MISSING)
-            if progress is not UNSET and type(progress) is not int:
-                raise InvalidData.of("integer", progress)
-            _at = "status"
-            status = _data.pop("status", MISSING)
-            if status is not UNSET and not isinstance(status, str):
-                raise InvalidData.of("string", status)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            progress=progress,
-            status=status,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        progress = src_dict.get("progress", MISSING)
+        if progress is not UNSET:
+            _extra -= 1
+            if type(progress) is not int:
+                raise InvalidData.of("integer", progress, "progress")
+        status = src_dict.get("status", MISSING)
+        if status is not UNSET:
+            _extra -= 1
+            if type(status) is not str and not isinstance(status, str):
+                raise InvalidData.of("string", status, "status")
+        _self = new_model(cls)
+        _self.progress = progress
+        _self.status = status
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"progress", "status"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -46,22 +47,21 @@ class KeyValueItem(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("KeyValueItem object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "label"
-            label = _data.pop("label", MISSING)
-            if label is not UNSET and not isinstance(label, str):
-                raise InvalidData.of("string", label)
-            _at = "value"
-            value = _data.pop("value", MISSING)
-            if value is not UNSET and not isinstance(value, str):
-                raise InvalidData.of("string", value)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            label=label,
-            value=value,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        label = src_dict.get("label", MISSING)
+        if label is not UNSET:
+            _extra -= 1
+            if type(label) is not str and not isinstance(label, str):
+                raise InvalidData.of("string", label, "label")
+        value = src_dict.get("value", MISSING)
+        if value is not UNSET:
+            _extra -= 1
+            if type(value) is not str and not isinstance(value, str):
+                raise InvalidData.of("string", value, "value")
+        _self = new_model(cls)
+        _self.label = label
+        _self.value = value
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"label", "value"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

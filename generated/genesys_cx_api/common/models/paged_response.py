@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .paged_response_items_item import PagedResponseItemsItem
+
+_decode_paged_response_items_item = PagedResponseItemsItem.from_dict
 
 
 @define(repr=False)
@@ -60,32 +63,37 @@ class PagedResponse(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("PagedResponse object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "count"
-            count = _data.pop("count", MISSING)
-            if count is not UNSET and type(count) is not int:
-                raise InvalidData.of("integer", count)
-            _at = "from"
-            from_ = _data.pop("from", MISSING)
-            if from_ is not UNSET and type(from_) is not int:
-                raise InvalidData.of("integer", from_)
-            _at = "items"
-            items = _data.pop("items", MISSING)
-            if items is not UNSET:
-                items = list_of(PagedResponseItemsItem.from_dict, items)
-            _at = "size"
-            size = _data.pop("size", MISSING)
-            if size is not UNSET and type(size) is not int:
-                raise InvalidData.of("integer", size)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            count=count,
-            from_=from_,
-            items=items,
-            size=size,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        count = src_dict.get("count", MISSING)
+        if count is not UNSET:
+            _extra -= 1
+            if type(count) is not int:
+                raise InvalidData.of("integer", count, "count")
+        from_ = src_dict.get("from", MISSING)
+        if from_ is not UNSET:
+            _extra -= 1
+            if type(from_) is not int:
+                raise InvalidData.of("integer", from_, "from")
+        items = src_dict.get("items", MISSING)
+        if items is not UNSET:
+            _extra -= 1
+            if type(items) is not list and not isinstance(items, list):
+                raise InvalidData.of("array", items, "items")
+            try:
+                items = list(map(_decode_paged_response_items_item, items))
+            except InvalidData as exc:
+                raise at_index(exc, _decode_paged_response_items_item, items).within("items") from None
+        size = src_dict.get("size", MISSING)
+        if size is not UNSET:
+            _extra -= 1
+            if type(size) is not int:
+                raise InvalidData.of("integer", size, "size")
+        _self = new_model(cls)
+        _self.count = count
+        _self.from_ = from_
+        _self.items = items
+        _self.size = size
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"count", "from", "items", "size"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -39,17 +40,13 @@ class PreSignedUri(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("PreSignedUri object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "path"
-            path = _data.pop("path", MISSING)
-            if path is not UNSET and not isinstance(path, str):
-                raise InvalidData.of("string", path)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            path=path,
-        )
-        _self.additional_properties = _data
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        path = src_dict.get("path", MISSING)
+        if path is not UNSET:
+            _extra -= 1
+            if type(path) is not str and not isinstance(path, str):
+                raise InvalidData.of("string", path, "path")
+        _self = new_model(cls)
+        _self.path = path
+        _self.additional_properties = {_k: _v for _k, _v in src_dict.items() if _k not in {"path"}} if _extra else {}
         return _self

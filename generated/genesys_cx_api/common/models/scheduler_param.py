@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -56,32 +57,35 @@ class SchedulerParam(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("SchedulerParam object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "immediately"
-            immediately = _data.pop("immediately", MISSING)
-            if immediately is not UNSET and immediately is not True and immediately is not False:
-                raise InvalidData.of("boolean", immediately)
-            _at = "cron"
-            cron = _data.pop("cron", MISSING)
-            if cron is not UNSET and not isinstance(cron, str):
-                raise InvalidData.of("string", cron)
-            _at = "runs"
-            runs = _data.pop("runs", MISSING)
-            if runs is not UNSET and not isinstance(runs, str):
-                raise InvalidData.of("string", runs)
-            _at = "startDate"
-            start_date = _data.pop("startDate", MISSING)
-            if start_date is not UNSET and not isinstance(start_date, str):
-                raise InvalidData.of("string", start_date)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            immediately=immediately,
-            cron=cron,
-            runs=runs,
-            start_date=start_date,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        immediately = src_dict.get("immediately", MISSING)
+        if immediately is not UNSET:
+            _extra -= 1
+            if immediately is not True and immediately is not False:
+                raise InvalidData.of("boolean", immediately, "immediately")
+        cron = src_dict.get("cron", MISSING)
+        if cron is not UNSET:
+            _extra -= 1
+            if type(cron) is not str and not isinstance(cron, str):
+                raise InvalidData.of("string", cron, "cron")
+        runs = src_dict.get("runs", MISSING)
+        if runs is not UNSET:
+            _extra -= 1
+            if type(runs) is not str and not isinstance(runs, str):
+                raise InvalidData.of("string", runs, "runs")
+        start_date = src_dict.get("startDate", MISSING)
+        if start_date is not UNSET:
+            _extra -= 1
+            if type(start_date) is not str and not isinstance(start_date, str):
+                raise InvalidData.of("string", start_date, "startDate")
+        _self = new_model(cls)
+        _self.immediately = immediately
+        _self.cron = cron
+        _self.runs = runs
+        _self.start_date = start_date
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"immediately", "cron", "runs", "startDate"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -61,37 +62,45 @@ class SubType(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("SubType object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "name"
-            name = _data.pop("name", MISSING)
-            if name is not UNSET and not isinstance(name, str):
-                raise InvalidData.of("string", name)
-            _at = "displayName"
-            display_name = _data.pop("displayName", MISSING)
-            if display_name is not UNSET and not isinstance(display_name, str):
-                raise InvalidData.of("string", display_name)
-            _at = "source"
-            source = _data.pop("source", MISSING)
-            if source is not UNSET and not isinstance(source, str):
-                raise InvalidData.of("string", source)
-            _at = "dataType"
-            data_type = _data.pop("dataType", MISSING)
-            if data_type is not UNSET and not isinstance(data_type, str):
-                raise InvalidData.of("string", data_type)
-            _at = "enabled"
-            enabled = _data.pop("enabled", MISSING)
-            if enabled is not UNSET and enabled is not True and enabled is not False:
-                raise InvalidData.of("boolean", enabled)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            name=name,
-            display_name=display_name,
-            source=source,
-            data_type=data_type,
-            enabled=enabled,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        name = src_dict.get("name", MISSING)
+        if name is not UNSET:
+            _extra -= 1
+            if type(name) is not str and not isinstance(name, str):
+                raise InvalidData.of("string", name, "name")
+        display_name = src_dict.get("displayName", MISSING)
+        if display_name is not UNSET:
+            _extra -= 1
+            if type(display_name) is not str and not isinstance(display_name, str):
+                raise InvalidData.of("string", display_name, "displayName")
+        source = src_dict.get("source", MISSING)
+        if source is not UNSET:
+            _extra -= 1
+            if type(source) is not str and not isinstance(source, str):
+                raise InvalidData.of("string", source, "source")
+        data_type = src_dict.get("dataType", MISSING)
+        if data_type is not UNSET:
+            _extra -= 1
+            if type(data_type) is not str and not isinstance(data_type, str):
+                raise InvalidData.of("string", data_type, "dataType")
+        enabled = src_dict.get("enabled", MISSING)
+        if enabled is not UNSET:
+            _extra -= 1
+            if enabled is not True and enabled is not False:
+                raise InvalidData.of("boolean", enabled, "enabled")
+        _self = new_model(cls)
+        _self.name = name
+        _self.display_name = display_name
+        _self.source = source
+        _self.data_type = data_type
+        _self.enabled = enabled
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k not in {"name", "displayName", "source", "dataType", "enabled"}
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

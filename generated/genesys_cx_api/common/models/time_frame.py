@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -51,27 +52,27 @@ class TimeFrame(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("TimeFrame object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "all"
-            all_ = _data.pop("all", MISSING)
-            if all_ is not UNSET and all_ is not True and all_ is not False:
-                raise InvalidData.of("boolean", all_)
-            _at = "dateFrom"
-            date_from = _data.pop("dateFrom", MISSING)
-            if date_from is not UNSET and not isinstance(date_from, str):
-                raise InvalidData.of("string", date_from)
-            _at = "dateTo"
-            date_to = _data.pop("dateTo", MISSING)
-            if date_to is not UNSET and not isinstance(date_to, str):
-                raise InvalidData.of("string", date_to)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            all_=all_,
-            date_from=date_from,
-            date_to=date_to,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        all_ = src_dict.get("all", MISSING)
+        if all_ is not UNSET:
+            _extra -= 1
+            if all_ is not True and all_ is not False:
+                raise InvalidData.of("boolean", all_, "all")
+        date_from = src_dict.get("dateFrom", MISSING)
+        if date_from is not UNSET:
+            _extra -= 1
+            if type(date_from) is not str and not isinstance(date_from, str):
+                raise InvalidData.of("string", date_from, "dateFrom")
+        date_to = src_dict.get("dateTo", MISSING)
+        if date_to is not UNSET:
+            _extra -= 1
+            if type(date_to) is not str and not isinstance(date_to, str):
+                raise InvalidData.of("string", date_to, "dateTo")
+        _self = new_model(cls)
+        _self.all_ = all_
+        _self.date_from = date_from
+        _self.date_to = date_to
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"all", "dateFrom", "dateTo"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -56,32 +57,35 @@ class VersionInfo(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("VersionInfo object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "version"
-            version = _data.pop("version", MISSING)
-            if version is not UNSET and not isinstance(version, str):
-                raise InvalidData.of("string", version)
-            _at = "buildNumber"
-            build_number = _data.pop("buildNumber", MISSING)
-            if build_number is not UNSET and not isinstance(build_number, str):
-                raise InvalidData.of("string", build_number)
-            _at = "changeset"
-            changeset = _data.pop("changeset", MISSING)
-            if changeset is not UNSET and not isinstance(changeset, str):
-                raise InvalidData.of("string", changeset)
-            _at = "name"
-            name = _data.pop("name", MISSING)
-            if name is not UNSET and not isinstance(name, str):
-                raise InvalidData.of("string", name)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            version=version,
-            build_number=build_number,
-            changeset=changeset,
-            name=name,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        version = src_dict.get("version", MISSING)
+        if version is not UNSET:
+            _extra -= 1
+            if type(version) is not str and not isinstance(version, str):
+                raise InvalidData.of("string", version, "version")
+        build_number = src_dict.get("buildNumber", MISSING)
+        if build_number is not UNSET:
+            _extra -= 1
+            if type(build_number) is not str and not isinstance(build_number, str):
+                raise InvalidData.of("string", build_number, "buildNumber")
+        changeset = src_dict.get("changeset", MISSING)
+        if changeset is not UNSET:
+            _extra -= 1
+            if type(changeset) is not str and not isinstance(changeset, str):
+                raise InvalidData.of("string", changeset, "changeset")
+        name = src_dict.get("name", MISSING)
+        if name is not UNSET:
+            _extra -= 1
+            if type(name) is not str and not isinstance(name, str):
+                raise InvalidData.of("string", name, "name")
+        _self = new_model(cls)
+        _self.version = version
+        _self.build_number = build_number
+        _self.changeset = changeset
+        _self.name = name
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"version", "buildNumber", "changeset", "name"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self
