@@ -3,12 +3,13 @@
 
 Each subpackage (``genesys_cx_api.messaging``, ...) has ``models`` and ``api`` (one module per operation and
 the ``<Name>Api`` / ``Async<Name>Api`` classes). Shared by all: ``types`` (``UNSET``, ``File``, the
-``Model`` base), ``errors`` (``InvalidData``) and ``_runtime``. ``_specs/<api>.json`` holds the
+``Model`` base), ``errors`` (``InvalidData``), ``_runtime`` and ``common.models`` (the models of
+``specs/shared``, such as ``Status``, which each API's ``models`` re-exports). ``_specs/<api>.json`` holds the
 bundled spec each was generated from; the SDK's sandbox validates traffic against them.
 ``_registry.APIS`` lists the APIs (spec, version, base path, classes, operations).
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "6bd427092d167d2a4ebdf1d0a5c55f9d16847bb4dc040b01e06c9c60931143a2"
+INPUT_DIGEST = "739d0b9dfa3e0b892f2b07bfad0add8b3aca2b55378c2cc564e55bd85614073e"
 
 __all__ = ("INPUT_DIGEST",)

@@ -3,9 +3,10 @@
 A download reads the answer in the pieces the network delivers and writes each one before
 reading the next, so a multi-gigabyte export needs no more memory than a small one. Writing to a
 path goes through ``<name>.part`` in the same directory, renamed to ``<name>`` only once every
-byte is there and verified: a crash, a Ctrl-C or a failed check never leaves a partial file under
-the final name. The ``.part`` file is kept, so the next attempt -- in this process after a dropped
-connection, or in the next run -- continues where it stopped.
+byte is there, verified and synced to disk (and the rename with it): a crash, a Ctrl-C, a power cut
+or a failed check never leaves a partial file under the final name. The ``.part`` file is kept, so
+the next attempt -- in this process after a dropped connection, or in the next run -- continues
+where it stopped.
 
 Resuming uses HTTP ``Range`` (the Genesys docs are silent on it; the decision is recorded as an
 ``x-doc-note`` on each download operation of the specs): ``Range: bytes=<have>-``, with
@@ -109,6 +110,18 @@ class Download:
     received: int
     resumed_from: tuple[int, ...] = ()
     checksum: str | None = None
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in *directory* durable (POSIX; elsewhere a no-op)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    with contextlib.suppress(OSError):  # some file systems cannot sync a directory: the rename still holds
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def part_path(path: Path) -> Path:
@@ -383,8 +396,10 @@ class _State:
                 )
             checksum = f"{algorithm}:{actual}"
         if self.target is not None:
+            os.fsync(self._file.fileno())  # on disk before it gets its name: a power cut leaves no short file
             self.close()
             os.replace(part_path(self.target), self.target)
+            _sync_directory(self.target.parent)
         return Download(self.target, self.done, self.received, tuple(self.resumed_from), checksum)
 
 

@@ -170,6 +170,33 @@ def test_a_handler_that_never_returns_is_answered_and_keeps_its_claim() -> None:
         never.set()
 
 
+def test_a_handler_stuck_past_max_hold_leaves_its_message_to_a_redelivery(caplog: pytest.LogCaptureFixture) -> None:
+    stuck_until = threading.Event()
+    runs: list[str] = []
+
+    def handler(message: OutgoingMessage) -> None:
+        runs.append(message_id(message))
+        if len(runs) == 1:  # the first run hangs; a later one is the redelivery's
+            stuck_until.wait(WAIT)
+
+    store = MemoryStore(lease=0.2, max_hold=0.6)
+    try:
+        with serve(webhook_app(SECRET, handler, store=store, timeout=0.3)) as server:
+            assert deliver_all(server.url, ["stuck-2"])["stuck-2"].status_code == 503
+            answers = []
+            for _ in range(int(WAIT / 0.2)):  # Genesys keeps redelivering; stop at the first 200
+                answer = deliver_all(server.url, ["stuck-2"])["stuck-2"]
+                answers.append(answer.status_code)
+                if answer.status_code == 200:
+                    break
+                threading.Event().wait(0.2)
+    finally:
+        stuck_until.set()
+    assert answers[-1] == 200 and set(answers[:-1]) <= {503}
+    assert runs == ["stuck-2", "stuck-2"]
+    assert "held its claim for longer than max_hold" in caplog.text
+
+
 def test_the_sync_receiver_keeps_a_slow_handlers_claim_alive(tmp_path: Any) -> None:
     body = encode(sms("slow-sync"))
     seen: list[ClaimState] = []

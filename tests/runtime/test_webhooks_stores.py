@@ -163,6 +163,8 @@ def test_bad_configuration_is_refused() -> None:
         MemoryStore(ttl=0)
     with pytest.raises(ValueError, match="positive"):
         SQLiteStore(":memory:", lease=-1)
+    with pytest.raises(ValueError, match="max_hold"):
+        MemoryStore(max_hold=0)
 
 
 def test_the_redis_url_never_shows(redis_url: str) -> None:

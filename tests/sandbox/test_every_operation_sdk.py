@@ -337,8 +337,24 @@ def _dump(value: Any) -> Any:
     return value
 
 
+def _untyped(value: Any, path: str = "") -> list[str]:
+    """Where *value* holds a field its model does not type: a documented model (one with fields)
+    keeping something in ``additional_properties`` means the sandbox sent a field the spec does not
+    document, or the generator failed to type one it does."""
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _untyped(item, f"{path}[{i}]")]
+    fields = getattr(value, "_fields", None)
+    if not fields:  # a scalar, or an open map (user data, properties): untyped by design
+        return []
+    found = [f"{path}.{key}".lstrip(".") for key in value.additional_properties]
+    for attribute, name in fields:
+        found += _untyped(getattr(value, attribute), f"{path}.{name}")
+    return found
+
+
 def check_answer(op: OperationEntry, result: Any, returns: Any, raw: httpx.Response) -> None:
     assert _conforms(result, returns), f"{op.operation_id} returned {type(result).__name__}, declared {returns}"
+    assert _untyped(result) == [], f"{op.operation_id}: fields not typed by the answer's model"
     if not raw.content:
         assert result is None
         return

@@ -107,3 +107,30 @@ def test_fault_counting_rules(rate: float, times: int | None, seed: int, request
 def test_invalid_faults_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         Fault(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "browser_headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},  # a sandboxed iframe or a file:// page
+        {"Sec-Fetch-Site": "cross-site"},
+    ],
+)
+def test_a_page_of_another_site_cannot_drive_the_control_routes(sb: Sandbox, browser_headers: dict[str, str]) -> None:
+    with httpx.Client(base_url=sb.url, timeout=10) as browser:  # what a browser sends for a page's fetch()
+        refused = browser.post("/_sandbox/faults", json={"status": 500}, headers=browser_headers)
+        assert refused.status_code == 403 and "other sites" in refused.json()["error"]
+        assert browser.get("/_sandbox/inspector/events", headers=browser_headers).status_code == 403
+    assert len(sb.faults) == 0  # nothing was added
+
+
+def test_the_sandboxs_own_pages_and_clients_that_are_not_browsers_still_can(sb: Sandbox) -> None:
+    with httpx.Client(base_url=sb.url, timeout=10) as client:
+        same_site = client.post("/_sandbox/faults", json={"status": 500, "match": "x"}, headers={"Origin": sb.url})
+        assert same_site.status_code == 201, same_site.text
+        assert client.post("/_sandbox/tokens/expire", headers={"Sec-Fetch-Site": "same-origin"}).status_code < 300
+        assert client.delete("/_sandbox/faults").status_code < 300  # no Origin at all: a script, curl
+    # the APIs themselves answer any origin as Genesys does (only the control routes are guarded)
+    with httpx.Client(base_url=sb.url, headers={"x-api-key": DEMO_API_KEY, "Origin": "http://evil.example"}) as api:
+        assert _create(api).status_code == 200

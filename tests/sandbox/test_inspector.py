@@ -222,7 +222,7 @@ def test_a_fault_is_shown_on_the_request_it_answered(sb: Sandbox, client: httpx.
 
 def test_a_dropped_connection_is_recorded_without_a_status(sb: Sandbox, client: httpx.Client) -> None:
     sb.faults.add(Fault(match="send_message", drop=True, times=1))
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):  # closed or reset: timing decides
         signed_post(client, MESSAGES, text_message())
     request = wait_for(lambda: events(client, "request"))[0]
     assert request["status"] is None and request["fault"] == "dropped the connection"

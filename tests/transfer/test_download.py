@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,30 @@ def test_a_file_is_streamed_to_its_path_verified_and_renamed(
     assert not part_path(target).exists()
     assert seen[-1] == Progress(meta["name"], meta["size"], meta["size"]) and len(seen) > 3
     assert [p.done for p in seen] == sorted(p.done for p in seen)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names open files through /proc (Linux)")
+def test_the_file_is_on_disk_before_it_gets_its_name_and_the_rename_is_synced(
+    sandbox: Sandbox, genesys: Genesys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meta = _finished_file(sandbox, genesys)
+    target = tmp_path / meta["name"]
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(source: Any, destination: Any) -> None:
+        events.append(("replace", os.fspath(destination)))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    download(_opener(genesys, meta["name"]), target, expected_size=meta["size"])
+
+    assert events == [("fsync", str(part_path(target))), ("replace", str(target)), ("fsync", str(tmp_path))]
 
 
 def test_a_connection_dropped_mid_file_resumes_with_range_and_fetches_nothing_twice(

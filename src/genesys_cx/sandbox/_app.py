@@ -54,7 +54,7 @@ from genesys_cx.signing import verify
 from ._auth import IssuedToken, client_from_basic
 from ._cometd import FORM, bayeux_error, form_messages
 from ._config import SandboxConfig
-from ._control import control_routes
+from ._control import SameOriginOnly, control_routes
 from ._http import Call, Dropped, ErrorReply, drop_connection, envelope, parse_multipart
 from ._inspector import Inspector
 from ._secure_email import error_body as secure_email_error
@@ -90,7 +90,7 @@ def create_app(config: SandboxConfig | None = None) -> tuple[Any, SandboxState]:
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.router.redirect_slashes = False  # a redirect is not what Genesys answers (see the docstring)
-    return Inspector(_FaultLayer(app, state), state), state
+    return SameOriginOnly(Inspector(_FaultLayer(app, state), state), "/_sandbox"), state
 
 
 class _FaultLayer:

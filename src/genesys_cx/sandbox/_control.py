@@ -15,6 +15,13 @@ GET      /_sandbox/violations                   answers that broke the spec (sho
 =======  =====================================  ==============================================
 
 Bad input is a 400 ``{"error": "..."}``; an unknown channel or message is a 404.
+
+No credentials are asked, so that a test or a shell can drive the sandbox; what keeps a web page
+open in the developer's browser from driving it (the sandbox listens on a port of their machine,
+and a page may POST there) is ``SameOriginOnly``: under ``/_sandbox`` (the inspector included) a
+request that a browser marks as coming from another site -- an ``Origin`` that is not the sandbox's
+own address, or ``Sec-Fetch-Site: cross-site`` -- gets 403. Clients that are not browsers send
+neither header and are not affected.
 """
 
 from __future__ import annotations
@@ -26,10 +33,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from ._faults import Fault
 
-__all__ = ["control_routes"]
+__all__ = ["SameOriginOnly", "control_routes"]
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -48,6 +56,38 @@ async def _json(request: Request) -> dict[str, Any]:
 
 class _BadInput(Exception):
     pass
+
+
+class SameOriginOnly:
+    """ASGI layer: requests under *prefix* from a page of another site get 403 (see the docstring)."""
+
+    def __init__(self, app: Any, prefix: str) -> None:
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            refused = _cross_site(scope)
+            if refused:
+                await _error(403, f"the sandbox's control routes refuse requests from other sites ({refused})")(
+                    scope, receive, send
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+def _cross_site(scope: Scope) -> str | None:
+    """Why this request comes from a page of another site, or None."""
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+    if headers.get("sec-fetch-site") == "cross-site":
+        return "Sec-Fetch-Site: cross-site"
+    origin = headers.get("origin")
+    if origin is None:
+        return None
+    own = headers.get("host", "")
+    scheme, _, address = origin.partition("://")
+    if origin == "null" or address.lower() != own.lower() or scheme not in ("http", "https"):
+        return f"Origin {origin}"
+    return None
 
 
 def control_routes(state: Any, prefix: str) -> list[BaseRoute]:

@@ -8,7 +8,10 @@ the interaction's user data and removes ``deletedProperties``; ``stop`` records 
 leaves the interaction readable in state ``stopped``, where further updates or stops are a 400.
 
 The 200 bodies are not documented beyond the status envelope; the sandbox returns the interaction
-in ``data`` (``interactionId``, ``externalId``, ``state``, ``userData``, ...).
+in ``data`` with the fields the spec's ``Interaction`` documents (``interactionId``, ``externalId``,
+``parentInteractionId``, ``receivedAt``, ``userData``) and nothing else: an invented field would be
+one an integrator could come to rely on and never get from Genesys. Its state and stop reason are
+the sandbox's own (``OpenMediaEmulator.interactions()``), not part of any answer.
 """
 
 from __future__ import annotations
@@ -41,17 +44,13 @@ class Interaction:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "interactionId": self.id,
-            "state": self.state,
-            "userData": self.user_data,
-            "createdAt": self.created_at,
-        }
+        """The interaction as answers carry it (``Interaction`` of ``open_media.yaml``)."""
+        data: dict[str, Any] = {"interactionId": self.id}
         for key, value in (
             ("externalId", self.external_id),
             ("parentInteractionId", self.parent_id),
             ("receivedAt", self.received_at),
-            ("stopReason", self.stop_reason),
+            ("userData", self.user_data or None),  # none: left out, as the SDK's to_dict() does
         ):
             if value is not None:
                 data[key] = value

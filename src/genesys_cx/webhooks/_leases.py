@@ -4,7 +4,9 @@ A claim's lease is short (``DEFAULT_LEASE``, 5 s) so that a receiver killed mid-
 message within seconds. A handler may run far longer than that, so while it runs the receiver
 *holds* its claim here, and one daemon thread renews every held claim each ``lease / 3`` seconds
 (``store.renew``). When the handler returns or raises, the claim is *dropped* and renewals stop;
-when the process dies, they stop with it, and the lease runs out.
+when the process dies, they stop with it, and the lease runs out. A claim held longer than the
+store's ``max_hold`` (default 10 minutes) belongs to a handler taken to be stuck: it is dropped with
+an error in the log, so the lease runs out and a redelivery runs the handler again.
 
 One thread serves every store: a renewal is one small store call, and a store that hangs on one
 renewal would hang on the others too. A renewal that fails (the store is unreachable) is retried
@@ -20,7 +22,7 @@ import time
 from dataclasses import dataclass
 
 from .._redact import get_logger
-from ._stores import DEFAULT_LEASE, Claim, IdempotencyStore
+from ._stores import DEFAULT_LEASE, DEFAULT_MAX_HOLD, Claim, IdempotencyStore
 
 __all__ = ["drop", "hold"]
 
@@ -33,6 +35,7 @@ class _Held:
     claim: Claim
     interval: float
     due: float
+    until: float  # renewed no longer than this (the store's max_hold after the claim)
 
 
 class _Heartbeat:
@@ -45,9 +48,12 @@ class _Heartbeat:
     def hold(self, store: IdempotencyStore, claim: Claim) -> None:
         lease = getattr(store, "lease", DEFAULT_LEASE)
         interval = max(0.01, lease / 3) if isinstance(lease, (int, float)) and lease > 0 else DEFAULT_LEASE / 3
-        due = time.monotonic() + interval
+        now = time.monotonic()
+        due = now + interval
+        max_hold = getattr(store, "max_hold", DEFAULT_MAX_HOLD)
+        until = now + max_hold if isinstance(max_hold, (int, float)) and max_hold > 0 else float("inf")
         with self._wake:
-            self._held[claim.token] = _Held(store, claim, interval, due)
+            self._held[claim.token] = _Held(store, claim, interval, due, until)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._beat, name="genesys-cx-leases", daemon=True)
                 self._thread.start()
@@ -68,10 +74,20 @@ class _Heartbeat:
                     self._wake.wait(self._wakes_at - now)
                     self._wakes_at = 0.0  # awake: a hold() need not notify
                     continue
+                stuck = [held for held in due if held.until <= now]
+                for held in stuck:
+                    del self._held[held.claim.token]
                 for held in due:
                     held.due = now + held.interval
             for held in due:
-                self._renew(held)
+                if held.until <= now:
+                    logger.error(
+                        "the webhook handler for %s has held its claim for longer than max_hold; the claim is "
+                        "no longer renewed, so a redelivery will run the handler again (the stuck one is not stopped)",
+                        held.claim.key,
+                    )
+                else:
+                    self._renew(held)
 
     def _renew(self, held: _Held) -> None:
         try:

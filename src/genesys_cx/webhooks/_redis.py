@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .._extras import require
-from ._stores import DEFAULT_LEASE, DEFAULT_TTL, Claim, ClaimState, _check_durations, new_token
+from ._stores import DEFAULT_LEASE, DEFAULT_MAX_HOLD, DEFAULT_TTL, Claim, ClaimState, _check_durations, new_token
 
 if TYPE_CHECKING:
     import redis
@@ -48,16 +48,17 @@ class RedisStore:
         ttl: float = DEFAULT_TTL,
         *,
         lease: float = DEFAULT_LEASE,
+        max_hold: float | None = DEFAULT_MAX_HOLD,
         prefix: str = "genesys-cx:webhook:",
     ) -> None:
-        _check_durations(ttl, lease)
+        _check_durations(ttl, lease, max_hold)
         if isinstance(client, str):
             require("redis", "RedisStore")
             import redis
 
             client = redis.Redis.from_url(client)
         self._redis: Any = client
-        self.ttl, self.lease, self.prefix = ttl, lease, prefix
+        self.ttl, self.lease, self.max_hold, self.prefix = ttl, lease, max_hold, prefix
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self.prefix!r})"

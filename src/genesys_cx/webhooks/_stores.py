@@ -17,8 +17,11 @@ entry per idempotency key, in one of three states, and the receiver works it lik
 A claim whose heartbeat stops -- the process was killed, the host lost power -- expires ``lease``
 seconds (default 5) after its last renewal, and the next redelivery runs the handler. The lease is
 short so that this happens well inside Genesys's redelivery attempts; it does not limit how long a
-handler may run. Entries are done for ``ttl`` seconds (default one day): longer than Genesys keeps
-redelivering.
+handler may run. What does is ``max_hold`` (default 10 minutes, ``None`` for no limit): a handler
+still running after that long is taken to be stuck, its claim is no longer renewed, and the next
+redelivery after the lease runs the handler again (the stuck one is not stopped -- Python cannot stop a
+thread -- and if it ever returns, the message is recorded as done like any other).
+Entries are done for ``ttl`` seconds (default one day): longer than Genesys keeps redelivering.
 
 ``MemoryStore`` (bounded, one process) is the default of ``webhook_app``; ``SQLiteStore`` is durable
 on one host and survives a restart; ``RedisStore`` (in ``_redis``) serves several hosts. All three
@@ -42,6 +45,7 @@ __all__ = ["Claim", "ClaimState", "IdempotencyStore", "MemoryStore", "SQLiteStor
 
 DEFAULT_TTL = 86_400.0
 DEFAULT_LEASE = 5.0
+DEFAULT_MAX_HOLD = 600.0
 
 
 class ClaimState(enum.Enum):
@@ -87,9 +91,11 @@ def new_token() -> str:
     return secrets.token_hex(16)
 
 
-def _check_durations(ttl: float, lease: float) -> None:
+def _check_durations(ttl: float, lease: float, max_hold: float | None) -> None:
     if not ttl > 0 or not lease > 0:
         raise ValueError(f"ttl and lease must be positive numbers of seconds, got ttl={ttl!r}, lease={lease!r}")
+    if max_hold is not None and not max_hold > 0:
+        raise ValueError(f"max_hold must be a positive number of seconds or None, got {max_hold!r}")
 
 
 @dataclass
@@ -112,12 +118,13 @@ class MemoryStore:
         *,
         ttl: float = DEFAULT_TTL,
         lease: float = DEFAULT_LEASE,
+        max_hold: float | None = DEFAULT_MAX_HOLD,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries!r}")
-        _check_durations(ttl, lease)
-        self.max_entries, self.ttl, self.lease = max_entries, ttl, lease
+        _check_durations(ttl, lease, max_hold)
+        self.max_entries, self.ttl, self.lease, self.max_hold = max_entries, ttl, lease, max_hold
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
@@ -180,9 +187,16 @@ class SQLiteStore:
         " response_id TEXT, expires REAL NOT NULL)"
     )
 
-    def __init__(self, path: str | os.PathLike[str], *, ttl: float = DEFAULT_TTL, lease: float = DEFAULT_LEASE) -> None:
-        _check_durations(ttl, lease)
-        self.path, self.ttl, self.lease = os.fspath(path), ttl, lease
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        ttl: float = DEFAULT_TTL,
+        lease: float = DEFAULT_LEASE,
+        max_hold: float | None = DEFAULT_MAX_HOLD,
+    ) -> None:
+        _check_durations(ttl, lease, max_hold)
+        self.path, self.ttl, self.lease, self.max_hold = os.fspath(path), ttl, lease, max_hold
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         with self._lock:
