@@ -1,85 +1,89 @@
-"""Running the suite on several workers (pytest-xdist, ``--dist loadgroup``); loaded by tests/conftest.py.
+"""Running the suite on several workers (pytest-xdist); the hooks are loaded by tests/conftest.py.
 
-``tox`` runs the suite as ``pytest -n 4 --dist loadgroup`` (see tox.ini): most tests wait on sockets,
-timers and subprocesses, so four workers keep two cores busy. A test is sent to any free worker,
-except that the tests sharing an expensive fixture stay together on one worker, so it is built once:
+``tox`` runs ``pytest -n 4 --dist loadscope`` (see tox.ini): most tests wait on sockets, timers and
+subprocesses, so four workers keep two cores busy. The unit of work a worker is given is a test
+*module* (its module fixtures -- a sandbox, a mypy cache warmed in order, a repository copy, the
+bare-wheel virtualenv, the session fixtures of tests/generator -- are built once), except for the
+modules of ``SPREAD``: many independent tests whose cheap module fixture each worker builds for
+itself, given out one test at a time. (``--dist loadgroup`` cannot do this here: pytest 9.2 ignores
+the node id suffix pytest-xdist 3.8 writes for ``xdist_group``.)
 
-- a *session* fixture of this suite (e.g. ``fresh_builds``, two full generations): one group per
-  fixture;
-- a *module* fixture (a mypy cache warmed in order, a sandbox, a repository copy, the bare-wheel
-  virtualenv): one group per module, unless the module is listed in ``SPREAD`` (its tests are long
-  and independent: each worker builds its own copy of the fixture).
+Work is handed out in collection order, which on a worker is rearranged: the longest modules
+(``LONGEST_FIRST``, measured) start first, the spread tests come last and fill the gaps.
 
 Figures a test module prints at the end (``schemathesis figures: ...``) are added up over the
 workers: each worker hands its own to the controller (``config.workeroutput``), which prints the sum.
 
 Tests never share a fixed port or file between workers: servers bind port 0 and files live under
-``tmp_path``. Without xdist (``pytest tests/x``) nothing here changes anything.
+``tmp_path``. Without ``-n`` nothing here changes anything.
 """
 
 from __future__ import annotations
 
-import inspect
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
+#: Modules whose tests are handed out one by one (each worker builds their module fixture itself).
+SPREAD = frozenset(
+    {
+        "tests/sandbox/test_schemathesis.py",
+        "tests/sandbox/test_every_operation_sdk.py",
+        "tests/specs/test_schema_roundtrip.py",
+    }
+)
+
+#: The modules that take longest (wall clock, on 2 cores), longest first: they start first.
+LONGEST_FIRST = (
+    "tests/soak/test_soak.py",
+    "tests/generator/test_gen_types.py",
+    "tests/bench/test_bench_smoke.py",
+    "tests/first_run/test_bare_install.py",
+    "tests/generator/test_gen_drift.py",
+    "tests/generator/test_gen_add_api.py",
+    "tests/generator/test_gen_determinism.py",
+    "tests/soak/test_crash.py",
+    "tests/soak/test_multi_instance.py",
+    "tests/transfer/test_export_cli.py",
+    "tests/sandbox/test_inspector_browser.py",
+)
 
 #: The key of the schemathesis figures in a worker's output (set by tests/sandbox/conftest.py).
 SCHEMATHESIS_FIGURES = "schemathesis_figures"
 _REPORTED = pytest.StashKey[list[dict[str, Any]]]()
 
-#: Modules whose module-scoped fixture is cheap next to their tests: spread over the workers.
-SPREAD = frozenset({"tests/sandbox/test_schemathesis.py"})
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
 
 
-def _shared_fixtures(item: pytest.Item) -> list[str]:
-    """The expensive fixtures *item* shares with other tests (keys like ``session:fresh_builds``)."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return []
-    module = item.nodeid.split("::", 1)[0]
-    keys = []
-    for name in info.names_closure:
-        definitions = info.name2fixturedefs.get(name)
-        if not definitions:
-            continue
-        fixture = definitions[-1]
-        try:
-            source = Path(inspect.getfile(fixture.func)).resolve()
-        except (TypeError, OSError):
-            continue
-        if not source.is_relative_to(TESTS):
-            continue  # pytest's and plugins' own fixtures (tmp_path_factory, event loops, ...)
-        if fixture.scope == "session":
-            keys.append(f"session:{name}")
-        elif fixture.scope in ("module", "package") and module not in SPREAD:
-            keys.append(f"module:{module}")
-    return keys
+def _rank(item: pytest.Item) -> int:
+    module = _module(item.nodeid)
+    if module in LONGEST_FIRST:
+        return LONGEST_FIRST.index(module)
+    return len(LONGEST_FIRST) + (module in SPREAD)
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("dist", "no") != "loadgroup":
-        return
-    # Tests sharing any expensive fixture, directly or through another test, form one group.
-    parent: dict[str, str] = {}
+    if hasattr(config, "workerinput"):  # an xdist worker: every worker sorts the same way
+        items.sort(key=_rank)  # stable: a module's tests keep their order
 
-    def root(key: str) -> str:
-        while parent.setdefault(key, key) != key:
-            key = parent[key]
-        return key
 
-    shared = {item.nodeid: _shared_fixtures(item) for item in items}
-    for keys in shared.values():
-        for key in keys[1:]:
-            parent[root(key)] = root(keys[0])
-    for item in items:
-        keys = shared[item.nodeid]
-        if keys and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(root(keys[0])))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    def unit_of_work(nodeid: str) -> str:
+        """``loadscope`` by module, except the tests of ``SPREAD`` modules: each its own unit."""
+        module = _module(nodeid)
+        return nodeid if module in SPREAD else module
+
+    config.option.loadscopereorder = False  # keep the order above, not "most tests first"
+    scheduling = LoadScopeScheduling(config, log)
+    scheduling._split_scope = unit_of_work  # the one method that names a test's unit of work
+    return scheduling
 
 
 @pytest.hookimpl(optionalhook=True)
