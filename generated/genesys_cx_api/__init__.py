@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "55a0cffbb903c86b9658ce25153f69fa2f213968921152f59e866fcdc34be881"
+INPUT_DIGEST = "7f56ad0961cf9c6d2bc1707dba74064a148d6e2af839763762d0b8e49bf2c330"
 
 __all__ = ("INPUT_DIGEST",)
