@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "7f56ad0961cf9c6d2bc1707dba74064a148d6e2af839763762d0b8e49bf2c330"
+INPUT_DIGEST = "1ff1cbf62d89ecbca61c6c1f8570a17a21e672011309d7708d86f6d893555363"
 
 __all__ = ("INPUT_DIGEST",)

@@ -6,8 +6,9 @@ method builds its request with its operation module's ``request(...)``, sends it
 client it was given, and hands the answer to ``handler(response, parse, operation_id)``; ``parse()``
 decodes a 2xx answer with the documented schema (the operation module's ``parse(response)``).
 
-The models' ``from_dict`` check scalars inline and call the helpers below for arrays, unions and
-formats; every failure is one ``InvalidData`` naming the JSON path.
+The models' ``from_dict`` check scalars, known enum values and arrays inline and call the helpers
+below for unions, formats and the slow paths; every failure is one ``InvalidData`` naming the JSON
+path, built only when it is raised.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import datetime
 import importlib
 import sys
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
+from enum import Enum
 from types import ModuleType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -35,13 +37,16 @@ __all__ = (
     "Stream",
     "any_of",
     "anything",
+    "at_index",
     "boolean",
     "bytes_",
     "constant",
     "date_time",
+    "enum_of",
     "integer",
     "lazy_exports",
     "list_of",
+    "new_model",
     "no_ambient",
     "number",
     "operation",
@@ -51,6 +56,7 @@ __all__ = (
 )
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 #: The default of ``dict.pop`` in ``from_dict``: ``UNSET``, typed so that a popped value stays ``Any``.
@@ -251,16 +257,49 @@ def constant(expected: Any) -> Callable[[Any], Any]:
 
 def list_of(item: Callable[[Any], T], value: Any) -> list[T]:
     """*value* as a list, each element decoded by *item*; an error names the element's index."""
-    if not isinstance(value, list):
+    if type(value) is not list and not isinstance(value, list):
         raise InvalidData.of("array", value)
-    index = 0
     try:
-        result = []
-        for index, element in enumerate(value):  # noqa: B007 (index is read by the handler)
-            result.append(item(element))
-        return result
+        return [item(element) for element in value]
     except InvalidData as exc:
-        raise exc.within(index) from None
+        raise at_index(exc, item, value) from None
+
+
+def at_index(error: InvalidData, item: Callable[[Any], Any], value: list[Any]) -> InvalidData:
+    """The error of the first element of *value* that *item* rejects, naming its index.
+
+    Arrays are decoded by a comprehension, which does not know which element raised *error*: the
+    elements are decoded again, on this error path only, up to the one that fails (decoding is
+    pure, so it is the same one). *error* itself if none fails the second time.
+    """
+    for index, element in enumerate(value):
+        try:
+            item(element)
+        except InvalidData as exc:
+            return exc.within(index)
+    return error
+
+
+def enum_of(cls: type[E], value: Any, path: str = "") -> E:
+    """*value* as a member of the open enum *cls*: known or not (``is_known``), if its type fits.
+
+    ``from_dict`` looks known values up itself and comes here for the rest.
+    """
+    if issubclass(cls, int):
+        if type(value) is not int:
+            raise InvalidData.of("integer", value, path)
+    elif not isinstance(value, str):
+        raise InvalidData.of("string", value, path)
+    return cls(value)
+
+
+if TYPE_CHECKING:
+
+    def new_model(cls: type[T]) -> T:
+        """A model instance with no attribute set (``from_dict`` sets every one of them)."""
+
+else:
+    new_model = object.__new__
 
 
 def _progress(error: InvalidData) -> int:

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -94,62 +95,85 @@ class AuthorizationRedirect(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("AuthorizationRedirect object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "location"
-            location = _data.pop("location", MISSING)
-            if not isinstance(location, str):
-                raise InvalidData.of("string", location)
-            _at = "code"
-            code = _data.pop("code", MISSING)
-            if code is not UNSET and not isinstance(code, str):
-                raise InvalidData.of("string", code)
-            _at = "state"
-            state = _data.pop("state", MISSING)
-            if state is not UNSET and not isinstance(state, str):
-                raise InvalidData.of("string", state)
-            _at = "error"
-            error = _data.pop("error", MISSING)
-            if error is not UNSET and not isinstance(error, str):
-                raise InvalidData.of("string", error)
-            _at = "error_description"
-            error_description = _data.pop("error_description", MISSING)
-            if error_description is not UNSET and not isinstance(error_description, str):
-                raise InvalidData.of("string", error_description)
-            _at = "error_uri"
-            error_uri = _data.pop("error_uri", MISSING)
-            if error_uri is not UNSET and not isinstance(error_uri, str):
-                raise InvalidData.of("string", error_uri)
-            _at = "access_token"
-            access_token = _data.pop("access_token", MISSING)
-            if access_token is not UNSET and not isinstance(access_token, str):
-                raise InvalidData.of("string", access_token)
-            _at = "token_type"
-            token_type = _data.pop("token_type", MISSING)
-            if token_type is not UNSET and not isinstance(token_type, str):
-                raise InvalidData.of("string", token_type)
-            _at = "expires_in"
-            expires_in = _data.pop("expires_in", MISSING)
-            if expires_in is not UNSET and not isinstance(expires_in, str):
-                raise InvalidData.of("string", expires_in)
-            _at = "scope"
-            scope = _data.pop("scope", MISSING)
-            if scope is not UNSET and not isinstance(scope, str):
-                raise InvalidData.of("string", scope)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            location=location,
-            code=code,
-            state=state,
-            error=error,
-            error_description=error_description,
-            error_uri=error_uri,
-            access_token=access_token,
-            token_type=token_type,
-            expires_in=expires_in,
-            scope=scope,
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        location = src_dict.get("location", MISSING)
+        if type(location) is not str and not isinstance(location, str):
+            raise InvalidData.of("string", location, "location")
+        code = src_dict.get("code", MISSING)
+        if code is not UNSET:
+            _extra -= 1
+            if type(code) is not str and not isinstance(code, str):
+                raise InvalidData.of("string", code, "code")
+        state = src_dict.get("state", MISSING)
+        if state is not UNSET:
+            _extra -= 1
+            if type(state) is not str and not isinstance(state, str):
+                raise InvalidData.of("string", state, "state")
+        error = src_dict.get("error", MISSING)
+        if error is not UNSET:
+            _extra -= 1
+            if type(error) is not str and not isinstance(error, str):
+                raise InvalidData.of("string", error, "error")
+        error_description = src_dict.get("error_description", MISSING)
+        if error_description is not UNSET:
+            _extra -= 1
+            if type(error_description) is not str and not isinstance(error_description, str):
+                raise InvalidData.of("string", error_description, "error_description")
+        error_uri = src_dict.get("error_uri", MISSING)
+        if error_uri is not UNSET:
+            _extra -= 1
+            if type(error_uri) is not str and not isinstance(error_uri, str):
+                raise InvalidData.of("string", error_uri, "error_uri")
+        access_token = src_dict.get("access_token", MISSING)
+        if access_token is not UNSET:
+            _extra -= 1
+            if type(access_token) is not str and not isinstance(access_token, str):
+                raise InvalidData.of("string", access_token, "access_token")
+        token_type = src_dict.get("token_type", MISSING)
+        if token_type is not UNSET:
+            _extra -= 1
+            if type(token_type) is not str and not isinstance(token_type, str):
+                raise InvalidData.of("string", token_type, "token_type")
+        expires_in = src_dict.get("expires_in", MISSING)
+        if expires_in is not UNSET:
+            _extra -= 1
+            if type(expires_in) is not str and not isinstance(expires_in, str):
+                raise InvalidData.of("string", expires_in, "expires_in")
+        scope = src_dict.get("scope", MISSING)
+        if scope is not UNSET:
+            _extra -= 1
+            if type(scope) is not str and not isinstance(scope, str):
+                raise InvalidData.of("string", scope, "scope")
+        _self = new_model(cls)
+        _self.location = location
+        _self.code = code
+        _self.state = state
+        _self.error = error
+        _self.error_description = error_description
+        _self.error_uri = error_uri
+        _self.access_token = access_token
+        _self.token_type = token_type
+        _self.expires_in = expires_in
+        _self.scope = scope
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k
+                not in {
+                    "location",
+                    "code",
+                    "state",
+                    "error",
+                    "error_description",
+                    "error_uri",
+                    "access_token",
+                    "token_type",
+                    "expires_in",
+                    "scope",
+                }
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

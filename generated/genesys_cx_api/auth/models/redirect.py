@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
@@ -39,17 +40,13 @@ class Redirect(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("Redirect object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "location"
-            location = _data.pop("location", MISSING)
-            if not isinstance(location, str):
-                raise InvalidData.of("string", location)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            location=location,
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        location = src_dict.get("location", MISSING)
+        if type(location) is not str and not isinstance(location, str):
+            raise InvalidData.of("string", location, "location")
+        _self = new_model(cls)
+        _self.location = location
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"location"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

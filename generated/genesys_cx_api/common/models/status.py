@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .status_detail import StatusDetail
+
+_decode_status_detail = StatusDetail.from_dict
 
 
 @define(repr=False)
@@ -54,27 +57,27 @@ class Status(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("Status object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "code"
-            code = _data.pop("code", MISSING)
-            if type(code) is not int:
-                raise InvalidData.of("integer", code)
-            _at = "message"
-            message = _data.pop("message", MISSING)
-            if message is not UNSET and not isinstance(message, str):
-                raise InvalidData.of("string", message)
-            _at = "detail"
-            detail = _data.pop("detail", MISSING)
-            if detail is not UNSET:
-                detail = StatusDetail.from_dict(detail)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            code=code,
-            message=message,
-            detail=detail,
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        code = src_dict.get("code", MISSING)
+        if type(code) is not int:
+            raise InvalidData.of("integer", code, "code")
+        message = src_dict.get("message", MISSING)
+        if message is not UNSET:
+            _extra -= 1
+            if type(message) is not str and not isinstance(message, str):
+                raise InvalidData.of("string", message, "message")
+        detail = src_dict.get("detail", MISSING)
+        if detail is not UNSET:
+            _extra -= 1
+            try:
+                detail = _decode_status_detail(detail)
+            except InvalidData as exc:
+                raise exc.within("detail") from None
+        _self = new_model(cls)
+        _self.code = code
+        _self.message = message
+        _self.detail = detail
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"code", "message", "detail"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
 from .status import Status
+
+_decode_status = Status.from_dict
 
 
 @define(repr=False)
@@ -42,16 +45,13 @@ class StatusResponse(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("StatusResponse object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        status = src_dict.get("status", MISSING)
         try:
-            _at = "status"
-            status = _data.pop("status", MISSING)
-            status = Status.from_dict(status)
+            status = _decode_status(status)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            status=status,
-        )
-        _self.additional_properties = _data
+            raise exc.within("status") from None
+        _self = new_model(cls)
+        _self.status = status
+        _self.additional_properties = {_k: _v for _k, _v in src_dict.items() if _k not in {"status"}} if _extra else {}
         return _self

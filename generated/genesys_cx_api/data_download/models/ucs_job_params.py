@@ -8,7 +8,8 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
     string,
 )
 from ...errors import InvalidData
@@ -51,26 +52,27 @@ class UcsJobParams(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("UcsJobParams object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 2  # fields beyond the documented ones present
+        type_ = src_dict.get("type", MISSING)
+        if type(type_) is not str and not isinstance(type_, str):
+            raise InvalidData.of("string", type_, "type")
+        media = src_dict.get("media", MISSING)
+        if type(media) is not list and not isinstance(media, list):
+            raise InvalidData.of("array", media, "media")
         try:
-            _at = "type"
-            type_ = _data.pop("type", MISSING)
-            if not isinstance(type_, str):
-                raise InvalidData.of("string", type_)
-            _at = "media"
-            media = _data.pop("media", MISSING)
-            media = list_of(string, media)
-            _at = "fileSplitSize"
-            file_split_size = _data.pop("fileSplitSize", MISSING)
-            if file_split_size is not UNSET and not isinstance(file_split_size, str):
-                raise InvalidData.of("string", file_split_size)
+            media = list(map(string, media))
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            type_=type_,
-            media=media,
-            file_split_size=file_split_size,
+            raise at_index(exc, string, media).within("media") from None
+        file_split_size = src_dict.get("fileSplitSize", MISSING)
+        if file_split_size is not UNSET:
+            _extra -= 1
+            if type(file_split_size) is not str and not isinstance(file_split_size, str):
+                raise InvalidData.of("string", file_split_size, "fileSplitSize")
+        _self = new_model(cls)
+        _self.type_ = type_
+        _self.media = media
+        _self.file_split_size = file_split_size
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"type", "media", "fileSplitSize"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

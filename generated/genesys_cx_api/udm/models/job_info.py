@@ -8,7 +8,8 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
     string,
 )
 from ...errors import InvalidData
@@ -118,92 +119,133 @@ class JobInfo(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("JobInfo object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "id"
-            id = _data.pop("id", MISSING)
-            if id is not UNSET and type(id) is not int:
-                raise InvalidData.of("integer", id)
-            _at = "type"
-            type_ = _data.pop("type", MISSING)
-            if type_ is not UNSET and not isinstance(type_, str):
-                raise InvalidData.of("string", type_)
-            _at = "source"
-            source = _data.pop("source", MISSING)
-            if source is not UNSET and not isinstance(source, str):
-                raise InvalidData.of("string", source)
-            _at = "title"
-            title = _data.pop("title", MISSING)
-            if title is not UNSET and not isinstance(title, str):
-                raise InvalidData.of("string", title)
-            _at = "fileSplitSize"
-            file_split_size = _data.pop("fileSplitSize", MISSING)
-            if file_split_size is not UNSET and not isinstance(file_split_size, str):
-                raise InvalidData.of("string", file_split_size)
-            _at = "fileName"
-            file_name = _data.pop("fileName", MISSING)
-            if file_name is not UNSET and not isinstance(file_name, str):
-                raise InvalidData.of("string", file_name)
-            _at = "fileSize"
-            file_size = _data.pop("fileSize", MISSING)
-            if file_size is not UNSET and type(file_size) is not int:
-                raise InvalidData.of("integer", file_size)
-            _at = "status"
-            status = _data.pop("status", MISSING)
-            if status is not UNSET and not isinstance(status, str):
-                raise InvalidData.of("string", status)
-            _at = "createdDate"
-            created_date = _data.pop("createdDate", MISSING)
-            if created_date is not UNSET and not isinstance(created_date, str):
-                raise InvalidData.of("string", created_date)
-            _at = "dateFrom"
-            date_from = _data.pop("dateFrom", MISSING)
-            if date_from is not UNSET and not isinstance(date_from, str):
-                raise InvalidData.of("string", date_from)
-            _at = "dateTo"
-            date_to = _data.pop("dateTo", MISSING)
-            if date_to is not UNSET and not isinstance(date_to, str):
-                raise InvalidData.of("string", date_to)
-            _at = "description"
-            description = _data.pop("description", MISSING)
-            if description is not UNSET and not isinstance(description, str):
-                raise InvalidData.of("string", description)
-            _at = "media"
-            media = _data.pop("media", MISSING)
-            if media is not UNSET:
-                media = list_of(string, media)
-            _at = "progress"
-            progress = _data.pop("progress", MISSING)
-            if progress is not UNSET and type(progress) is not int:
-                raise InvalidData.of("integer", progress)
-            _at = "parentId"
-            parent_id = _data.pop("parentId", MISSING)
-            if parent_id is not UNSET and type(parent_id) is not int:
-                raise InvalidData.of("integer", parent_id)
-            _at = "exportAttachments"
-            export_attachments = _data.pop("exportAttachments", MISSING)
-            if export_attachments is not UNSET and export_attachments is not True and export_attachments is not False:
-                raise InvalidData.of("boolean", export_attachments)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            id=id,
-            type_=type_,
-            source=source,
-            title=title,
-            file_split_size=file_split_size,
-            file_name=file_name,
-            file_size=file_size,
-            status=status,
-            created_date=created_date,
-            date_from=date_from,
-            date_to=date_to,
-            description=description,
-            media=media,
-            progress=progress,
-            parent_id=parent_id,
-            export_attachments=export_attachments,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        id = src_dict.get("id", MISSING)
+        if id is not UNSET:
+            _extra -= 1
+            if type(id) is not int:
+                raise InvalidData.of("integer", id, "id")
+        type_ = src_dict.get("type", MISSING)
+        if type_ is not UNSET:
+            _extra -= 1
+            if type(type_) is not str and not isinstance(type_, str):
+                raise InvalidData.of("string", type_, "type")
+        source = src_dict.get("source", MISSING)
+        if source is not UNSET:
+            _extra -= 1
+            if type(source) is not str and not isinstance(source, str):
+                raise InvalidData.of("string", source, "source")
+        title = src_dict.get("title", MISSING)
+        if title is not UNSET:
+            _extra -= 1
+            if type(title) is not str and not isinstance(title, str):
+                raise InvalidData.of("string", title, "title")
+        file_split_size = src_dict.get("fileSplitSize", MISSING)
+        if file_split_size is not UNSET:
+            _extra -= 1
+            if type(file_split_size) is not str and not isinstance(file_split_size, str):
+                raise InvalidData.of("string", file_split_size, "fileSplitSize")
+        file_name = src_dict.get("fileName", MISSING)
+        if file_name is not UNSET:
+            _extra -= 1
+            if type(file_name) is not str and not isinstance(file_name, str):
+                raise InvalidData.of("string", file_name, "fileName")
+        file_size = src_dict.get("fileSize", MISSING)
+        if file_size is not UNSET:
+            _extra -= 1
+            if type(file_size) is not int:
+                raise InvalidData.of("integer", file_size, "fileSize")
+        status = src_dict.get("status", MISSING)
+        if status is not UNSET:
+            _extra -= 1
+            if type(status) is not str and not isinstance(status, str):
+                raise InvalidData.of("string", status, "status")
+        created_date = src_dict.get("createdDate", MISSING)
+        if created_date is not UNSET:
+            _extra -= 1
+            if type(created_date) is not str and not isinstance(created_date, str):
+                raise InvalidData.of("string", created_date, "createdDate")
+        date_from = src_dict.get("dateFrom", MISSING)
+        if date_from is not UNSET:
+            _extra -= 1
+            if type(date_from) is not str and not isinstance(date_from, str):
+                raise InvalidData.of("string", date_from, "dateFrom")
+        date_to = src_dict.get("dateTo", MISSING)
+        if date_to is not UNSET:
+            _extra -= 1
+            if type(date_to) is not str and not isinstance(date_to, str):
+                raise InvalidData.of("string", date_to, "dateTo")
+        description = src_dict.get("description", MISSING)
+        if description is not UNSET:
+            _extra -= 1
+            if type(description) is not str and not isinstance(description, str):
+                raise InvalidData.of("string", description, "description")
+        media = src_dict.get("media", MISSING)
+        if media is not UNSET:
+            _extra -= 1
+            if type(media) is not list and not isinstance(media, list):
+                raise InvalidData.of("array", media, "media")
+            try:
+                media = list(map(string, media))
+            except InvalidData as exc:
+                raise at_index(exc, string, media).within("media") from None
+        progress = src_dict.get("progress", MISSING)
+        if progress is not UNSET:
+            _extra -= 1
+            if type(progress) is not int:
+                raise InvalidData.of("integer", progress, "progress")
+        parent_id = src_dict.get("parentId", MISSING)
+        if parent_id is not UNSET:
+            _extra -= 1
+            if type(parent_id) is not int:
+                raise InvalidData.of("integer", parent_id, "parentId")
+        export_attachments = src_dict.get("exportAttachments", MISSING)
+        if export_attachments is not UNSET:
+            _extra -= 1
+            if export_attachments is not True and export_attachments is not False:
+                raise InvalidData.of("boolean", export_attachments, "exportAttachments")
+        _self = new_model(cls)
+        _self.id = id
+        _self.type_ = type_
+        _self.source = source
+        _self.title = title
+        _self.file_split_size = file_split_size
+        _self.file_name = file_name
+        _self.file_size = file_size
+        _self.status = status
+        _self.created_date = created_date
+        _self.date_from = date_from
+        _self.date_to = date_to
+        _self.description = description
+        _self.media = media
+        _self.progress = progress
+        _self.parent_id = parent_id
+        _self.export_attachments = export_attachments
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k
+                not in {
+                    "id",
+                    "type",
+                    "source",
+                    "title",
+                    "fileSplitSize",
+                    "fileName",
+                    "fileSize",
+                    "status",
+                    "createdDate",
+                    "dateFrom",
+                    "dateTo",
+                    "description",
+                    "media",
+                    "progress",
+                    "parentId",
+                    "exportAttachments",
+                }
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

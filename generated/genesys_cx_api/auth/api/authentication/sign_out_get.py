@@ -10,9 +10,11 @@ import httpx
 from ...._runtime import (
     redirect_answer,
 )
+from ....common.models.api_response import ApiResponse
 from ....types import UNSET, Unset
-from ...models.api_response import ApiResponse
 from ...models.redirect import Redirect
+
+_decode_api_response = ApiResponse.from_dict
 
 
 def request(
@@ -39,5 +41,5 @@ def parse(response: httpx.Response) -> ApiResponse | Redirect:
     if response.status_code == 302:  # documented redirect: the answer itself, not followed
         return redirect_answer(response, Redirect.from_dict)
     response_200 = response.json()
-    response_200 = ApiResponse.from_dict(response_200)
+    response_200 = _decode_api_response(response_200)
     return response_200

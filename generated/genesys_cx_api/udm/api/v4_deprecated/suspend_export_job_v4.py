@@ -10,6 +10,8 @@ import httpx
 
 from ....common.models.status_response import StatusResponse
 
+_decode_status_response = StatusResponse.from_dict
+
 
 def request(
     id: str,
@@ -27,5 +29,5 @@ def request(
 def parse(response: httpx.Response) -> StatusResponse:
     """Decode a 2xx answer of suspend_export_job_v4 (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = StatusResponse.from_dict(response_200)
+    response_200 = _decode_status_response(response_200)
     return response_200
