@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "e22a9272d18aa1316568dd1e63cd48498b345f2dd977dbb3c4762bb991974bab"
+INPUT_DIGEST = "dd2ec836d083d25429a6c9f17216bf9ab02a6a3d95cf3cca532d2e79603b64b2"
 
 __all__ = ("INPUT_DIGEST",)
