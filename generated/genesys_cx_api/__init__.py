@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "dd2ec836d083d25429a6c9f17216bf9ab02a6a3d95cf3cca532d2e79603b64b2"
+INPUT_DIGEST = "2769a1707cb60676de827ac1796754d8b4bdf9ecf29be7cc02e74e5da467e940"
 
 __all__ = ("INPUT_DIGEST",)
