@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "5058c175a308ee67006849eb1e76d7a944c0e2d869ae79017f0076be09326e64"
+INPUT_DIGEST = "bfbd805e977e16dcdc8d20d3bd5a94b781fea1d7bfd7b7321ca8d7b23bf672b1"
 
 __all__ = ("INPUT_DIGEST",)
