@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import attr
 from jinja2 import Environment, FileSystemLoader
 from openapi_python_client import Project
 from openapi_python_client.config import Config, ConfigFile, MetaType
@@ -41,6 +42,18 @@ class Shared:
 
     modules: dict[str, str] = field(default_factory=dict)  # class name -> module in common/models
     texts: dict[str, str] = field(default_factory=dict)  # class name -> its module, as rendered
+    multipart: set[str] = field(default_factory=set)  # the ones some API sends as a multipart body
+
+
+@dataclass
+class Parsed:
+    """One spec as openapi-python-client parsed it, before anything is rendered."""
+
+    api: str
+    source: str
+    doc: dict[str, Any]
+    project: Project
+    data: GeneratorData
 
 
 @dataclass
@@ -268,6 +281,8 @@ class _Renderer:
             if name not in self.shared.modules:
                 written[name] = (module, self.write(out / "models" / f"{module}.py", template, **context))
                 continue
+            if name in self.shared.multipart:  # another API sends it as a multipart body: to_multipart
+                context = {"model": attr.evolve(item, is_multipart_body=True)}
             self.standalone = True
             text = self.env.get_template(template).render(**context)
             self.standalone = False
@@ -309,34 +324,52 @@ class _Renderer:
             visit(name, [])
 
 
-def generate_package(api: str, spec_name: str, doc: dict[str, Any], out_dir: Path, shared: Shared) -> None:
-    """Generate ``out_dir/<api>`` from the bundled *doc*; raise ``SpecError`` on any warning. The models
-    of *shared* are imported from ``out_dir/common``, not written again."""
+def parse_api(api: str, spec_name: str, doc: dict[str, Any], out_dir: Path) -> Parsed:
+    """Parse the bundled *doc* of one API; raise ``SpecError`` on any warning or anything lost."""
     project, data = _parse(api, spec_name, doc, out_dir)
-    info = ApiInfo(
-        api=api,
-        title=str(doc.get("info", {}).get("title", api)),
-        class_name=class_name_for(api),
-        ambient=ambient_headers(doc),
-    )
-    _Renderer(project, data, info, spec_name, doc, shared).package(out_dir / api)
     _check_completeness(spec_name, doc, data)
+    return Parsed(api, spec_name, doc, project, data)
 
 
-def generate_common(doc: dict[str, Any], out_dir: Path) -> Shared:
+def render_api(parsed: Parsed, out_dir: Path, shared: Shared) -> None:
+    """Write ``out_dir/<api>``; the models of *shared* are imported from ``out_dir/common``, not copied."""
+    info = ApiInfo(
+        api=parsed.api,
+        title=str(parsed.doc.get("info", {}).get("title", parsed.api)),
+        class_name=class_name_for(parsed.api),
+        ambient=ambient_headers(parsed.doc),
+    )
+    _Renderer(parsed.project, parsed.data, info, parsed.source, parsed.doc, shared).package(out_dir / parsed.api)
+
+
+def generate_package(
+    api: str, spec_name: str, doc: dict[str, Any], out_dir: Path, shared: Shared | None = None
+) -> None:
+    """Generate ``out_dir/<api>`` from the bundled *doc* alone (every model written into it unless
+    *shared* names it)."""
+    render_api(parse_api(api, spec_name, doc, out_dir), out_dir, shared or Shared())
+
+
+def generate_common(doc: dict[str, Any], out_dir: Path, apis: Sequence[Parsed] = ()) -> Shared:
     """Generate ``out_dir/common`` (``__init__`` and ``models``) from *doc*, the schemas of every
-    ``specs/shared/*.yaml`` (``shared_doc``); return what the APIs import from it instead of copying."""
+    ``specs/shared/*.yaml`` (``shared_doc``); return what the APIs import from it instead of copying.
+    A shared model that one of *apis* sends as a multipart body gets ``to_multipart``."""
     if not doc["components"]["schemas"]:
         return Shared()
-    project, data = _parse(COMMON, SHARED_SOURCE, doc, out_dir)
+    parsed = parse_api(COMMON, SHARED_SOURCE, doc, out_dir)
+    names = {str(m.class_info.name) for m in parsed.data.models}
+    multipart = {str(m.class_info.name) for p in apis for m in p.data.models if m.is_multipart_body} & names
+    parsed.data.models = [
+        attr.evolve(m, is_multipart_body=True) if str(m.class_info.name) in multipart else m for m in parsed.data.models
+    ]
     info = ApiInfo(api=COMMON, title=str(doc["info"]["title"]), class_name="")
-    renderer = _Renderer(project, data, info, SHARED_SOURCE, doc, Shared())
+    renderer = _Renderer(parsed.project, parsed.data, info, SHARED_SOURCE, doc, Shared())
     renderer.write(out_dir / COMMON / "__init__.py", "common_root.py.jinja")
     written = renderer.models(out_dir / COMMON)
-    _check_completeness(SHARED_SOURCE, doc, data)
     return Shared(
         modules={name: module for name, (module, _) in written.items()},
         texts={name: text for name, (_, text) in written.items()},
+        multipart=multipart,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from openapi_spec_validator import validate as validate_openapi
 
-from ._build import generate_common, generate_package, render_shared, shared_doc
+from ._build import generate_common, parse_api, render_api, render_shared, shared_doc
 from ._bundle import SpecError, bundle
 from ._paths import (
     COMMON,
@@ -106,17 +106,21 @@ def build(out_root: Path, specs: Path = SPECS) -> list[Built]:
     package = out_root / PACKAGE
     package.mkdir(parents=True)
     built = []
-    shared = generate_common(shared_doc(specs), package)
+    parsed = []
     for spec in spec_files(specs):
         api = api_name(spec)
         if api == COMMON:
             raise SpecError(f"specs/{spec.name}: the name {COMMON!r} belongs to the shared models package; rename it")
         source = f"specs/{spec.name}"
         doc = load_validated(spec)
-        generate_package(api, source, doc, package, shared)
+        parsed.append(parse_api(api, source, doc, package))
         _write_security(package / api / "_security.py", doc, source)
         _write_bundled(package / "_specs" / f"{api}.json", doc, source)
         built.append(Built(api, source, str(doc.get("info", {}).get("version", "")), base_path(doc)))
+    # the shared models first (what the APIs use decides their methods), then the APIs that import them
+    shared = generate_common(shared_doc(specs), package, parsed)
+    for api_parsed in parsed:
+        render_api(api_parsed, package, shared)
     render_shared(package)
     _write_root(package, built, input_digest(specs))
     write_registry(specs, package, {b.api: b.base_path for b in built}, banner("specs/apis.toml and specs/*.yaml"))
@@ -138,6 +142,7 @@ def _write_security(path: Path, doc: dict[str, Any], source: str) -> None:
                 alternatives = op.get("security", default)
                 schemes = tuple(tuple(sorted(alt)) for alt in alternatives)
                 rows.append(f"    ({method.upper()!r}, {template!r}, {op['operationId']!r}, {schemes!r}),")
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         banner(source)
         + '"""Security requirements per operation: ``(method, path template, operationId, alternatives)``.\n\n'

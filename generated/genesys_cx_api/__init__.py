@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "bfbd805e977e16dcdc8d20d3bd5a94b781fea1d7bfd7b7321ca8d7b23bf672b1"
+INPUT_DIGEST = "edd1d8a54c4c628d6b52a0ffa797d89d4e32b8585fa4ef277f779ffdc20e7a93"
 
 __all__ = ("INPUT_DIGEST",)

@@ -16,8 +16,8 @@ from ..._runtime import Operations, operation
 from ...types import UNSET, Unset
 
 if TYPE_CHECKING:  # models load with their operation, on its first call
+    from ...common.models.api_response import ApiResponse
     from ..models.api_request_of_change_password_operation import ApiRequestOfChangePasswordOperation
-    from ..models.api_response import ApiResponse
     from ..models.authorization_code_token_request import AuthorizationCodeTokenRequest
     from ..models.authorize_response_type import AuthorizeResponseType
     from ..models.client_credentials_token_request import ClientCredentialsTokenRequest

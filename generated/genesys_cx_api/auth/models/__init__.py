@@ -5,7 +5,7 @@ Each loads on first access (``models.X`` or ``from .models import X``), so impor
 not pay for all of them.
 
 Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``:
-``Status``, ``StatusDetail``.
+``ApiResponse``, ``ApiResponseData``, ``Status``, ``StatusDetail``, ``StatusResponse``.
 """
 
 from typing import TYPE_CHECKING
@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 from ..._runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from ...common.models.api_response import ApiResponse
+    from ...common.models.api_response_data import ApiResponseData
     from ...common.models.status import Status
     from ...common.models.status_detail import StatusDetail
+    from ...common.models.status_response import StatusResponse
     from .api_request_of_change_password_operation import ApiRequestOfChangePasswordOperation
-    from .api_response import ApiResponse
-    from .api_response_data import ApiResponseData
     from .authorization_code_token_request import AuthorizationCodeTokenRequest
     from .authorize_response_type import AuthorizeResponseType
     from .change_password_operation import ChangePasswordOperation
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from .cloud_user_details import CloudUserDetails
     from .default_o_auth_2_access_token import DefaultOAuth2AccessToken
     from .default_o_auth_2_access_token_token_type import DefaultOAuth2AccessTokenTokenType
-    from .error_response import ErrorResponse
     from .gateway_error import GatewayError
     from .grant_type import GrantType
     from .o_auth_2_error import OAuth2Error
@@ -39,8 +39,8 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "ApiRequestOfChangePasswordOperation": ".api_request_of_change_password_operation",
-        "ApiResponse": ".api_response",
-        "ApiResponseData": ".api_response_data",
+        "ApiResponse": "...common.models.api_response",
+        "ApiResponseData": "...common.models.api_response_data",
         "AuthorizationCodeTokenRequest": ".authorization_code_token_request",
         "AuthorizeResponseType": ".authorize_response_type",
         "ChangePasswordOperation": ".change_password_operation",
@@ -48,7 +48,6 @@ __getattr__, __dir__ = lazy_exports(
         "CloudUserDetails": ".cloud_user_details",
         "DefaultOAuth2AccessToken": ".default_o_auth_2_access_token",
         "DefaultOAuth2AccessTokenTokenType": ".default_o_auth_2_access_token_token_type",
-        "ErrorResponse": ".error_response",
         "GatewayError": ".gateway_error",
         "GrantType": ".grant_type",
         "OAuth2Error": ".o_auth_2_error",
@@ -57,6 +56,7 @@ __getattr__, __dir__ = lazy_exports(
         "RefreshTokenRequest": ".refresh_token_request",
         "Status": "...common.models.status",
         "StatusDetail": "...common.models.status_detail",
+        "StatusResponse": "...common.models.status_response",
         "UserProperties": ".user_properties",
         "UserRole": ".user_role",
     },
@@ -73,7 +73,6 @@ __all__ = (
     "CloudUserDetails",
     "DefaultOAuth2AccessToken",
     "DefaultOAuth2AccessTokenTokenType",
-    "ErrorResponse",
     "GatewayError",
     "GrantType",
     "OAuth2Error",
@@ -82,6 +81,7 @@ __all__ = (
     "RefreshTokenRequest",
     "Status",
     "StatusDetail",
+    "StatusResponse",
     "UserProperties",
     "UserRole",
 )

@@ -10,21 +10,63 @@ from typing import TYPE_CHECKING
 from ..._runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from .api_response import ApiResponse
+    from .api_response_data import ApiResponseData
+    from .certificate_info import CertificateInfo
+    from .certificate_upload import CertificateUpload
+    from .data_type import DataType
+    from .job_progress import JobProgress
+    from .key_value_item import KeyValueItem
+    from .paged_response import PagedResponse
+    from .paged_response_items_item import PagedResponseItemsItem
+    from .pre_signed_uri import PreSignedUri
+    from .scheduler_param import SchedulerParam
     from .status import Status
     from .status_detail import StatusDetail
     from .status_response import StatusResponse
+    from .sub_type import SubType
+    from .time_frame import TimeFrame
+    from .version_info import VersionInfo
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "ApiResponse": ".api_response",
+        "ApiResponseData": ".api_response_data",
+        "CertificateInfo": ".certificate_info",
+        "CertificateUpload": ".certificate_upload",
+        "DataType": ".data_type",
+        "JobProgress": ".job_progress",
+        "KeyValueItem": ".key_value_item",
+        "PagedResponse": ".paged_response",
+        "PagedResponseItemsItem": ".paged_response_items_item",
+        "PreSignedUri": ".pre_signed_uri",
+        "SchedulerParam": ".scheduler_param",
         "Status": ".status",
         "StatusDetail": ".status_detail",
         "StatusResponse": ".status_response",
+        "SubType": ".sub_type",
+        "TimeFrame": ".time_frame",
+        "VersionInfo": ".version_info",
     },
 )
 
 __all__ = (
+    "ApiResponse",
+    "ApiResponseData",
+    "CertificateInfo",
+    "CertificateUpload",
+    "DataType",
+    "JobProgress",
+    "KeyValueItem",
+    "PagedResponse",
+    "PagedResponseItemsItem",
+    "PreSignedUri",
+    "SchedulerParam",
     "Status",
     "StatusDetail",
     "StatusResponse",
+    "SubType",
+    "TimeFrame",
+    "VersionInfo",
 )

@@ -10,10 +10,10 @@ from ..._runtime import (
     MISSING,
     new_model,
 )
+from ...common.models.scheduler_param import SchedulerParam
+from ...common.models.time_frame import TimeFrame
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
-from .scheduler_param import SchedulerParam
-from .time_frame import TimeFrame
 from .ucs_job_params import UcsJobParams
 
 _decode_scheduler_param = SchedulerParam.from_dict
@@ -28,8 +28,8 @@ class Job(Model):
     Attributes:
         source: Source of job.
         title: Title of job.
-        time_frame: The export time frame of a job.
-        scheduler_param: The scheduler parameters of a job.
+        time_frame: Export time parameter of a job: all data, or the data between dateFrom and dateTo.
+        scheduler_param: Scheduler parameter of a job: run immediately, or on a cron schedule.
         job_params: The parameters of a job exporting Universal Contact Server (UCS) data.
         suspended: Suspended job (the docs type it as string, not boolean).
         file_split_size: Size of splitted file.

@@ -4,8 +4,8 @@
 Each loads on first access (``models.X`` or ``from .models import X``), so importing one model does
 not pay for all of them.
 
-Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``:
-``Status``, ``StatusDetail``, ``StatusResponse``.
+Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``: ``Status``,
+``StatusDetail``, ``StatusResponse``.
 """
 
 from typing import TYPE_CHECKING

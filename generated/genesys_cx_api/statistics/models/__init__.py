@@ -5,7 +5,7 @@ Each loads on first access (``models.X`` or ``from .models import X``), so impor
 not pay for all of them.
 
 Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``:
-``Status``, ``StatusDetail``, ``StatusResponse``.
+``ApiResponse``, ``ApiResponseData``, ``Status``, ``StatusDetail``, ``StatusResponse``.
 """
 
 from typing import TYPE_CHECKING
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 from ..._runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from ...common.models.api_response import ApiResponse
+    from ...common.models.api_response_data import ApiResponseData
     from ...common.models.status import Status
     from ...common.models.status_detail import StatusDetail
     from ...common.models.status_response import StatusResponse
-    from .api_response import ApiResponse
-    from .api_response_data import ApiResponseData
     from .bayeux_advice import BayeuxAdvice
     from .bayeux_advice_reconnect import BayeuxAdviceReconnect
     from .bayeux_message import BayeuxMessage
@@ -49,8 +49,8 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "ApiResponse": ".api_response",
-        "ApiResponseData": ".api_response_data",
+        "ApiResponse": "...common.models.api_response",
+        "ApiResponseData": "...common.models.api_response_data",
         "BayeuxAdvice": ".bayeux_advice",
         "BayeuxAdviceReconnect": ".bayeux_advice_reconnect",
         "BayeuxMessage": ".bayeux_message",

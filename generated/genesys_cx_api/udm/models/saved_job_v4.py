@@ -14,10 +14,10 @@ from ..._runtime import (
     new_model,
     string,
 )
+from ...common.models.scheduler_param import SchedulerParam
+from ...common.models.time_frame import TimeFrame
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
-from .scheduler_param import SchedulerParam
-from .time_frame import TimeFrame
 from .ucs_job_params import UcsJobParams
 
 _decode_scheduler_param = SchedulerParam.from_dict

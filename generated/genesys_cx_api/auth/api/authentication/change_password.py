@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
+from ....common.models.api_response import ApiResponse
 from ...models.api_request_of_change_password_operation import ApiRequestOfChangePasswordOperation
-from ...models.api_response import ApiResponse
 
 _decode_api_response = ApiResponse.from_dict
 

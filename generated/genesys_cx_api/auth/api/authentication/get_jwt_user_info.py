@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from ...models.api_response import ApiResponse
+from ....common.models.api_response import ApiResponse
 
 _decode_api_response = ApiResponse.from_dict
 

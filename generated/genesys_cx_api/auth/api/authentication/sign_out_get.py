@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
+from ....common.models.api_response import ApiResponse
 from ....types import UNSET, Unset
-from ...models.api_response import ApiResponse
 
 _decode_api_response = ApiResponse.from_dict
 

@@ -10,9 +10,9 @@ import httpx
 from ...._runtime import (
     at_index,
 )
+from ....common.models.data_type import DataType
 from ....errors import InvalidData
 from ....types import UNSET, Unset
-from ...models.data_type import DataType
 
 _decode_data_type = DataType.from_dict
 

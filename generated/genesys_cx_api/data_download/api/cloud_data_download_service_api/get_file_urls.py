@@ -11,8 +11,8 @@ from ...._runtime import (
     any_of,
     list_of,
 )
+from ....common.models.pre_signed_uri import PreSignedUri
 from ....types import UNSET, Unset
-from ...models.pre_signed_uri import PreSignedUri
 
 _decode_pre_signed_uri = PreSignedUri.from_dict
 

@@ -10,8 +10,8 @@ import httpx
 from ...._runtime import (
     at_index,
 )
+from ....common.models.key_value_item import KeyValueItem
 from ....errors import InvalidData
-from ...models.key_value_item import KeyValueItem
 
 _decode_key_value_item = KeyValueItem.from_dict
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ...models.api_response import ApiResponse
+from ....common.models.api_response import ApiResponse
 
 _decode_api_response = ApiResponse.from_dict
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from ...models.certificate_info import CertificateInfo
+from ....common.models.certificate_info import CertificateInfo
 
 _decode_certificate_info = CertificateInfo.from_dict
 

@@ -10,9 +10,9 @@ import httpx
 from ...._runtime import (
     at_index,
 )
+from ....common.models.sub_type import SubType
 from ....errors import InvalidData
 from ....types import UNSET, Unset
-from ...models.sub_type import SubType
 
 _decode_sub_type = SubType.from_dict
 

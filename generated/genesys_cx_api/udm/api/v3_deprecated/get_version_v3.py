@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from ...models.version_info import VersionInfo
+from ....common.models.version_info import VersionInfo
 
 _decode_version_info = VersionInfo.from_dict
 

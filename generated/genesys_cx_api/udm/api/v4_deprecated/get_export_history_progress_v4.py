@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ...models.job_progress import JobProgress
+from ....common.models.job_progress import JobProgress
 
 _decode_job_progress = JobProgress.from_dict
 

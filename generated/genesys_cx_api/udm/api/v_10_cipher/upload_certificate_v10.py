@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import httpx
 
+from ....common.models.certificate_upload import CertificateUpload
 from ....errors import InvalidData
-from ...models.certificate_upload import CertificateUpload
 
 
 def request(

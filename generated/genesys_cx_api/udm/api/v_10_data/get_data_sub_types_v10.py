@@ -11,8 +11,8 @@ from ...._runtime import (
     any_of,
     list_of,
 )
+from ....common.models.sub_type import SubType
 from ....types import UNSET, Unset
-from ...models.sub_type import SubType
 from ...models.sub_type_result_type_1 import SubTypeResultType1
 
 _decode_sub_type = SubType.from_dict

@@ -11,8 +11,8 @@ from ...._runtime import (
     any_of,
     list_of,
 )
+from ....common.models.data_type import DataType
 from ....types import UNSET, Unset
-from ...models.data_type import DataType
 from ...models.data_type_result_type_1 import DataTypeResultType1
 
 _decode_data_type = DataType.from_dict

@@ -11,7 +11,7 @@ from ...._runtime import (
     any_of,
     list_of,
 )
-from ...models.key_value_item import KeyValueItem
+from ....common.models.key_value_item import KeyValueItem
 from ...models.key_value_result_type_1 import KeyValueResultType1
 
 _decode_key_value_item = KeyValueItem.from_dict

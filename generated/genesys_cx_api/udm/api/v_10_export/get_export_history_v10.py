@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
+from ....common.models.paged_response import PagedResponse
 from ....types import UNSET, Unset
-from ...models.paged_response import PagedResponse
 
 _decode_paged_response = PagedResponse.from_dict
 
