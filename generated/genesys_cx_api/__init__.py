@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "edd1d8a54c4c628d6b52a0ffa797d89d4e32b8585fa4ef277f779ffdc20e7a93"
+INPUT_DIGEST = "41ba116ad40a8cd9a7a5e5e77bc75a0729f8de38ba6e89cfd902302cba74ae23"
 
 __all__ = ("INPUT_DIGEST",)
