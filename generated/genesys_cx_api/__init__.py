@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "41ba116ad40a8cd9a7a5e5e77bc75a0729f8de38ba6e89cfd902302cba74ae23"
+INPUT_DIGEST = "fb7d42682fb16be5b253fe608aaf88f215d4bf7f981d33eae703ae446ea37f95"
 
 __all__ = ("INPUT_DIGEST",)
