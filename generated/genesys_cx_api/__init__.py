@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "2769a1707cb60676de827ac1796754d8b4bdf9ecf29be7cc02e74e5da467e940"
+INPUT_DIGEST = "d919f79732ec7f06b4efa4d00ac225ee99370013b77b572ecdf9b6360865c4b2"
 
 __all__ = ("INPUT_DIGEST",)
