@@ -9,6 +9,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "6bd427092d167d2a4ebdf1d0a5c55f9d16847bb4dc040b01e06c9c60931143a2"
+INPUT_DIGEST = "2190f219b598460b2e0be9367b25eff5cb834dde8e114401ba02a5bfc13dc775"
 
 __all__ = ("INPUT_DIGEST",)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import importlib
+import json
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import ModuleType
@@ -27,6 +28,7 @@ from .types import UNSET, Unset
 
 __all__ = (
     "MISSING",
+    "OPERATION_EXTENSION",
     "Ambient",
     "AsyncStream",
     "Handler",
@@ -39,6 +41,7 @@ __all__ = (
     "constant",
     "date_time",
     "integer",
+    "json_bytes",
     "lazy_exports",
     "list_of",
     "no_ambient",
@@ -53,6 +56,14 @@ HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 #: The default of ``dict.pop`` in ``from_dict``: ``UNSET``, typed so that a popped value stays ``Any``.
 MISSING: Any = UNSET
+
+#: The ``request.extensions`` key under which every request an API class sends names its operationId
+#: (the SDK plans credentials per operation with it, and names the operation in a ``TransportError``).
+OPERATION_EXTENSION = "genesys_cx_api.operation"
+
+#: Encodes a JSON body exactly as httpx's ``json=`` does (compact, UTF-8, no NaN), built once: ``json.dumps``
+#: with these options would build a new encoder on every call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 #: ``handler(response, parse, operation_id)`` -> the value the method returns. The SDK's handler
 #: returns ``parse()`` for a 2xx answer and raises its typed errors for anything else.
@@ -269,6 +280,11 @@ def any_of(value: Any, expected: str, *variants: Callable[[Any], Any]) -> Any:
     if best > 1 and scores.count(best) == 1:
         raise errors[scores.index(best)]
     raise InvalidData.of(expected, value)
+
+
+def json_bytes(value: Any) -> bytes:
+    """*value* (JSON data) as the body bytes httpx's ``json=`` would send."""
+    return _JSON.encode(value).encode("utf-8")
 
 
 def to_json(value: Any) -> Any:

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, Unset
 from ...models.authorize_response_type import AuthorizeResponseType
 
@@ -24,6 +27,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/oauth/authorize",
+        "extensions": {OPERATION_EXTENSION: "authorize"},
     }
     params: dict[str, Any] = {}
     params["client_id"] = client_id

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.open_id_user_info import OpenIdUserInfo
 
 
@@ -15,6 +18,7 @@ def request() -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/openid/userinfo",
+        "extensions": {OPERATION_EXTENSION: "get_openid_user_info"},
     }
     return kwargs
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.api_response import ApiResponse
 
 
@@ -15,6 +18,7 @@ def request() -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/ping",
+        "extensions": {OPERATION_EXTENSION: "ping"},
     }
     return kwargs
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, Unset
 from ...models.api_response import ApiResponse
 
@@ -20,6 +23,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/sign-out",
+        "extensions": {OPERATION_EXTENSION: "sign_out_get"},
     }
     params: dict[str, Any] = {}
     if not isinstance(global_, Unset):

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, Unset
 from ...models.paged_response import PagedResponse
 
@@ -26,6 +29,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v4/export/history",
+        "extensions": {OPERATION_EXTENSION: "get_export_history"},
     }
     params: dict[str, Any] = {}
     if not isinstance(desc_asc, Unset):

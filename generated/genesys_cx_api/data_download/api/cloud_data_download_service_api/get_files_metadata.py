@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, Unset
 from ...models.paged_response import PagedResponse
 
@@ -27,6 +30,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/file-metadatas",
+        "extensions": {OPERATION_EXTENSION: "get_files_metadata"},
     }
     params: dict[str, Any] = {}
     if not isinstance(desc_asc, Unset):

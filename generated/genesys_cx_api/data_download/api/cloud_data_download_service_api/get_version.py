@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.version_info import VersionInfo
 
 
@@ -15,6 +18,7 @@ def request() -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/version",
+        "extensions": {OPERATION_EXTENSION: "get_version"},
     }
     return kwargs
 

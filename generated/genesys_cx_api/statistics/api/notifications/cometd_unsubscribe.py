@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
     list_of,
 )
 from ...models.bayeux_message import BayeuxMessage
@@ -18,11 +20,15 @@ def request(
     body: list[BayeuxMessage],
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for cometd_unsubscribe."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/notifications/unsubscribe",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "cometd_unsubscribe"},
     }
-    kwargs["json"] = [item.to_dict() for item in body]
+    kwargs["content"] = json_bytes([item.to_dict() for item in body])
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
     list_of,
 )
 from ...models.key_value_item import KeyValueItem
@@ -18,6 +19,7 @@ def request() -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/data/job-statuses",
+        "extensions": {OPERATION_EXTENSION: "get_job_statuses_v3"},
     }
     return kwargs
 

@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.job_progress import JobProgress
 
 
@@ -17,9 +20,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_export_history_progress_v4."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/v4/export/history/{id}/progress".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v4/export/history/{quote(id, safe='')}/progress",
+        "extensions": {OPERATION_EXTENSION: "get_export_history_progress_v4"},
     }
     return kwargs
 

@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.job_info import JobInfo
 
 
@@ -17,9 +20,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_export_job_v10."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/v10/export/jobs/{id}".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v10/export/jobs/{quote(id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "get_export_job_v10"},
     }
     return kwargs
 

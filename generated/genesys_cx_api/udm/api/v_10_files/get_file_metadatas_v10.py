@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, Unset
 from ...models.paged_response import PagedResponse
 
@@ -30,6 +33,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/file-metadatas",
+        "extensions": {OPERATION_EXTENSION: "get_file_metadatas_v10"},
     }
     params: dict[str, Any] = {}
     if not isinstance(history_id, Unset):
