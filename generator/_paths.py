@@ -9,6 +9,9 @@ SPECS = ROOT / "specs"
 GENERATED = ROOT / "generated"
 PACKAGE = "genesys_cx_api"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: The subpackage of the models every API shares (from ``specs/shared/*.yaml``), and their banner's source.
+COMMON = "common"
+SHARED_SOURCE = "specs/shared/*.yaml"
 
 #: Versions that make the output reproducible. The generator refuses to run with others.
 OPENAPI_PYTHON_CLIENT_VERSION = "0.29.1"

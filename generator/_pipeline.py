@@ -18,9 +18,19 @@ from typing import Any
 
 from openapi_spec_validator import validate as validate_openapi
 
-from ._build import generate_package, render_shared
+from ._build import generate_common, parse_api, render_api, render_shared, shared_doc
 from ._bundle import SpecError, bundle
-from ._paths import GENERATED, OPENAPI_PYTHON_CLIENT_VERSION, PACKAGE, ROOT, SPECS, api_name, spec_files
+from ._paths import (
+    COMMON,
+    GENERATED,
+    OPENAPI_PYTHON_CLIENT_VERSION,
+    PACKAGE,
+    ROOT,
+    SHARED_SOURCE,
+    SPECS,
+    api_name,
+    spec_files,
+)
 from ._postprocess import banner, check_ruff_version, format_tree
 from ._registry import write_registry
 
@@ -96,14 +106,21 @@ def build(out_root: Path, specs: Path = SPECS) -> list[Built]:
     package = out_root / PACKAGE
     package.mkdir(parents=True)
     built = []
+    parsed = []
     for spec in spec_files(specs):
         api = api_name(spec)
+        if api == COMMON:
+            raise SpecError(f"specs/{spec.name}: the name {COMMON!r} belongs to the shared models package; rename it")
         source = f"specs/{spec.name}"
         doc = load_validated(spec)
-        generate_package(api, source, doc, package)
+        parsed.append(parse_api(api, source, doc, package))
         _write_security(package / api / "_security.py", doc, source)
         _write_bundled(package / "_specs" / f"{api}.json", doc, source)
         built.append(Built(api, source, str(doc.get("info", {}).get("version", "")), base_path(doc)))
+    # the shared models first (what the APIs use decides their methods), then the APIs that import them
+    shared = generate_common(shared_doc(specs), package, parsed)
+    for api_parsed in parsed:
+        render_api(api_parsed, package, shared)
     render_shared(package)
     _write_root(package, built, input_digest(specs))
     write_registry(specs, package, {b.api: b.base_path for b in built}, banner("specs/apis.toml and specs/*.yaml"))
@@ -125,6 +142,7 @@ def _write_security(path: Path, doc: dict[str, Any], source: str) -> None:
                 alternatives = op.get("security", default)
                 schemes = tuple(tuple(sorted(alt)) for alt in alternatives)
                 rows.append(f"    ({method.upper()!r}, {template!r}, {op['operationId']!r}, {schemes!r}),")
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         banner(source)
         + '"""Security requirements per operation: ``(method, path template, operationId, alternatives)``.\n\n'
@@ -147,7 +165,8 @@ def _write_root(package: Path, built: list[Built], digest: str) -> None:
 
 Each subpackage (``{PACKAGE}.messaging``, ...) has ``models`` and ``api`` (one module per operation and
 the ``<Name>Api`` / ``Async<Name>Api`` classes). Shared by all: ``types`` (``UNSET``, ``File``, the
-``Model`` base), ``errors`` (``InvalidData``) and ``_runtime``. ``_specs/<api>.json`` holds the
+``Model`` base), ``errors`` (``InvalidData``), ``_runtime`` and ``common.models`` (the models of
+``specs/shared``, such as ``Status``, which each API's ``models`` re-exports). ``_specs/<api>.json`` holds the
 bundled spec each was generated from; the SDK's sandbox validates traffic against them.
 ``_registry.APIS`` lists the APIs (spec, version, base path, classes, operations).
 """
@@ -237,6 +256,8 @@ def _specs_of(names: list[str]) -> list[str]:
         top, _, rest = name.partition("/")
         if top == "_specs":
             found.add(f"specs/{Path(rest).stem}.yaml")
+        elif top == COMMON:
+            found.add(SHARED_SOURCE)
         elif rest:
             found.add(f"specs/{top}.yaml")
         else:

@@ -3,12 +3,13 @@
 
 Each subpackage (``genesys_cx_api.messaging``, ...) has ``models`` and ``api`` (one module per operation and
 the ``<Name>Api`` / ``Async<Name>Api`` classes). Shared by all: ``types`` (``UNSET``, ``File``, the
-``Model`` base), ``errors`` (``InvalidData``) and ``_runtime``. ``_specs/<api>.json`` holds the
+``Model`` base), ``errors`` (``InvalidData``), ``_runtime`` and ``common.models`` (the models of
+``specs/shared``, such as ``Status``, which each API's ``models`` re-exports). ``_specs/<api>.json`` holds the
 bundled spec each was generated from; the SDK's sandbox validates traffic against them.
 ``_registry.APIS`` lists the APIs (spec, version, base path, classes, operations).
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "2190f219b598460b2e0be9367b25eff5cb834dde8e114401ba02a5bfc13dc775"
+INPUT_DIGEST = "3766255723b0041bfdb8a17b3d27227df8b2816ec30096c35a38d24bd41a0722"
 
 __all__ = ("INPUT_DIGEST",)

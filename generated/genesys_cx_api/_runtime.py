@@ -6,8 +6,9 @@ method builds its request with its operation module's ``request(...)``, sends it
 client it was given, and hands the answer to ``handler(response, parse, operation_id)``; ``parse()``
 decodes a 2xx answer with the documented schema (the operation module's ``parse(response)``).
 
-The models' ``from_dict`` check scalars inline and call the helpers below for arrays, unions and
-formats; every failure is one ``InvalidData`` naming the JSON path.
+The models' ``from_dict`` check scalars, known enum values and arrays inline and call the helpers
+below for unions, formats and the slow paths; every failure is one ``InvalidData`` naming the JSON
+path, built only when it is raised.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import datetime
 import importlib
 import json
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
+from enum import Enum
 from types import ModuleType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -36,22 +39,27 @@ __all__ = (
     "Stream",
     "any_of",
     "anything",
+    "at_index",
     "boolean",
     "bytes_",
     "constant",
     "date_time",
+    "enum_of",
     "integer",
     "json_bytes",
     "lazy_exports",
     "list_of",
+    "new_model",
     "no_ambient",
     "number",
     "operation",
+    "redirect_answer",
     "string",
     "to_json",
 )
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 #: The default of ``dict.pop`` in ``from_dict``: ``UNSET``, typed so that a popped value stays ``Any``.
@@ -65,9 +73,21 @@ OPERATION_EXTENSION = "genesys_cx_api.operation"
 #: with these options would build a new encoder on every call.
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
-#: ``handler(response, parse, operation_id)`` -> the value the method returns. The SDK's handler
-#: returns ``parse()`` for a 2xx answer and raises its typed errors for anything else.
-Handler = Callable[[httpx.Response, Callable[[], Any], str], Any]
+
+class Handler(Protocol):
+    """``handler(response, parse, operation_id)`` -> the value the method returns.
+
+    The SDK's handler returns ``parse()`` for a 2xx answer, and for an answer whose status is in
+    *redirects* (the redirects the operation documents as its answer, ``x-sdk-redirect``: never
+    followed); it raises its typed errors for anything else. Only operations with such redirects
+    pass *redirects*.
+    """
+
+    def __call__(
+        self, response: httpx.Response, parse: Callable[[], Any], operation: str, /, *, redirects: Collection[int] = ...
+    ) -> Any: ...
+
+
 #: ``ambient(kind)`` -> the value of a configured header (kinds ``"ccid"``, ``"trace"``), or None.
 Ambient = Callable[[str], str | None]
 
@@ -91,7 +111,11 @@ def operation(name: str) -> ModuleType:
 
 
 def lazy_exports(package: str, modules: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for *package*: each name imported from its module on first access."""
+    """``__getattr__`` and ``__dir__`` for *package*: each name imported from its module on first access.
+
+    *modules* maps a name to the module that defines it, relative to *package* (``".status"``, or
+    ``"...common.models.status"`` for a model every API shares).
+    """
     namespace = sys.modules[package].__dict__
 
     def __getattr__(name: str) -> Any:
@@ -99,7 +123,7 @@ def lazy_exports(package: str, modules: dict[str, str]) -> tuple[Callable[[str],
             module = modules[name]
         except KeyError:
             raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        value = getattr(importlib.import_module(module, package), name)
         namespace[name] = value
         return value
 
@@ -244,16 +268,49 @@ def constant(expected: Any) -> Callable[[Any], Any]:
 
 def list_of(item: Callable[[Any], T], value: Any) -> list[T]:
     """*value* as a list, each element decoded by *item*; an error names the element's index."""
-    if not isinstance(value, list):
+    if type(value) is not list and not isinstance(value, list):
         raise InvalidData.of("array", value)
-    index = 0
     try:
-        result = []
-        for index, element in enumerate(value):  # noqa: B007 (index is read by the handler)
-            result.append(item(element))
-        return result
+        return [item(element) for element in value]
     except InvalidData as exc:
-        raise exc.within(index) from None
+        raise at_index(exc, item, value) from None
+
+
+def at_index(error: InvalidData, item: Callable[[Any], Any], value: list[Any]) -> InvalidData:
+    """The error of the first element of *value* that *item* rejects, naming its index.
+
+    Arrays are decoded by a comprehension, which does not know which element raised *error*: the
+    elements are decoded again, on this error path only, up to the one that fails (decoding is
+    pure, so it is the same one). *error* itself if none fails the second time.
+    """
+    for index, element in enumerate(value):
+        try:
+            item(element)
+        except InvalidData as exc:
+            return exc.within(index)
+    return error
+
+
+def enum_of(cls: type[E], value: Any, path: str = "") -> E:
+    """*value* as a member of the open enum *cls*: known or not (``is_known``), if its type fits.
+
+    ``from_dict`` looks known values up itself and comes here for the rest.
+    """
+    if issubclass(cls, int):
+        if type(value) is not int:
+            raise InvalidData.of("integer", value, path)
+    elif not isinstance(value, str):
+        raise InvalidData.of("string", value, path)
+    return cls(value)
+
+
+if TYPE_CHECKING:
+
+    def new_model(cls: type[T]) -> T:
+        """A model instance with no attribute set (``from_dict`` sets every one of them)."""
+
+else:
+    new_model = object.__new__
 
 
 def _progress(error: InvalidData) -> int:
@@ -285,6 +342,24 @@ def any_of(value: Any, expected: str, *variants: Callable[[Any], Any]) -> Any:
 def json_bytes(value: Any) -> bytes:
     """*value* (JSON data) as the body bytes httpx's ``json=`` would send."""
     return _JSON.encode(value).encode("utf-8")
+
+
+def redirect_answer(response: httpx.Response, decode: Callable[[dict[str, str]], T]) -> T:
+    """A documented redirect answer (``x-sdk-redirect``), read instead of followed, as *decode* builds it.
+
+    The model's ``location`` is the ``Location`` header as sent; its other fields are the parameters
+    that URL carries, those of its query and then those of its fragment (where an OAuth2 implicit
+    grant puts the token, RFC 6749 4.2.2); the last of a repeated parameter wins, and one named
+    ``location`` is read only from the URL itself. No ``Location`` is ``InvalidData``.
+    """
+    location = response.headers.get("location")
+    if location is None:
+        raise InvalidData("a Location header", "nothing", "Location")
+    url = urlsplit(location)
+    fields = dict(parse_qsl(url.query, keep_blank_values=True))
+    fields.update(parse_qsl(url.fragment, keep_blank_values=True))
+    fields["location"] = location
+    return decode(fields)
 
 
 def to_json(value: Any) -> Any:

@@ -49,9 +49,9 @@ class InvalidData(ValueError):
         super().__init__(expected, found, path)
 
     @classmethod
-    def of(cls, expected: str, value: object) -> InvalidData:
-        """The error for *value*, found where *expected* was required."""
-        return cls(expected, _json_kind(value))
+    def of(cls, expected: str, value: object, path: str = "") -> InvalidData:
+        """The error for *value*, found (at *path*) where *expected* was required."""
+        return cls(expected, _json_kind(value), path)
 
     def within(self, key: str | int) -> InvalidData:
         """This error seen from the enclosing object (*key*: a field name) or array (*key*: an index)."""

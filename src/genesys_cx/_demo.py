@@ -226,21 +226,22 @@ class Demo:
         service = "workitem"
         external = f"order-42-{int(time.time())}"
         om = self.genesys.open_media
-        om.create_interaction(
+        created = om.create_interaction(
             service,
             body=CreateInteractionData.from_dict(
                 {"data": {"externalId": external, "userData": {"order": "42", "priority": "high"}}}
             ),
-        )
-        self.out.sent(f"workitem created with external id {external}")
+        ).data
+        self.out.sent(f"workitem created with external id {external}, interaction id {created.interaction_id}")
         om.update_interaction_by_external_id(
             service,
             external,
             body=ChangePropertiesData.from_dict({"data": {"changedProperties": {"priority": "urgent"}}}),
         )
         self.out.sent("workitem updated: priority = urgent")
-        got = om.get_interaction_by_external_id(service, external)
-        self.out.got(f"workitem state: {_short(got.to_dict())}")
+        got = om.get_interaction_by_external_id(service, external).data
+        _check(got.user_data["priority"] == "urgent", "the workitem's user data has the update")
+        self.out.got(f"workitem: {_short(got.to_dict())}")
         om.stop_interaction_by_external_id(service, external, body=StopInteractionData.from_dict({"data": {}}))
         self.out.ok(f"workitem {external} stopped")
 

@@ -3,6 +3,7 @@ nothing lost (unknown fields), a readable repr, and required-ness from the docum
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -10,11 +11,14 @@ import pytest
 from genesys_cx_api.errors import InvalidData
 from genesys_cx_api.messaging.api.third_party_messaging_api import send_message
 from genesys_cx_api.messaging.models import (
+    FailureReasonCode,
     InboundMessageResponse,
+    ReceiptMessage,
+    ReceiptStatus,
     SendMessagesRequest,
     TextMessage,
 )
-from genesys_cx_api.types import UNSET
+from genesys_cx_api.types import UNSET, Unset
 
 from genesys_cx import handle_response
 from genesys_cx.errors import InvalidResponse
@@ -24,6 +28,8 @@ TEXT: dict[str, Any] = {
     "channel": {"from": {"id": "16504661149", "name": "Consumer"}, "to": {"id": "0123456789"}},
     "text": "Hi",
 }
+
+RECEIPT_CHANNEL: dict[str, Any] = {"from": {"id": "0123456789"}, "to": {"id": "16504661149"}, "messageId": "m-1"}
 
 
 def _without(data: dict[str, Any], *path: str) -> dict[str, Any]:
@@ -106,3 +112,47 @@ def test_an_answer_that_does_not_fit_is_invalid_response_with_the_path() -> None
         handle_response(response, lambda: send_message.parse(response), "send_message")
     assert info.value.path == "data.ids[0]"
     assert info.value.operation == "send_message" and info.value.body == response.content
+
+
+def test_any_mapping_decodes_and_the_model_shares_no_dict_with_its_input() -> None:
+    data = {**TEXT, "extra": {"x": 1}}
+    message = TextMessage.from_dict(MappingProxyType(data))
+    assert message.to_dict() == data
+    message["more"] = 2
+    message.channel["new"] = 3
+    assert data == {**TEXT, "extra": {"x": 1}} and "new" not in data["channel"]
+    assert TextMessage.from_dict(TEXT).additional_properties == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "found"),
+    [(True, "boolean"), (305.0, "number"), ("305", "string"), (None, "null"), ([305], "array")],
+)
+def test_an_integer_enum_takes_exact_integers_only(code: Any, found: str) -> None:
+    receipt = {
+        "type": "Receipt",
+        "channel": RECEIPT_CHANNEL,
+        "status": "Failed",
+        "reasons": [{"code": 305}, {"code": code}],
+    }
+    with pytest.raises(InvalidData) as info:
+        ReceiptMessage.from_dict(receipt)
+    assert (info.value.path, info.value.expected, info.value.found) == ("reasons[1].code", "integer", found)
+
+
+def test_enum_values_known_unknown_and_wrong() -> None:
+    base = {"type": "Receipt", "channel": RECEIPT_CHANNEL}
+    known = ReceiptMessage.from_dict({**base, "status": "Failed", "reasons": [{"code": 305}]})
+    assert known.status is ReceiptStatus.FAILED and known.status.is_known
+    assert not isinstance(known.reasons, Unset) and known.reasons[0].code is FailureReasonCode(305)
+    unknown = ReceiptMessage.from_dict({**base, "status": "Bounced", "reasons": [{"code": 999}]})
+    assert unknown.status == "Bounced" and not unknown.status.is_known
+    assert not isinstance(unknown.reasons, Unset) and unknown.reasons[0].code == 999
+    assert not unknown.reasons[0].code.is_known
+    assert unknown.to_dict() == {**base, "status": "Bounced", "reasons": [{"code": 999}]}
+    for wrong, found in ((7, "number"), (["Failed"], "array"), ({}, "object")):
+        with pytest.raises(InvalidData) as info:
+            ReceiptMessage.from_dict({**base, "status": wrong})
+        assert (info.value.path, info.value.expected, info.value.found) == ("status", "string", found)
+    with pytest.raises(InvalidData, match=r"^status: required field is missing \(expected string\)$"):
+        ReceiptMessage.from_dict(base)

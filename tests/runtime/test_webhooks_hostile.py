@@ -53,6 +53,12 @@ HOSTILE_BODIES = {
     "a lone surrogate escape": b'{"type": "Text", "text": "\\ud800", "channel": 1}',
     "a message id with a lone surrogate": encode(sms("\ud83d")),
     "events with a lone surrogate": b'{"operationId": "\\udc00"}',
+    # the surrogates of U+1F600 written as UTF-8 bytes (CESU-8): not UTF-8, though json.loads(bytes) reads them
+    "an SMS whose text is UTF-8-encoded surrogates": encode(sms(text="@")).replace(
+        b'"@"', b'"\xed\xa0\xbd\xed\xb8\x80"'
+    ),
+    "a message id that is UTF-8-encoded surrogates, after a space": b" "
+    + encode(sms("@")).replace(b"@", b"\xed\xb0\x80"),
     "UTF-16 garbage": b"\xff\xfe{\x00",
     "NUL bytes": b"\x00" * 64,
     "an e-mail whose 'to' is an object": encode({**email(), "channel": {**email()["channel"], "to": {"id": "x"}}}),

@@ -155,6 +155,77 @@ def test_malformed_bodies_raise_invalid_payload_with_a_clear_message(body: bytes
     assert len(repr(info.value)) < 200
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"type": "Typing"}  \r\n\t', {"type": "Typing"}),  # JSON whitespace after the object is fine
+        (b' {"type": "Typing"}', {"type": "Typing"}),
+        (b'\xef\xbb\xbf{"type": "Typing"}', {"type": "Typing"}),  # a UTF-8 BOM, as json.loads reads it
+        ('{"type": "Typing"}'.encode("utf-16"), {"type": "Typing"}),  # UTF-16 with its BOM, as json.loads reads it
+        (b'{"type": "Typing", "t": "\\ud83d\\ude00"}', {"type": "Typing", "t": "\U0001f600"}),  # a paired escape
+    ],
+)
+def test_json_text_is_read_as_json_loads_reads_it(body: bytes, expected: dict[str, Any]) -> None:
+    message = parse_message(body, sign(SECRET, body), SECRET)
+    assert message == UnknownMessage("Typing", expected)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"type": "Typing"} x', "body is not valid JSON: Extra data at line 1 column 20"),
+        (b'{"type": "Typing"}{}', "body is not valid JSON: Extra data at line 1 column 19"),
+        (b'{"type": "Typing", "t": "\\ud800"}', "unpaired UTF-16 surrogate"),
+        (b'{"type": "Typing", "t": "\xed\xa0\x80"}', "not UTF-8 text (invalid continuation byte at byte 25)"),
+        (b' {"type": "Typing", "t": "\xed\xa0\x80"}', "unpaired UTF-16 surrogate"),
+    ],
+)
+def test_what_json_loads_would_not_read_or_utf8_cannot_hold_is_invalid_payload(body: bytes, expected: str) -> None:
+    with pytest.raises(InvalidPayload, match=expected.replace("(", r"\(").replace(")", r"\)")) as info:
+        parse_message(body, sign(SECRET, body), SECRET)
+    assert info.value.body == body
+
+
+#: any character, unpaired surrogates included, and the ones JSON escapes
+characters = st.characters(codec=None, exclude_categories=()) | st.sampled_from(["\ud800", "\udfff", '"', "\\", "é"])
+any_text = st.lists(characters, max_size=6).map("".join)
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(any_text, children, max_size=3),
+    max_leaves=10,
+)
+
+
+def _utf8_safe(value: Any) -> bool:
+    if isinstance(value, str):
+        return not any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return all(_utf8_safe(k) and _utf8_safe(v) for k, v in value.items())
+    return all(_utf8_safe(v) for v in value) if isinstance(value, list) else True
+
+
+@given(
+    fields=st.dictionaries(any_text, any_json, max_size=4),
+    ascii_only=st.booleans(),
+    before=st.sampled_from(["", " ", "\n"]),
+    after=st.sampled_from(["", " ", "\r\n"]),
+)
+def test_any_json_object_comes_back_whole_unless_a_string_cannot_be_utf8(
+    fields: dict[str, Any], ascii_only: bool, before: str, after: str
+) -> None:
+    """Surrogates sent as ``\\uD8xx`` escapes (ascii_only) or as UTF-8-encoded bytes (CESU-8), paired
+    or not, with or without whitespace around the object: a document whose every string can be
+    written as UTF-8 comes back exactly as json.loads reads it, any other is ``InvalidPayload``."""
+    document = {**fields, "type": "Typing"}
+    text = before + json.dumps(document, ensure_ascii=ascii_only) + after
+    body = text.encode("utf-8", "surrogatepass")
+    if _utf8_safe(document):
+        assert parse_message(body, sign(SECRET, body), SECRET) == UnknownMessage("Typing", json.loads(body))
+    else:
+        with pytest.raises(InvalidPayload):
+            parse_message(body, sign(SECRET, body), SECRET)
+
+
 def test_events_with_a_wrong_shape_raise_invalid_payload() -> None:
     body = encode({"operationId": "op", "data": {"entities": [{"event": 5}]}})
     with pytest.raises(InvalidPayload, match="does not match EventsPayload"):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
-from typing import Any
+from typing import assert_type
 
 import httpx
 import pytest
@@ -11,20 +12,15 @@ from genesys_cx_api.open_media.api import OpenMediaApi
 from genesys_cx_api.open_media.models import (
     ChangePropertiesData,
     CreateInteractionData,
-    InteractionResponse,
+    Interaction,
     StopInteractionData,
+    UserData,
 )
-from genesys_cx_api.types import Unset
+from genesys_cx_api.types import UNSET, Unset
 
 from genesys_cx import handle_response
 from genesys_cx.errors import ApiError
 from genesys_cx.sandbox import DEMO_API_KEY, Sandbox
-
-
-def _data(answer: InteractionResponse) -> dict[str, Any]:
-    """The interaction an answer carries (its ``data``: every success has one)."""
-    assert not isinstance(answer.data, Unset), "a success without data"
-    return answer.data.additional_properties
 
 
 @pytest.fixture
@@ -41,15 +37,25 @@ def _status_of(call: object) -> int:
     return caught.value.status
 
 
-def test_lifecycle_by_external_id(api: OpenMediaApi) -> None:
+def test_lifecycle_by_external_id(api: OpenMediaApi, sb: Sandbox) -> None:
     created = api.create_interaction(
         "demo",
         body=CreateInteractionData.from_dict(
             {"data": {"externalId": "ticket-1", "userData": {"priority": 1, "topic": "billing"}}}
         ),
     )
+    # The types a user sees (checked by mypy --strict over tests/): the envelope code and the
+    # interaction need no Unset check; the interaction's fields are optional (no answer is documented).
+    assert_type(created.status.code, int)
+    assert_type(created.data, Interaction)
+    assert_type(created.data.user_data, UserData)
+    assert_type(created.data.interaction_id, str | Unset)
+    assert_type(created.data.received_at, datetime.datetime | Unset)
     assert created.status.code == 0
-    interaction_id = _data(created)["interactionId"]
+    assert isinstance(created.data, Interaction) and created.data.external_id == "ticket-1"
+    assert created.data.user_data.to_dict() == {"priority": 1, "topic": "billing"}
+    interaction_id = created.data.interaction_id
+    assert isinstance(interaction_id, str) and interaction_id
 
     api.update_interaction_by_external_id(
         "demo",
@@ -64,21 +70,23 @@ def test_lifecycle_by_external_id(api: OpenMediaApi) -> None:
             }
         ),
     )
-    fetched = _data(api.get_interaction("demo", interaction_id))
-    assert fetched["userData"] == {"priority": 5, "lang": "en"}
-    assert fetched["externalId"] == "ticket-1" and fetched["state"] == "active"
+    fetched = api.get_interaction("demo", interaction_id).data
+    assert fetched.user_data.to_dict() == {"priority": 5, "lang": "en"}
+    assert fetched.user_data["lang"] == "en"  # user data is an open map: item access
+    assert fetched.external_id == "ticket-1" and fetched.interaction_id == interaction_id
+    # Only documented fields: nothing an integrator could come to rely on and never get from Genesys.
+    assert fetched.additional_properties == {}
 
     api.stop_interaction_by_external_id(
         "demo",
         "ticket-1",
         body=StopInteractionData.from_dict({"data": {"reasonSystemName": "Done", "reasonDescription": "solved"}}),
     )
-    stopped = _data(api.get_interaction_by_external_id("demo", "ticket-1"))
-    assert stopped["state"] == "stopped" and stopped["stopReason"] == {
-        "reasonSystemName": "Done",
-        "reasonDescription": "solved",
-    }
-    # A stopped interaction cannot change any more.
+    (stopped,) = sb.state.open_media.interactions("demo")
+    assert stopped.state == "stopped"
+    assert stopped.stop_reason == {"reasonSystemName": "Done", "reasonDescription": "solved"}
+    # A stopped interaction stays readable and cannot change any more.
+    assert api.get_interaction_by_external_id("demo", "ticket-1").data.interaction_id == interaction_id
     assert (
         _status_of(
             lambda: api.update_interaction(
@@ -90,10 +98,27 @@ def test_lifecycle_by_external_id(api: OpenMediaApi) -> None:
     assert _status_of(lambda: api.stop_interaction("demo", interaction_id)) == 400
 
 
-def test_lifecycle_by_interaction_id_without_bodies(api: OpenMediaApi) -> None:
-    interaction_id = _data(api.create_interaction("demo"))["interactionId"]
-    api.stop_interaction("demo", interaction_id)
-    assert _data(api.get_interaction("demo", interaction_id))["state"] == "stopped"
+def test_lifecycle_by_interaction_id_without_bodies(api: OpenMediaApi, sb: Sandbox) -> None:
+    interaction_id = api.create_interaction("demo").data.interaction_id
+    assert isinstance(interaction_id, str)
+    stopped = api.stop_interaction("demo", interaction_id).data
+    assert stopped.interaction_id == interaction_id and stopped.external_id is UNSET
+    assert stopped.user_data.to_dict() == {}  # no user data: an empty map, never Unset
+    assert stopped.to_dict() == {"interactionId": interaction_id}
+    assert [i.state for i in sb.state.open_media.interactions("demo")] == ["stopped"]
+
+
+def test_parent_and_received_at_come_back_typed(api: OpenMediaApi) -> None:
+    parent = api.create_interaction("demo").data.interaction_id
+    assert isinstance(parent, str)
+    child = api.create_interaction(
+        "demo",
+        body=CreateInteractionData.from_dict(
+            {"data": {"parentInteractionId": parent, "receivedAt": "2026-11-30T18:00:00+00:00"}}
+        ),
+    ).data
+    assert child.parent_interaction_id == parent
+    assert child.received_at == datetime.datetime(2026, 11, 30, 18, tzinfo=datetime.UTC)
 
 
 def test_existing_external_id_is_409(api: OpenMediaApi) -> None:

@@ -8,7 +8,10 @@ the interaction's user data and removes ``deletedProperties``; ``stop`` records 
 leaves the interaction readable in state ``stopped``, where further updates or stops are a 400.
 
 The 200 bodies are not documented beyond the status envelope; the sandbox returns the interaction
-in ``data`` (``interactionId``, ``externalId``, ``state``, ``userData``, ...).
+in ``data`` with the fields the spec's ``Interaction`` documents (``interactionId``, ``externalId``,
+``parentInteractionId``, ``receivedAt``, ``userData``) and nothing else: an invented field would be
+one an integrator could come to rely on and never get from Genesys. Its state and stop reason are
+the sandbox's own (``OpenMediaEmulator.interactions()``), not part of any answer.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ from starlette.responses import Response
 from ._config import SandboxConfig
 from ._http import Call, ErrorReply, envelope, json_response
 
-__all__ = ["Interaction", "OpenMediaEmulator"]
+__all__ = ["OpenMediaEmulator", "StoredInteraction"]
 
 
 @dataclass
-class Interaction:
+class StoredInteraction:
+    """The sandbox's record of an interaction: what answers carry (``to_dict``) plus its own state."""
+
     id: str
     service: str
     external_id: str | None
@@ -41,17 +46,13 @@ class Interaction:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "interactionId": self.id,
-            "state": self.state,
-            "userData": self.user_data,
-            "createdAt": self.created_at,
-        }
+        """The interaction as answers carry it (``Interaction`` of ``open_media.yaml``)."""
+        data: dict[str, Any] = {"interactionId": self.id}
         for key, value in (
             ("externalId", self.external_id),
             ("parentInteractionId", self.parent_id),
             ("receivedAt", self.received_at),
-            ("stopReason", self.stop_reason),
+            ("userData", self.user_data or None),  # none: left out, as the SDK's to_dict() does
         ):
             if value is not None:
                 data[key] = value
@@ -64,8 +65,8 @@ class OpenMediaEmulator:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self._lock = threading.Lock()
-        self._by_id: dict[tuple[str, str], Interaction] = {}
-        self._by_external: dict[tuple[str, str], Interaction] = {}
+        self._by_id: dict[tuple[str, str], StoredInteraction] = {}
+        self._by_external: dict[tuple[str, str], StoredInteraction] = {}
 
     def handlers(self) -> dict[str, Callable[[Call], Awaitable[Response]]]:
         return {
@@ -78,7 +79,7 @@ class OpenMediaEmulator:
             "stop_interaction_by_external_id": self.stop,
         }
 
-    def interactions(self, service: str | None = None) -> list[Interaction]:
+    def interactions(self, service: str | None = None) -> list[StoredInteraction]:
         with self._lock:
             return [i for i in self._by_id.values() if service is None or i.service == service]
 
@@ -88,7 +89,7 @@ class OpenMediaEmulator:
             raise ErrorReply(404, f"open media service {service} not found")
         return service
 
-    def _find(self, call: Call) -> Interaction:
+    def _find(self, call: Call) -> StoredInteraction:
         service = self._service(call)
         with self._lock:
             if "externalId" in call.params:
@@ -111,7 +112,7 @@ class OpenMediaEmulator:
         service = self._service(call)
         data = self._data(call)
         external_id = data.get("externalId")
-        interaction = Interaction(
+        interaction = StoredInteraction(
             id=uuid.uuid4().hex[:16].upper(),
             service=service,
             external_id=external_id,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -93,18 +92,52 @@ def check_secrets(secret: Secrets) -> list[str | bytes]:
 
 def verified_object(body: bytes, signature: str | None, secret: Secrets) -> dict[str, Any]:
     """Check the signature of *body*, then decode it as a JSON object (the shared first half)."""
-    if not isinstance(body, (bytes, bytearray, memoryview)):
-        raise TypeError(f"body must be the raw request bytes, not {type(body).__name__}: the signature covers bytes")
-    body = bytes(body)
-    candidates = check_secrets(secret)
-    if not signature:
-        raise InvalidSignature(f"missing {HEADER} header")
-    if not isinstance(signature, str) or _SIGNATURE.fullmatch(signature) is None:
-        raise InvalidSignature(f"malformed {HEADER} header: expected 'sha1=' followed by 40 hex digits")
+    if type(body) is not bytes:
+        if not isinstance(body, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"body must be the raw request bytes, not {type(body).__name__}: the signature covers bytes"
+            )
+        body = bytes(body)
+    # one secret (the usual case) needs no list; anything else is checked like a configuration
+    candidates = secret if (type(secret) is str or type(secret) is bytes) and secret else check_secrets(secret)
     if not verify(candidates, body, signature):
-        raise InvalidSignature(f"{HEADER} does not match the body for any configured channel secret")
+        raise InvalidSignature(_signature_problem(signature))
+    return decoded_object(body)
+
+
+def _signature_problem(signature: object) -> str:
+    """Why a signature that ``verify`` refused was refused (built on that path only)."""
+    if not signature:
+        return f"missing {HEADER} header"
+    if not isinstance(signature, str) or _SIGNATURE.fullmatch(signature) is None:
+        return f"malformed {HEADER} header: expected 'sha1=' followed by 40 hex digits"
+    return f"{HEADER} does not match the body for any configured channel secret"
+
+
+_DECODER = json.JSONDecoder()  # what json.loads uses, called directly
+_JSON_SPACE = " \t\n\r"
+
+
+def decoded_object(body: bytes) -> dict[str, Any]:
+    """*body* (authentic bytes) as a JSON object; ``InvalidPayload`` for anything else.
+
+    A body starting ``{`` (every real webhook) is decoded as strict UTF-8 and parsed by the
+    decoder ``json.loads`` uses (``raw_decode``: the same parser and errors, without the encoding
+    detection and the whitespace regexes around it). Strict UTF-8 cannot hold an unpaired
+    surrogate, so only a ``\\uD8xx``-style escape can bring one in, and the decoded data is
+    searched only when the text has such an escape. Any other body goes through
+    ``json.loads(bytes)`` as sent (which also reads UTF-16/32 and a UTF-8 BOM, and lets
+    UTF-8-encoded surrogates through): its decoded data is always searched.
+    """
+    fast = body[:1] == b"{" and body[1:2] != b"\x00"  # exactly when json would read it as UTF-8
     try:
-        data = json.loads(body)
+        if fast:
+            text = body.decode("utf-8")
+            data, end = _DECODER.raw_decode(text)  # json.loads without its wrappers' detours
+            if end != len(text) and (rest := text[end:].lstrip(_JSON_SPACE)):
+                raise json.JSONDecodeError("Extra data", text, len(text) - len(rest))
+        else:
+            data = json.loads(body)
     except json.JSONDecodeError as exc:
         raise InvalidPayload(
             f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", body=body
@@ -120,16 +153,14 @@ def verified_object(body: bytes, signature: str | None, secret: Secrets) -> dict
             f"body is not valid JSON we can read: a number has more than {sys.get_int_max_str_digits()} digits",
             body=body,
         ) from None
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         raise InvalidPayload(f"body is a JSON {_json_kind(data)}, not an object", body=body, data=data)
-    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(data):
+    searched = not fast or "\\ud" in text or "\\uD" in text  # fast: only an escape makes one
+    if searched and _has_lone_surrogate(data):
         # Such a string cannot be written as UTF-8: a store keyed by it, a log, a reply would fail
         # later, and Genesys would redeliver forever. Refuse it now.
-        raise InvalidPayload("body holds a string with an unpaired UTF-16 surrogate escape", body=body, data=data)
+        raise InvalidPayload("body holds a string with an unpaired UTF-16 surrogate", body=body, data=data)
     return data
-
-
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _has_lone_surrogate(data: object) -> bool:
@@ -149,40 +180,48 @@ def _has_lone_surrogate(data: object) -> bool:
     return False
 
 
-def _build(model: Any, data: dict[str, Any], body: bytes, what: str) -> Any:
-    """``model.from_dict(data)``; where the body differs from the model, ``InvalidPayload`` with the path."""
+def _build(model: Any, data: dict[str, Any], body: bytes, kind: str | None = None) -> Any:
+    """``model.from_dict(data)``; where the body differs from the model, ``InvalidPayload`` with the path.
+
+    *kind*: the message ``type`` (the error says "'Text' message"), None for the events body.
+    """
     try:
         return model.from_dict(data)
     except InvalidData as exc:  # names the field: "channel.to: expected array, found object"
         raise InvalidPayload(
-            f"{what} does not match {model.__name__}: {exc}", body=body, data=data, path=exc.path
+            f"{_what(kind)} does not match {model.__name__}: {exc}", body=body, data=data, path=exc.path
         ) from None
     except RecursionError:
         problem = "nested too deeply"
     except Exception as exc:  # anything else the model rejects is still the sender's mistake
         problem = f"{type(exc).__name__}: {exc}"
-    raise InvalidPayload(f"{what} does not match {model.__name__}: {problem}", body=body, data=data)
+    raise InvalidPayload(f"{_what(kind)} does not match {model.__name__}: {problem}", body=body, data=data)
+
+
+def _what(kind: str | None) -> str:
+    return "body" if kind is None else f"{kind!r} message"
 
 
 def message_from(data: dict[str, Any], body: bytes) -> OutgoingMessage:
     """Build the outgoing-message variant named by ``data["type"]`` (``UnknownMessage`` if new)."""
     kind = data.get("type")
-    if kind is None:
-        raise InvalidPayload("not an outgoing message: it has no 'type' field", body=body, data=data)
-    if not isinstance(kind, str):
-        raise InvalidPayload(
-            f"not an outgoing message: 'type' is a JSON {_json_kind(kind)}, not a string", body=body, data=data
-        )
+    if type(kind) is not str:
+        if kind is None:
+            raise InvalidPayload("not an outgoing message: it has no 'type' field", body=body, data=data)
+        if not isinstance(kind, str):
+            raise InvalidPayload(
+                f"not an outgoing message: 'type' is a JSON {_json_kind(kind)}, not a string", body=body, data=data
+            )
     model = _VARIANTS.get(kind)
     if model is None:
         return UnknownMessage(kind, data)
-    built: OutgoingMessage = _build(model, data, body, f"{kind!r} message")
+    built: OutgoingMessage = _build(model, data, body, kind)
     return built
 
 
 def events_from(data: dict[str, Any], body: bytes) -> EventsPayload:
     """Build the ``EventsPayload`` of the interaction-events webhook."""
-    built: EventsPayload = _build(EventsPayload, data, body, "body")
+    built: EventsPayload = _build(EventsPayload, data, body)
     return built
 
 
@@ -192,12 +231,14 @@ def parse_message(body: bytes, signature: str | None, secret: Secrets) -> Outgoi
     Raises ``InvalidSignature`` (nothing is decoded) or ``InvalidPayload``; an unknown ``type``
     returns an ``UnknownMessage``.
     """
-    return message_from(verified_object(body, signature, secret), bytes(body))
+    data = verified_object(body, signature, secret)
+    return message_from(data, body if type(body) is bytes else bytes(body))
 
 
 def parse_interaction_events(body: bytes, signature: str | None, secret: Secrets) -> EventsPayload:
     """Verify *signature* over *body*, then return the interaction events it carries."""
-    return events_from(verified_object(body, signature, secret), bytes(body))
+    data = verified_object(body, signature, secret)
+    return events_from(data, body if type(body) is bytes else bytes(body))
 
 
 def payload_id(payload: OutgoingMessage | EventsPayload) -> str | None:

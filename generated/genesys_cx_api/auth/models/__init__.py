@@ -3,6 +3,9 @@
 
 Each loads on first access (``models.X`` or ``from .models import X``), so importing one model does
 not pay for all of them.
+
+Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``:
+``ApiResponse``, ``ApiResponseData``, ``Status``, ``StatusDetail``, ``StatusResponse``.
 """
 
 from typing import TYPE_CHECKING
@@ -10,52 +13,56 @@ from typing import TYPE_CHECKING
 from ..._runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from ...common.models.api_response import ApiResponse
+    from ...common.models.api_response_data import ApiResponseData
+    from ...common.models.status import Status
+    from ...common.models.status_detail import StatusDetail
+    from ...common.models.status_response import StatusResponse
     from .api_request_of_change_password_operation import ApiRequestOfChangePasswordOperation
-    from .api_response import ApiResponse
-    from .api_response_data import ApiResponseData
     from .authorization_code_token_request import AuthorizationCodeTokenRequest
+    from .authorization_redirect import AuthorizationRedirect
     from .authorize_response_type import AuthorizeResponseType
     from .change_password_operation import ChangePasswordOperation
     from .client_credentials_token_request import ClientCredentialsTokenRequest
     from .cloud_user_details import CloudUserDetails
     from .default_o_auth_2_access_token import DefaultOAuth2AccessToken
     from .default_o_auth_2_access_token_token_type import DefaultOAuth2AccessTokenTokenType
-    from .error_response import ErrorResponse
     from .gateway_error import GatewayError
     from .grant_type import GrantType
     from .o_auth_2_error import OAuth2Error
     from .open_id_user_info import OpenIdUserInfo
     from .password_token_request import PasswordTokenRequest
+    from .redirect import Redirect
     from .refresh_token_request import RefreshTokenRequest
-    from .status import Status
-    from .status_detail import StatusDetail
     from .user_properties import UserProperties
     from .user_role import UserRole
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "ApiRequestOfChangePasswordOperation": "api_request_of_change_password_operation",
-        "ApiResponse": "api_response",
-        "ApiResponseData": "api_response_data",
-        "AuthorizationCodeTokenRequest": "authorization_code_token_request",
-        "AuthorizeResponseType": "authorize_response_type",
-        "ChangePasswordOperation": "change_password_operation",
-        "ClientCredentialsTokenRequest": "client_credentials_token_request",
-        "CloudUserDetails": "cloud_user_details",
-        "DefaultOAuth2AccessToken": "default_o_auth_2_access_token",
-        "DefaultOAuth2AccessTokenTokenType": "default_o_auth_2_access_token_token_type",
-        "ErrorResponse": "error_response",
-        "GatewayError": "gateway_error",
-        "GrantType": "grant_type",
-        "OAuth2Error": "o_auth_2_error",
-        "OpenIdUserInfo": "open_id_user_info",
-        "PasswordTokenRequest": "password_token_request",
-        "RefreshTokenRequest": "refresh_token_request",
-        "Status": "status",
-        "StatusDetail": "status_detail",
-        "UserProperties": "user_properties",
-        "UserRole": "user_role",
+        "ApiRequestOfChangePasswordOperation": ".api_request_of_change_password_operation",
+        "ApiResponse": "...common.models.api_response",
+        "ApiResponseData": "...common.models.api_response_data",
+        "AuthorizationCodeTokenRequest": ".authorization_code_token_request",
+        "AuthorizationRedirect": ".authorization_redirect",
+        "AuthorizeResponseType": ".authorize_response_type",
+        "ChangePasswordOperation": ".change_password_operation",
+        "ClientCredentialsTokenRequest": ".client_credentials_token_request",
+        "CloudUserDetails": ".cloud_user_details",
+        "DefaultOAuth2AccessToken": ".default_o_auth_2_access_token",
+        "DefaultOAuth2AccessTokenTokenType": ".default_o_auth_2_access_token_token_type",
+        "GatewayError": ".gateway_error",
+        "GrantType": ".grant_type",
+        "OAuth2Error": ".o_auth_2_error",
+        "OpenIdUserInfo": ".open_id_user_info",
+        "PasswordTokenRequest": ".password_token_request",
+        "Redirect": ".redirect",
+        "RefreshTokenRequest": ".refresh_token_request",
+        "Status": "...common.models.status",
+        "StatusDetail": "...common.models.status_detail",
+        "StatusResponse": "...common.models.status_response",
+        "UserProperties": ".user_properties",
+        "UserRole": ".user_role",
     },
 )
 
@@ -64,21 +71,23 @@ __all__ = (
     "ApiResponse",
     "ApiResponseData",
     "AuthorizationCodeTokenRequest",
+    "AuthorizationRedirect",
     "AuthorizeResponseType",
     "ChangePasswordOperation",
     "ClientCredentialsTokenRequest",
     "CloudUserDetails",
     "DefaultOAuth2AccessToken",
     "DefaultOAuth2AccessTokenTokenType",
-    "ErrorResponse",
     "GatewayError",
     "GrantType",
     "OAuth2Error",
     "OpenIdUserInfo",
     "PasswordTokenRequest",
+    "Redirect",
     "RefreshTokenRequest",
     "Status",
     "StatusDetail",
+    "StatusResponse",
     "UserProperties",
     "UserRole",
 )

@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    string,
+    enum_of,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .grant_type import GrantType
+
+_known_grant_type: dict[Any, Any] = GrantType._value2member_map_
 
 
 @define(repr=False)
@@ -65,31 +68,31 @@ class AuthorizationCodeTokenRequest(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("AuthorizationCodeTokenRequest object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 3  # fields beyond the documented ones present
+        grant_type = src_dict.get("grant_type", MISSING)
         try:
-            _at = "grant_type"
-            grant_type = _data.pop("grant_type", MISSING)
-            grant_type = GrantType(string(grant_type))
-            _at = "code"
-            code = _data.pop("code", MISSING)
-            if not isinstance(code, str):
-                raise InvalidData.of("string", code)
-            _at = "redirect_uri"
-            redirect_uri = _data.pop("redirect_uri", MISSING)
-            if not isinstance(redirect_uri, str):
-                raise InvalidData.of("string", redirect_uri)
-            _at = "client_id"
-            client_id = _data.pop("client_id", MISSING)
-            if client_id is not UNSET and not isinstance(client_id, str):
-                raise InvalidData.of("string", client_id)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            grant_type=grant_type,
-            code=code,
-            redirect_uri=redirect_uri,
-            client_id=client_id,
+            grant_type = _known_grant_type[grant_type]
+        except (KeyError, TypeError):
+            grant_type = enum_of(GrantType, grant_type, "grant_type")
+        code = src_dict.get("code", MISSING)
+        if type(code) is not str and not isinstance(code, str):
+            raise InvalidData.of("string", code, "code")
+        redirect_uri = src_dict.get("redirect_uri", MISSING)
+        if type(redirect_uri) is not str and not isinstance(redirect_uri, str):
+            raise InvalidData.of("string", redirect_uri, "redirect_uri")
+        client_id = src_dict.get("client_id", MISSING)
+        if client_id is not UNSET:
+            _extra -= 1
+            if type(client_id) is not str and not isinstance(client_id, str):
+                raise InvalidData.of("string", client_id, "client_id")
+        _self = new_model(cls)
+        _self.grant_type = grant_type
+        _self.code = code
+        _self.redirect_uri = redirect_uri
+        _self.client_id = client_id
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"grant_type", "code", "redirect_uri", "client_id"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -49,27 +50,25 @@ class ChangePasswordOperation(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("ChangePasswordOperation object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "newPassword"
-            new_password = _data.pop("newPassword", MISSING)
-            if not isinstance(new_password, str):
-                raise InvalidData.of("string", new_password)
-            _at = "oldPassword"
-            old_password = _data.pop("oldPassword", MISSING)
-            if not isinstance(old_password, str):
-                raise InvalidData.of("string", old_password)
-            _at = "userName"
-            user_name = _data.pop("userName", MISSING)
-            if user_name is not UNSET and not isinstance(user_name, str):
-                raise InvalidData.of("string", user_name)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            new_password=new_password,
-            old_password=old_password,
-            user_name=user_name,
+        _extra = len(src_dict) - 2  # fields beyond the documented ones present
+        new_password = src_dict.get("newPassword", MISSING)
+        if type(new_password) is not str and not isinstance(new_password, str):
+            raise InvalidData.of("string", new_password, "newPassword")
+        old_password = src_dict.get("oldPassword", MISSING)
+        if type(old_password) is not str and not isinstance(old_password, str):
+            raise InvalidData.of("string", old_password, "oldPassword")
+        user_name = src_dict.get("userName", MISSING)
+        if user_name is not UNSET:
+            _extra -= 1
+            if type(user_name) is not str and not isinstance(user_name, str):
+                raise InvalidData.of("string", user_name, "userName")
+        _self = new_model(cls)
+        _self.new_password = new_password
+        _self.old_password = old_password
+        _self.user_name = user_name
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"newPassword", "oldPassword", "userName"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

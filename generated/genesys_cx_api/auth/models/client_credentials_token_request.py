@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    string,
+    enum_of,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .grant_type import GrantType
+
+_known_grant_type: dict[Any, Any] = GrantType._value2member_map_
 
 
 @define(repr=False)
@@ -61,26 +64,27 @@ class ClientCredentialsTokenRequest(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("ClientCredentialsTokenRequest object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        grant_type = src_dict.get("grant_type", MISSING)
         try:
-            _at = "grant_type"
-            grant_type = _data.pop("grant_type", MISSING)
-            grant_type = GrantType(string(grant_type))
-            _at = "scope"
-            scope = _data.pop("scope", MISSING)
-            if scope is not UNSET and not isinstance(scope, str):
-                raise InvalidData.of("string", scope)
-            _at = "client_id"
-            client_id = _data.pop("client_id", MISSING)
-            if client_id is not UNSET and not isinstance(client_id, str):
-                raise InvalidData.of("string", client_id)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            grant_type=grant_type,
-            scope=scope,
-            client_id=client_id,
+            grant_type = _known_grant_type[grant_type]
+        except (KeyError, TypeError):
+            grant_type = enum_of(GrantType, grant_type, "grant_type")
+        scope = src_dict.get("scope", MISSING)
+        if scope is not UNSET:
+            _extra -= 1
+            if type(scope) is not str and not isinstance(scope, str):
+                raise InvalidData.of("string", scope, "scope")
+        client_id = src_dict.get("client_id", MISSING)
+        if client_id is not UNSET:
+            _extra -= 1
+            if type(client_id) is not str and not isinstance(client_id, str):
+                raise InvalidData.of("string", client_id, "client_id")
+        _self = new_model(cls)
+        _self.grant_type = grant_type
+        _self.scope = scope
+        _self.client_id = client_id
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"grant_type", "scope", "client_id"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

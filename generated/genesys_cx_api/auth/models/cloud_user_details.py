@@ -8,12 +8,16 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .user_properties import UserProperties
 from .user_role import UserRole
+
+_decode_user_properties = UserProperties.from_dict
+_decode_user_role = UserRole.from_dict
 
 
 @define(repr=False)
@@ -85,52 +89,79 @@ class CloudUserDetails(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("CloudUserDetails object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "authorities"
-            authorities = _data.pop("authorities", MISSING)
-            if authorities is not UNSET:
-                authorities = list_of(UserRole.from_dict, authorities)
-            _at = "cmeUserName"
-            cme_user_name = _data.pop("cmeUserName", MISSING)
-            if cme_user_name is not UNSET and not isinstance(cme_user_name, str):
-                raise InvalidData.of("string", cme_user_name)
-            _at = "contactCenterId"
-            contact_center_id = _data.pop("contactCenterId", MISSING)
-            if contact_center_id is not UNSET and not isinstance(contact_center_id, str):
-                raise InvalidData.of("string", contact_center_id)
-            _at = "dbid"
-            dbid = _data.pop("dbid", MISSING)
-            if dbid is not UNSET and type(dbid) is not int:
-                raise InvalidData.of("integer", dbid)
-            _at = "environmentId"
-            environment_id = _data.pop("environmentId", MISSING)
-            if environment_id is not UNSET and not isinstance(environment_id, str):
-                raise InvalidData.of("string", environment_id)
-            _at = "loginName"
-            login_name = _data.pop("loginName", MISSING)
-            if login_name is not UNSET and not isinstance(login_name, str):
-                raise InvalidData.of("string", login_name)
-            _at = "properties"
-            properties = _data.pop("properties", MISSING)
-            if properties is not UNSET:
-                properties = UserProperties.from_dict(properties)
-            _at = "username"
-            username = _data.pop("username", MISSING)
-            if username is not UNSET and not isinstance(username, str):
-                raise InvalidData.of("string", username)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            authorities=authorities,
-            cme_user_name=cme_user_name,
-            contact_center_id=contact_center_id,
-            dbid=dbid,
-            environment_id=environment_id,
-            login_name=login_name,
-            properties=properties,
-            username=username,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        authorities = src_dict.get("authorities", MISSING)
+        if authorities is not UNSET:
+            _extra -= 1
+            if type(authorities) is not list and not isinstance(authorities, list):
+                raise InvalidData.of("array", authorities, "authorities")
+            try:
+                authorities = list(map(_decode_user_role, authorities))
+            except InvalidData as exc:
+                raise at_index(exc, _decode_user_role, authorities).within("authorities") from None
+        cme_user_name = src_dict.get("cmeUserName", MISSING)
+        if cme_user_name is not UNSET:
+            _extra -= 1
+            if type(cme_user_name) is not str and not isinstance(cme_user_name, str):
+                raise InvalidData.of("string", cme_user_name, "cmeUserName")
+        contact_center_id = src_dict.get("contactCenterId", MISSING)
+        if contact_center_id is not UNSET:
+            _extra -= 1
+            if type(contact_center_id) is not str and not isinstance(contact_center_id, str):
+                raise InvalidData.of("string", contact_center_id, "contactCenterId")
+        dbid = src_dict.get("dbid", MISSING)
+        if dbid is not UNSET:
+            _extra -= 1
+            if type(dbid) is not int:
+                raise InvalidData.of("integer", dbid, "dbid")
+        environment_id = src_dict.get("environmentId", MISSING)
+        if environment_id is not UNSET:
+            _extra -= 1
+            if type(environment_id) is not str and not isinstance(environment_id, str):
+                raise InvalidData.of("string", environment_id, "environmentId")
+        login_name = src_dict.get("loginName", MISSING)
+        if login_name is not UNSET:
+            _extra -= 1
+            if type(login_name) is not str and not isinstance(login_name, str):
+                raise InvalidData.of("string", login_name, "loginName")
+        properties = src_dict.get("properties", MISSING)
+        if properties is not UNSET:
+            _extra -= 1
+            try:
+                properties = _decode_user_properties(properties)
+            except InvalidData as exc:
+                raise exc.within("properties") from None
+        username = src_dict.get("username", MISSING)
+        if username is not UNSET:
+            _extra -= 1
+            if type(username) is not str and not isinstance(username, str):
+                raise InvalidData.of("string", username, "username")
+        _self = new_model(cls)
+        _self.authorities = authorities
+        _self.cme_user_name = cme_user_name
+        _self.contact_center_id = contact_center_id
+        _self.dbid = dbid
+        _self.environment_id = environment_id
+        _self.login_name = login_name
+        _self.properties = properties
+        _self.username = username
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k
+                not in {
+                    "authorities",
+                    "cmeUserName",
+                    "contactCenterId",
+                    "dbid",
+                    "environmentId",
+                    "loginName",
+                    "properties",
+                    "username",
+                }
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    string,
+    enum_of,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .default_o_auth_2_access_token_token_type import DefaultOAuth2AccessTokenTokenType
+
+_known_default_o_auth_2_access_token_token_type: dict[Any, Any] = DefaultOAuth2AccessTokenTokenType._value2member_map_
 
 
 @define(repr=False)
@@ -62,36 +65,43 @@ class DefaultOAuth2AccessToken(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("DefaultOAuth2AccessToken object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 2  # fields beyond the documented ones present
+        access_token = src_dict.get("access_token", MISSING)
+        if type(access_token) is not str and not isinstance(access_token, str):
+            raise InvalidData.of("string", access_token, "access_token")
+        token_type = src_dict.get("token_type", MISSING)
         try:
-            _at = "access_token"
-            access_token = _data.pop("access_token", MISSING)
-            if not isinstance(access_token, str):
-                raise InvalidData.of("string", access_token)
-            _at = "token_type"
-            token_type = _data.pop("token_type", MISSING)
-            token_type = DefaultOAuth2AccessTokenTokenType(string(token_type))
-            _at = "expires_in"
-            expires_in = _data.pop("expires_in", MISSING)
-            if expires_in is not UNSET and type(expires_in) is not int:
-                raise InvalidData.of("integer", expires_in)
-            _at = "refresh_token"
-            refresh_token = _data.pop("refresh_token", MISSING)
-            if refresh_token is not UNSET and not isinstance(refresh_token, str):
-                raise InvalidData.of("string", refresh_token)
-            _at = "scope"
-            scope = _data.pop("scope", MISSING)
-            if scope is not UNSET and not isinstance(scope, str):
-                raise InvalidData.of("string", scope)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            access_token=access_token,
-            token_type=token_type,
-            expires_in=expires_in,
-            refresh_token=refresh_token,
-            scope=scope,
+            token_type = _known_default_o_auth_2_access_token_token_type[token_type]
+        except (KeyError, TypeError):
+            token_type = enum_of(DefaultOAuth2AccessTokenTokenType, token_type, "token_type")
+        expires_in = src_dict.get("expires_in", MISSING)
+        if expires_in is not UNSET:
+            _extra -= 1
+            if type(expires_in) is not int:
+                raise InvalidData.of("integer", expires_in, "expires_in")
+        refresh_token = src_dict.get("refresh_token", MISSING)
+        if refresh_token is not UNSET:
+            _extra -= 1
+            if type(refresh_token) is not str and not isinstance(refresh_token, str):
+                raise InvalidData.of("string", refresh_token, "refresh_token")
+        scope = src_dict.get("scope", MISSING)
+        if scope is not UNSET:
+            _extra -= 1
+            if type(scope) is not str and not isinstance(scope, str):
+                raise InvalidData.of("string", scope, "scope")
+        _self = new_model(cls)
+        _self.access_token = access_token
+        _self.token_type = token_type
+        _self.expires_in = expires_in
+        _self.refresh_token = refresh_token
+        _self.scope = scope
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k not in {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
@@ -38,17 +39,11 @@ class GatewayError(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("GatewayError object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "message"
-            message = _data.pop("message", MISSING)
-            if not isinstance(message, str):
-                raise InvalidData.of("string", message)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            message=message,
-        )
-        _self.additional_properties = _data
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        message = src_dict.get("message", MISSING)
+        if type(message) is not str and not isinstance(message, str):
+            raise InvalidData.of("string", message, "message")
+        _self = new_model(cls)
+        _self.message = message
+        _self.additional_properties = {_k: _v for _k, _v in src_dict.items() if _k not in {"message"}} if _extra else {}
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -49,22 +50,19 @@ class OAuth2Error(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("OAuth2Error object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "error"
-            error = _data.pop("error", MISSING)
-            if not isinstance(error, str):
-                raise InvalidData.of("string", error)
-            _at = "error_description"
-            error_description = _data.pop("error_description", MISSING)
-            if error_description is not UNSET and not isinstance(error_description, str):
-                raise InvalidData.of("string", error_description)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            error=error,
-            error_description=error_description,
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        error = src_dict.get("error", MISSING)
+        if type(error) is not str and not isinstance(error, str):
+            raise InvalidData.of("string", error, "error")
+        error_description = src_dict.get("error_description", MISSING)
+        if error_description is not UNSET:
+            _extra -= 1
+            if type(error_description) is not str and not isinstance(error_description, str):
+                raise InvalidData.of("string", error_description, "error_description")
+        _self = new_model(cls)
+        _self.error = error
+        _self.error_description = error_description
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"error", "error_description"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

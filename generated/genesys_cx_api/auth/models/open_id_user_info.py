@@ -8,12 +8,16 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .user_properties import UserProperties
 from .user_role import UserRole
+
+_decode_user_properties = UserProperties.from_dict
+_decode_user_role = UserRole.from_dict
 
 
 @define(repr=False)
@@ -98,67 +102,100 @@ class OpenIdUserInfo(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("OpenIdUserInfo object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "aud"
-            aud = _data.pop("aud", MISSING)
-            if aud is not UNSET and not isinstance(aud, str):
-                raise InvalidData.of("string", aud)
-            _at = "authorities"
-            authorities = _data.pop("authorities", MISSING)
-            if authorities is not UNSET:
-                authorities = list_of(UserRole.from_dict, authorities)
-            _at = "contact_center_id"
-            contact_center_id = _data.pop("contact_center_id", MISSING)
-            if contact_center_id is not UNSET and not isinstance(contact_center_id, str):
-                raise InvalidData.of("string", contact_center_id)
-            _at = "dbid"
-            dbid = _data.pop("dbid", MISSING)
-            if dbid is not UNSET and type(dbid) is not int:
-                raise InvalidData.of("integer", dbid)
-            _at = "email"
-            email = _data.pop("email", MISSING)
-            if email is not UNSET and not isinstance(email, str):
-                raise InvalidData.of("string", email)
-            _at = "environment_id"
-            environment_id = _data.pop("environment_id", MISSING)
-            if environment_id is not UNSET and not isinstance(environment_id, str):
-                raise InvalidData.of("string", environment_id)
-            _at = "family_name"
-            family_name = _data.pop("family_name", MISSING)
-            if family_name is not UNSET and not isinstance(family_name, str):
-                raise InvalidData.of("string", family_name)
-            _at = "given_name"
-            given_name = _data.pop("given_name", MISSING)
-            if given_name is not UNSET and not isinstance(given_name, str):
-                raise InvalidData.of("string", given_name)
-            _at = "properties"
-            properties = _data.pop("properties", MISSING)
-            if properties is not UNSET:
-                properties = UserProperties.from_dict(properties)
-            _at = "sub"
-            sub = _data.pop("sub", MISSING)
-            if sub is not UNSET and not isinstance(sub, str):
-                raise InvalidData.of("string", sub)
-            _at = "user_name"
-            user_name = _data.pop("user_name", MISSING)
-            if user_name is not UNSET and not isinstance(user_name, str):
-                raise InvalidData.of("string", user_name)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            aud=aud,
-            authorities=authorities,
-            contact_center_id=contact_center_id,
-            dbid=dbid,
-            email=email,
-            environment_id=environment_id,
-            family_name=family_name,
-            given_name=given_name,
-            properties=properties,
-            sub=sub,
-            user_name=user_name,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        aud = src_dict.get("aud", MISSING)
+        if aud is not UNSET:
+            _extra -= 1
+            if type(aud) is not str and not isinstance(aud, str):
+                raise InvalidData.of("string", aud, "aud")
+        authorities = src_dict.get("authorities", MISSING)
+        if authorities is not UNSET:
+            _extra -= 1
+            if type(authorities) is not list and not isinstance(authorities, list):
+                raise InvalidData.of("array", authorities, "authorities")
+            try:
+                authorities = list(map(_decode_user_role, authorities))
+            except InvalidData as exc:
+                raise at_index(exc, _decode_user_role, authorities).within("authorities") from None
+        contact_center_id = src_dict.get("contact_center_id", MISSING)
+        if contact_center_id is not UNSET:
+            _extra -= 1
+            if type(contact_center_id) is not str and not isinstance(contact_center_id, str):
+                raise InvalidData.of("string", contact_center_id, "contact_center_id")
+        dbid = src_dict.get("dbid", MISSING)
+        if dbid is not UNSET:
+            _extra -= 1
+            if type(dbid) is not int:
+                raise InvalidData.of("integer", dbid, "dbid")
+        email = src_dict.get("email", MISSING)
+        if email is not UNSET:
+            _extra -= 1
+            if type(email) is not str and not isinstance(email, str):
+                raise InvalidData.of("string", email, "email")
+        environment_id = src_dict.get("environment_id", MISSING)
+        if environment_id is not UNSET:
+            _extra -= 1
+            if type(environment_id) is not str and not isinstance(environment_id, str):
+                raise InvalidData.of("string", environment_id, "environment_id")
+        family_name = src_dict.get("family_name", MISSING)
+        if family_name is not UNSET:
+            _extra -= 1
+            if type(family_name) is not str and not isinstance(family_name, str):
+                raise InvalidData.of("string", family_name, "family_name")
+        given_name = src_dict.get("given_name", MISSING)
+        if given_name is not UNSET:
+            _extra -= 1
+            if type(given_name) is not str and not isinstance(given_name, str):
+                raise InvalidData.of("string", given_name, "given_name")
+        properties = src_dict.get("properties", MISSING)
+        if properties is not UNSET:
+            _extra -= 1
+            try:
+                properties = _decode_user_properties(properties)
+            except InvalidData as exc:
+                raise exc.within("properties") from None
+        sub = src_dict.get("sub", MISSING)
+        if sub is not UNSET:
+            _extra -= 1
+            if type(sub) is not str and not isinstance(sub, str):
+                raise InvalidData.of("string", sub, "sub")
+        user_name = src_dict.get("user_name", MISSING)
+        if user_name is not UNSET:
+            _extra -= 1
+            if type(user_name) is not str and not isinstance(user_name, str):
+                raise InvalidData.of("string", user_name, "user_name")
+        _self = new_model(cls)
+        _self.aud = aud
+        _self.authorities = authorities
+        _self.contact_center_id = contact_center_id
+        _self.dbid = dbid
+        _self.email = email
+        _self.environment_id = environment_id
+        _self.family_name = family_name
+        _self.given_name = given_name
+        _self.properties = properties
+        _self.sub = sub
+        _self.user_name = user_name
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k
+                not in {
+                    "aud",
+                    "authorities",
+                    "contact_center_id",
+                    "dbid",
+                    "email",
+                    "environment_id",
+                    "family_name",
+                    "given_name",
+                    "properties",
+                    "sub",
+                    "user_name",
+                }
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

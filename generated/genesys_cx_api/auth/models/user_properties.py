@@ -6,6 +6,9 @@ from typing import Any, Self
 
 from attrs import define, field
 
+from ..._runtime import (
+    new_model,
+)
 from ...errors import InvalidData
 from ...types import Model
 
@@ -29,7 +32,6 @@ class UserProperties(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("UserProperties object", src_dict)
-        _data = dict(src_dict)
-        _self = cls()
-        _self.additional_properties = _data
+        _self = new_model(cls)
+        _self.additional_properties = dict(src_dict)
         return _self

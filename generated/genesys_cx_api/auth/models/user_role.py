@@ -8,7 +8,8 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
     string,
 )
 from ...errors import InvalidData
@@ -48,22 +49,25 @@ class UserRole(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("UserRole object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "name"
-            name = _data.pop("name", MISSING)
-            if name is not UNSET and not isinstance(name, str):
-                raise InvalidData.of("string", name)
-            _at = "privileges"
-            privileges = _data.pop("privileges", MISSING)
-            if privileges is not UNSET:
-                privileges = list_of(string, privileges)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            name=name,
-            privileges=privileges,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        name = src_dict.get("name", MISSING)
+        if name is not UNSET:
+            _extra -= 1
+            if type(name) is not str and not isinstance(name, str):
+                raise InvalidData.of("string", name, "name")
+        privileges = src_dict.get("privileges", MISSING)
+        if privileges is not UNSET:
+            _extra -= 1
+            if type(privileges) is not list and not isinstance(privileges, list):
+                raise InvalidData.of("array", privileges, "privileges")
+            try:
+                privileges = list(map(string, privileges))
+            except InvalidData as exc:
+                raise at_index(exc, string, privileges).within("privileges") from None
+        _self = new_model(cls)
+        _self.name = name
+        _self.privileges = privileges
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"name", "privileges"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -3,6 +3,11 @@
 
 Each loads on first access (``models.X`` or ``from .models import X``), so importing one model does
 not pay for all of them.
+
+Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``:
+``CertificateInfo``, ``CertificateUpload``, ``DataType``, ``JobInfo``, ``JobProgress``,
+``KeyValueItem``, ``PagedResponse``, ``PagedResponseItemsItem``, ``PreSignedUri``,
+``SchedulerParam``, ``SubType``, ``TimeFrame``, ``UcsJobParams``, ``VersionInfo``.
 """
 
 from typing import TYPE_CHECKING
@@ -10,40 +15,40 @@ from typing import TYPE_CHECKING
 from ..._runtime import lazy_exports
 
 if TYPE_CHECKING:
-    from .certificate_info import CertificateInfo
-    from .certificate_upload import CertificateUpload
-    from .data_type import DataType
+    from ...common.models.certificate_info import CertificateInfo
+    from ...common.models.certificate_upload import CertificateUpload
+    from ...common.models.data_type import DataType
+    from ...common.models.job_info import JobInfo
+    from ...common.models.job_progress import JobProgress
+    from ...common.models.key_value_item import KeyValueItem
+    from ...common.models.paged_response import PagedResponse
+    from ...common.models.paged_response_items_item import PagedResponseItemsItem
+    from ...common.models.pre_signed_uri import PreSignedUri
+    from ...common.models.scheduler_param import SchedulerParam
+    from ...common.models.sub_type import SubType
+    from ...common.models.time_frame import TimeFrame
+    from ...common.models.ucs_job_params import UcsJobParams
+    from ...common.models.version_info import VersionInfo
     from .job import Job
-    from .job_info import JobInfo
-    from .job_progress import JobProgress
-    from .key_value_item import KeyValueItem
-    from .paged_response import PagedResponse
-    from .paged_response_items_item import PagedResponseItemsItem
-    from .pre_signed_uri import PreSignedUri
-    from .scheduler_param import SchedulerParam
-    from .sub_type import SubType
-    from .time_frame import TimeFrame
-    from .ucs_job_params import UcsJobParams
-    from .version_info import VersionInfo
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "CertificateInfo": "certificate_info",
-        "CertificateUpload": "certificate_upload",
-        "DataType": "data_type",
-        "Job": "job",
-        "JobInfo": "job_info",
-        "JobProgress": "job_progress",
-        "KeyValueItem": "key_value_item",
-        "PagedResponse": "paged_response",
-        "PagedResponseItemsItem": "paged_response_items_item",
-        "PreSignedUri": "pre_signed_uri",
-        "SchedulerParam": "scheduler_param",
-        "SubType": "sub_type",
-        "TimeFrame": "time_frame",
-        "UcsJobParams": "ucs_job_params",
-        "VersionInfo": "version_info",
+        "CertificateInfo": "...common.models.certificate_info",
+        "CertificateUpload": "...common.models.certificate_upload",
+        "DataType": "...common.models.data_type",
+        "Job": ".job",
+        "JobInfo": "...common.models.job_info",
+        "JobProgress": "...common.models.job_progress",
+        "KeyValueItem": "...common.models.key_value_item",
+        "PagedResponse": "...common.models.paged_response",
+        "PagedResponseItemsItem": "...common.models.paged_response_items_item",
+        "PreSignedUri": "...common.models.pre_signed_uri",
+        "SchedulerParam": "...common.models.scheduler_param",
+        "SubType": "...common.models.sub_type",
+        "TimeFrame": "...common.models.time_frame",
+        "UcsJobParams": "...common.models.ucs_job_params",
+        "VersionInfo": "...common.models.version_info",
     },
 )
 

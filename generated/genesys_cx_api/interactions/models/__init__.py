@@ -3,6 +3,9 @@
 
 Each loads on first access (``models.X`` or ``from .models import X``), so importing one model does
 not pay for all of them.
+
+Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``: ``Status``,
+``StatusDetail``.
 """
 
 from typing import TYPE_CHECKING
@@ -10,6 +13,8 @@ from typing import TYPE_CHECKING
 from ..._runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from ...common.models.status import Status
+    from ...common.models.status_detail import StatusDetail
     from .entity import Entity
     from .event import Event
     from .event_type import EventType
@@ -20,24 +25,22 @@ if TYPE_CHECKING:
     from .events_response_id import EventsResponseId
     from .interaction_subtype import InteractionSubtype
     from .media_type import MediaType
-    from .status import Status
-    from .status_detail import StatusDetail
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "Entity": "entity",
-        "Event": "event",
-        "EventType": "event_type",
-        "EventsPayload": "events_payload",
-        "EventsPayloadData": "events_payload_data",
-        "EventsResponse": "events_response",
-        "EventsResponseData": "events_response_data",
-        "EventsResponseId": "events_response_id",
-        "InteractionSubtype": "interaction_subtype",
-        "MediaType": "media_type",
-        "Status": "status",
-        "StatusDetail": "status_detail",
+        "Entity": ".entity",
+        "Event": ".event",
+        "EventType": ".event_type",
+        "EventsPayload": ".events_payload",
+        "EventsPayloadData": ".events_payload_data",
+        "EventsResponse": ".events_response",
+        "EventsResponseData": ".events_response_data",
+        "EventsResponseId": ".events_response_id",
+        "InteractionSubtype": ".interaction_subtype",
+        "MediaType": ".media_type",
+        "Status": "...common.models.status",
+        "StatusDetail": "...common.models.status_detail",
     },
 )
 

@@ -8,12 +8,16 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    string,
+    enum_of,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .interaction_subtype import InteractionSubtype
 from .media_type import MediaType
+
+_known_interaction_subtype: dict[Any, Any] = InteractionSubtype._value2member_map_
+_known_media_type: dict[Any, Any] = MediaType._value2member_map_
 
 
 @define(repr=False)
@@ -70,32 +74,39 @@ class Entity(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("Entity object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "id"
-            id = _data.pop("id", MISSING)
-            if id is not UNSET and not isinstance(id, str):
-                raise InvalidData.of("string", id)
-            _at = "mediaType"
-            media_type = _data.pop("mediaType", MISSING)
-            if media_type is not UNSET:
-                media_type = MediaType(string(media_type))
-            _at = "interactionSubtype"
-            interaction_subtype = _data.pop("interactionSubtype", MISSING)
-            if interaction_subtype is not UNSET:
-                interaction_subtype = InteractionSubtype(string(interaction_subtype))
-            _at = "selfUri"
-            self_uri = _data.pop("selfUri", MISSING)
-            if self_uri is not UNSET and not isinstance(self_uri, str):
-                raise InvalidData.of("string", self_uri)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            id=id,
-            media_type=media_type,
-            interaction_subtype=interaction_subtype,
-            self_uri=self_uri,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        id = src_dict.get("id", MISSING)
+        if id is not UNSET:
+            _extra -= 1
+            if type(id) is not str and not isinstance(id, str):
+                raise InvalidData.of("string", id, "id")
+        media_type = src_dict.get("mediaType", MISSING)
+        if media_type is not UNSET:
+            _extra -= 1
+            try:
+                media_type = _known_media_type[media_type]
+            except (KeyError, TypeError):
+                media_type = enum_of(MediaType, media_type, "mediaType")
+        interaction_subtype = src_dict.get("interactionSubtype", MISSING)
+        if interaction_subtype is not UNSET:
+            _extra -= 1
+            try:
+                interaction_subtype = _known_interaction_subtype[interaction_subtype]
+            except (KeyError, TypeError):
+                interaction_subtype = enum_of(InteractionSubtype, interaction_subtype, "interactionSubtype")
+        self_uri = src_dict.get("selfUri", MISSING)
+        if self_uri is not UNSET:
+            _extra -= 1
+            if type(self_uri) is not str and not isinstance(self_uri, str):
+                raise InvalidData.of("string", self_uri, "selfUri")
+        _self = new_model(cls)
+        _self.id = id
+        _self.media_type = media_type
+        _self.interaction_subtype = interaction_subtype
+        _self.self_uri = self_uri
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"id", "mediaType", "interactionSubtype", "selfUri"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,12 +8,16 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    string,
+    enum_of,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .entity import Entity
 from .event_type import EventType
+
+_decode_entity = Entity.from_dict
+_known_event_type: dict[Any, Any] = EventType._value2member_map_
 
 
 @define(repr=False)
@@ -52,22 +56,25 @@ class Event(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("Event object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "event"
-            event = _data.pop("event", MISSING)
-            if event is not UNSET:
-                event = EventType(string(event))
-            _at = "entity"
-            entity = _data.pop("entity", MISSING)
-            if entity is not UNSET:
-                entity = Entity.from_dict(entity)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            event=event,
-            entity=entity,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        event = src_dict.get("event", MISSING)
+        if event is not UNSET:
+            _extra -= 1
+            try:
+                event = _known_event_type[event]
+            except (KeyError, TypeError):
+                event = enum_of(EventType, event, "event")
+        entity = src_dict.get("entity", MISSING)
+        if entity is not UNSET:
+            _extra -= 1
+            try:
+                entity = _decode_entity(entity)
+            except InvalidData as exc:
+                raise exc.within("entity") from None
+        _self = new_model(cls)
+        _self.event = event
+        _self.entity = entity
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"event", "entity"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

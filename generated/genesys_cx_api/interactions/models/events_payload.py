@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .events_payload_data import EventsPayloadData
+
+_decode_events_payload_data = EventsPayloadData.from_dict
 
 
 @define(repr=False)
@@ -47,22 +50,23 @@ class EventsPayload(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("EventsPayload object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "operationId"
-            operation_id = _data.pop("operationId", MISSING)
-            if operation_id is not UNSET and not isinstance(operation_id, str):
-                raise InvalidData.of("string", operation_id)
-            _at = "data"
-            data = _data.pop("data", MISSING)
-            if data is not UNSET:
-                data = EventsPayloadData.from_dict(data)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            operation_id=operation_id,
-            data=data,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        operation_id = src_dict.get("operationId", MISSING)
+        if operation_id is not UNSET:
+            _extra -= 1
+            if type(operation_id) is not str and not isinstance(operation_id, str):
+                raise InvalidData.of("string", operation_id, "operationId")
+        data = src_dict.get("data", MISSING)
+        if data is not UNSET:
+            _extra -= 1
+            try:
+                data = _decode_events_payload_data(data)
+            except InvalidData as exc:
+                raise exc.within("data") from None
+        _self = new_model(cls)
+        _self.operation_id = operation_id
+        _self.data = data
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"operationId", "data"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .event import Event
+
+_decode_event = Event.from_dict
 
 
 @define(repr=False)
@@ -41,17 +44,19 @@ class EventsPayloadData(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("EventsPayloadData object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "entities"
-            entities = _data.pop("entities", MISSING)
-            if entities is not UNSET:
-                entities = list_of(Event.from_dict, entities)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            entities=entities,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        entities = src_dict.get("entities", MISSING)
+        if entities is not UNSET:
+            _extra -= 1
+            if type(entities) is not list and not isinstance(entities, list):
+                raise InvalidData.of("array", entities, "entities")
+            try:
+                entities = list(map(_decode_event, entities))
+            except InvalidData as exc:
+                raise at_index(exc, _decode_event, entities).within("entities") from None
+        _self = new_model(cls)
+        _self.entities = entities
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"entities"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

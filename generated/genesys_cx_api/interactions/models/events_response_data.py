@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
 from .events_response_id import EventsResponseId
+
+_decode_events_response_id = EventsResponseId.from_dict
 
 
 @define(repr=False)
@@ -40,16 +43,15 @@ class EventsResponseData(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("EventsResponseData object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        ids = src_dict.get("ids", MISSING)
+        if type(ids) is not list and not isinstance(ids, list):
+            raise InvalidData.of("array", ids, "ids")
         try:
-            _at = "ids"
-            ids = _data.pop("ids", MISSING)
-            ids = list_of(EventsResponseId.from_dict, ids)
+            ids = list(map(_decode_events_response_id, ids))
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            ids=ids,
-        )
-        _self.additional_properties = _data
+            raise at_index(exc, _decode_events_response_id, ids).within("ids") from None
+        _self = new_model(cls)
+        _self.ids = ids
+        _self.additional_properties = {_k: _v for _k, _v in src_dict.items() if _k not in {"ids"}} if _extra else {}
         return _self

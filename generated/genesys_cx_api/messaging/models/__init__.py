@@ -3,6 +3,9 @@
 
 Each loads on first access (``models.X`` or ``from .models import X``), so importing one model does
 not pay for all of them.
+
+Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``: ``Status``,
+``StatusDetail``, ``StatusResponse``.
 """
 
 from typing import TYPE_CHECKING
@@ -10,6 +13,9 @@ from typing import TYPE_CHECKING
 from ..._runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from ...common.models.status import Status
+    from ...common.models.status_detail import StatusDetail
+    from ...common.models.status_response import StatusResponse
     from .email_content import EmailContent
     from .email_content_type import EmailContentType
     from .email_context import EmailContext
@@ -31,9 +37,6 @@ if TYPE_CHECKING:
     from .receipt_status import ReceiptStatus
     from .rich_media_message import RichMediaMessage
     from .send_messages_request import SendMessagesRequest
-    from .status import Status
-    from .status_detail import StatusDetail
-    from .status_response import StatusResponse
     from .text_message import TextMessage
     from .upload_media_request import UploadMediaRequest
     from .upload_response import UploadResponse
@@ -41,33 +44,33 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "EmailContent": "email_content",
-        "EmailContentType": "email_content_type",
-        "EmailContext": "email_context",
-        "EmailMessage": "email_message",
-        "FailureReasonCode": "failure_reason_code",
-        "InboundChannel": "inbound_channel",
-        "InboundMessageResponse": "inbound_message_response",
-        "InboundMessageResponseData": "inbound_message_response_data",
-        "MediaResource": "media_resource",
-        "OutgoingEmailChannel": "outgoing_email_channel",
-        "OutgoingEmailMessage": "outgoing_email_message",
-        "OutgoingMessageResponse": "outgoing_message_response",
-        "OutgoingSmsChannel": "outgoing_sms_channel",
-        "OutgoingSmsMessage": "outgoing_sms_message",
-        "Participant": "participant",
-        "ReceiptChannel": "receipt_channel",
-        "ReceiptMessage": "receipt_message",
-        "ReceiptReason": "receipt_reason",
-        "ReceiptStatus": "receipt_status",
-        "RichMediaMessage": "rich_media_message",
-        "SendMessagesRequest": "send_messages_request",
-        "Status": "status",
-        "StatusDetail": "status_detail",
-        "StatusResponse": "status_response",
-        "TextMessage": "text_message",
-        "UploadMediaRequest": "upload_media_request",
-        "UploadResponse": "upload_response",
+        "EmailContent": ".email_content",
+        "EmailContentType": ".email_content_type",
+        "EmailContext": ".email_context",
+        "EmailMessage": ".email_message",
+        "FailureReasonCode": ".failure_reason_code",
+        "InboundChannel": ".inbound_channel",
+        "InboundMessageResponse": ".inbound_message_response",
+        "InboundMessageResponseData": ".inbound_message_response_data",
+        "MediaResource": ".media_resource",
+        "OutgoingEmailChannel": ".outgoing_email_channel",
+        "OutgoingEmailMessage": ".outgoing_email_message",
+        "OutgoingMessageResponse": ".outgoing_message_response",
+        "OutgoingSmsChannel": ".outgoing_sms_channel",
+        "OutgoingSmsMessage": ".outgoing_sms_message",
+        "Participant": ".participant",
+        "ReceiptChannel": ".receipt_channel",
+        "ReceiptMessage": ".receipt_message",
+        "ReceiptReason": ".receipt_reason",
+        "ReceiptStatus": ".receipt_status",
+        "RichMediaMessage": ".rich_media_message",
+        "SendMessagesRequest": ".send_messages_request",
+        "Status": "...common.models.status",
+        "StatusDetail": "...common.models.status_detail",
+        "StatusResponse": "...common.models.status_response",
+        "TextMessage": ".text_message",
+        "UploadMediaRequest": ".upload_media_request",
+        "UploadResponse": ".upload_response",
     },
 )
 

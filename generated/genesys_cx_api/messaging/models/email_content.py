@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    string,
+    enum_of,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
 from .email_content_type import EmailContentType
+
+_known_email_content_type: dict[Any, Any] = EmailContentType._value2member_map_
 
 
 @define(repr=False)
@@ -48,21 +51,19 @@ class EmailContent(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("EmailContent object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 2  # fields beyond the documented ones present
+        type_ = src_dict.get("type", MISSING)
         try:
-            _at = "type"
-            type_ = _data.pop("type", MISSING)
-            type_ = EmailContentType(string(type_))
-            _at = "text"
-            text = _data.pop("text", MISSING)
-            if not isinstance(text, str):
-                raise InvalidData.of("string", text)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            type_=type_,
-            text=text,
+            type_ = _known_email_content_type[type_]
+        except (KeyError, TypeError):
+            type_ = enum_of(EmailContentType, type_, "type")
+        text = src_dict.get("text", MISSING)
+        if type(text) is not str and not isinstance(text, str):
+            raise InvalidData.of("string", text, "text")
+        _self = new_model(cls)
+        _self.type_ = type_
+        _self.text = text
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"type", "text"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

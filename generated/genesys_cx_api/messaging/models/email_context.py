@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .participant import Participant
+
+_decode_participant = Participant.from_dict
 
 
 @define(repr=False)
@@ -41,17 +44,15 @@ class EmailContext(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("EmailContext object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "replyTo"
-            reply_to = _data.pop("replyTo", MISSING)
-            if reply_to is not UNSET:
-                reply_to = Participant.from_dict(reply_to)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            reply_to=reply_to,
-        )
-        _self.additional_properties = _data
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        reply_to = src_dict.get("replyTo", MISSING)
+        if reply_to is not UNSET:
+            _extra -= 1
+            try:
+                reply_to = _decode_participant(reply_to)
+            except InvalidData as exc:
+                raise exc.within("replyTo") from None
+        _self = new_model(cls)
+        _self.reply_to = reply_to
+        _self.additional_properties = {_k: _v for _k, _v in src_dict.items() if _k not in {"replyTo"}} if _extra else {}
         return _self

@@ -8,11 +8,15 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
+from ...common.models.status import Status
 from ...errors import InvalidData
 from ...types import UNSET, Model
 from .inbound_message_response_data import InboundMessageResponseData
-from .status import Status
+
+_decode_inbound_message_response_data = InboundMessageResponseData.from_dict
+_decode_status = Status.from_dict
 
 
 @define(repr=False)
@@ -51,21 +55,25 @@ class InboundMessageResponse(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("InboundMessageResponse object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        status = src_dict.get("status", MISSING)
         try:
-            _at = "status"
-            status = _data.pop("status", MISSING)
-            status = Status.from_dict(status)
-            _at = "data"
-            data = _data.pop("data", {"ids": []})
-            if data is not UNSET:
-                data = InboundMessageResponseData.from_dict(data)
+            status = _decode_status(status)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            status=status,
-            data=data,
+            raise exc.within("status") from None
+        data = src_dict.get("data", MISSING)
+        if data is UNSET:
+            data = {"ids": []}
+        else:
+            _extra -= 1
+        try:
+            data = _decode_inbound_message_response_data(data)
+        except InvalidData as exc:
+            raise exc.within("data") from None
+        _self = new_model(cls)
+        _self.status = status
+        _self.data = data
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"status", "data"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,7 +8,8 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
     string,
 )
 from ...errors import InvalidData
@@ -40,16 +41,15 @@ class InboundMessageResponseData(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("InboundMessageResponseData object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        ids = src_dict.get("ids", MISSING)
+        if type(ids) is not list and not isinstance(ids, list):
+            raise InvalidData.of("array", ids, "ids")
         try:
-            _at = "ids"
-            ids = _data.pop("ids", MISSING)
-            ids = list_of(string, ids)
+            ids = list(map(string, ids))
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            ids=ids,
-        )
-        _self.additional_properties = _data
+            raise at_index(exc, string, ids).within("ids") from None
+        _self = new_model(cls)
+        _self.ids = ids
+        _self.additional_properties = {_k: _v for _k, _v in src_dict.items() if _k not in {"ids"}} if _extra else {}
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -62,37 +63,41 @@ class MediaResource(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("MediaResource object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "mediaId"
-            media_id = _data.pop("mediaId", MISSING)
-            if media_id is not UNSET and not isinstance(media_id, str):
-                raise InvalidData.of("string", media_id)
-            _at = "url"
-            url = _data.pop("url", MISSING)
-            if url is not UNSET and not isinstance(url, str):
-                raise InvalidData.of("string", url)
-            _at = "filename"
-            filename = _data.pop("filename", MISSING)
-            if filename is not UNSET and not isinstance(filename, str):
-                raise InvalidData.of("string", filename)
-            _at = "mimetype"
-            mimetype = _data.pop("mimetype", MISSING)
-            if mimetype is not UNSET and not isinstance(mimetype, str):
-                raise InvalidData.of("string", mimetype)
-            _at = "length"
-            length = _data.pop("length", MISSING)
-            if length is not UNSET and type(length) is not int:
-                raise InvalidData.of("integer", length)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            media_id=media_id,
-            url=url,
-            filename=filename,
-            mimetype=mimetype,
-            length=length,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        media_id = src_dict.get("mediaId", MISSING)
+        if media_id is not UNSET:
+            _extra -= 1
+            if type(media_id) is not str and not isinstance(media_id, str):
+                raise InvalidData.of("string", media_id, "mediaId")
+        url = src_dict.get("url", MISSING)
+        if url is not UNSET:
+            _extra -= 1
+            if type(url) is not str and not isinstance(url, str):
+                raise InvalidData.of("string", url, "url")
+        filename = src_dict.get("filename", MISSING)
+        if filename is not UNSET:
+            _extra -= 1
+            if type(filename) is not str and not isinstance(filename, str):
+                raise InvalidData.of("string", filename, "filename")
+        mimetype = src_dict.get("mimetype", MISSING)
+        if mimetype is not UNSET:
+            _extra -= 1
+            if type(mimetype) is not str and not isinstance(mimetype, str):
+                raise InvalidData.of("string", mimetype, "mimetype")
+        length = src_dict.get("length", MISSING)
+        if length is not UNSET:
+            _extra -= 1
+            if type(length) is not int:
+                raise InvalidData.of("integer", length, "length")
+        _self = new_model(cls)
+        _self.media_id = media_id
+        _self.url = url
+        _self.filename = filename
+        _self.mimetype = mimetype
+        _self.length = length
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"mediaId", "url", "filename", "mimetype", "length"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,12 +8,16 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .email_context import EmailContext
 from .participant import Participant
+
+_decode_email_context = EmailContext.from_dict
+_decode_participant = Participant.from_dict
 
 
 @define(repr=False)
@@ -66,40 +70,45 @@ class OutgoingEmailChannel(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("OutgoingEmailChannel object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 5  # fields beyond the documented ones present
+        id = src_dict.get("id", MISSING)
+        if type(id) is not str and not isinstance(id, str):
+            raise InvalidData.of("string", id, "id")
+        type_ = src_dict.get("type", MISSING)
+        if type(type_) is not str and not isinstance(type_, str):
+            raise InvalidData.of("string", type_, "type")
+        from_ = src_dict.get("from", MISSING)
         try:
-            _at = "id"
-            id = _data.pop("id", MISSING)
-            if not isinstance(id, str):
-                raise InvalidData.of("string", id)
-            _at = "type"
-            type_ = _data.pop("type", MISSING)
-            if not isinstance(type_, str):
-                raise InvalidData.of("string", type_)
-            _at = "from"
-            from_ = _data.pop("from", MISSING)
-            from_ = Participant.from_dict(from_)
-            _at = "to"
-            to = _data.pop("to", MISSING)
-            to = list_of(Participant.from_dict, to)
-            _at = "messageId"
-            message_id = _data.pop("messageId", MISSING)
-            if not isinstance(message_id, str):
-                raise InvalidData.of("string", message_id)
-            _at = "context"
-            context = _data.pop("context", MISSING)
-            if context is not UNSET:
-                context = EmailContext.from_dict(context)
+            from_ = _decode_participant(from_)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            id=id,
-            type_=type_,
-            from_=from_,
-            to=to,
-            message_id=message_id,
-            context=context,
+            raise exc.within("from") from None
+        to = src_dict.get("to", MISSING)
+        if type(to) is not list and not isinstance(to, list):
+            raise InvalidData.of("array", to, "to")
+        try:
+            to = list(map(_decode_participant, to))
+        except InvalidData as exc:
+            raise at_index(exc, _decode_participant, to).within("to") from None
+        message_id = src_dict.get("messageId", MISSING)
+        if type(message_id) is not str and not isinstance(message_id, str):
+            raise InvalidData.of("string", message_id, "messageId")
+        context = src_dict.get("context", MISSING)
+        if context is not UNSET:
+            _extra -= 1
+            try:
+                context = _decode_email_context(context)
+            except InvalidData as exc:
+                raise exc.within("context") from None
+        _self = new_model(cls)
+        _self.id = id
+        _self.type_ = type_
+        _self.from_ = from_
+        _self.to = to
+        _self.message_id = message_id
+        _self.context = context
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"id", "type", "from", "to", "messageId", "context"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

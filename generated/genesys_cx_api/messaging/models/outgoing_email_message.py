@@ -8,12 +8,16 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .email_content import EmailContent
 from .outgoing_email_channel import OutgoingEmailChannel
+
+_decode_email_content = EmailContent.from_dict
+_decode_outgoing_email_channel = OutgoingEmailChannel.from_dict
 
 
 @define(repr=False)
@@ -56,30 +60,35 @@ class OutgoingEmailMessage(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("OutgoingEmailMessage object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 3  # fields beyond the documented ones present
+        type_ = src_dict.get("type", MISSING)
+        if type_ != "Email":
+            raise InvalidData.of("'Email'", type_, "type")
+        channel = src_dict.get("channel", MISSING)
         try:
-            _at = "type"
-            type_ = _data.pop("type", MISSING)
-            if type_ != "Email":
-                raise InvalidData.of("'Email'", type_)
-            _at = "channel"
-            channel = _data.pop("channel", MISSING)
-            channel = OutgoingEmailChannel.from_dict(channel)
-            _at = "content"
-            content = _data.pop("content", MISSING)
-            content = list_of(EmailContent.from_dict, content)
-            _at = "subject"
-            subject = _data.pop("subject", MISSING)
-            if subject is not UNSET and not isinstance(subject, str):
-                raise InvalidData.of("string", subject)
+            channel = _decode_outgoing_email_channel(channel)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            type_=type_,
-            channel=channel,
-            content=content,
-            subject=subject,
+            raise exc.within("channel") from None
+        content = src_dict.get("content", MISSING)
+        if type(content) is not list and not isinstance(content, list):
+            raise InvalidData.of("array", content, "content")
+        try:
+            content = list(map(_decode_email_content, content))
+        except InvalidData as exc:
+            raise at_index(exc, _decode_email_content, content).within("content") from None
+        subject = src_dict.get("subject", MISSING)
+        if subject is not UNSET:
+            _extra -= 1
+            if type(subject) is not str and not isinstance(subject, str):
+                raise InvalidData.of("string", subject, "subject")
+        _self = new_model(cls)
+        _self.type_ = type_
+        _self.channel = channel
+        _self.content = content
+        _self.subject = subject
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"type", "channel", "content", "subject"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -41,17 +42,15 @@ class OutgoingMessageResponse(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("OutgoingMessageResponse object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "messageId"
-            message_id = _data.pop("messageId", MISSING)
-            if message_id is not UNSET and not isinstance(message_id, str):
-                raise InvalidData.of("string", message_id)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            message_id=message_id,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        message_id = src_dict.get("messageId", MISSING)
+        if message_id is not UNSET:
+            _extra -= 1
+            if type(message_id) is not str and not isinstance(message_id, str):
+                raise InvalidData.of("string", message_id, "messageId")
+        _self = new_model(cls)
+        _self.message_id = message_id
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"messageId"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
 from .participant import Participant
+
+_decode_participant = Participant.from_dict
 
 
 @define(repr=False)
@@ -60,35 +63,35 @@ class OutgoingSmsChannel(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("OutgoingSmsChannel object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 5  # fields beyond the documented ones present
+        id = src_dict.get("id", MISSING)
+        if type(id) is not str and not isinstance(id, str):
+            raise InvalidData.of("string", id, "id")
+        type_ = src_dict.get("type", MISSING)
+        if type(type_) is not str and not isinstance(type_, str):
+            raise InvalidData.of("string", type_, "type")
+        from_ = src_dict.get("from", MISSING)
         try:
-            _at = "id"
-            id = _data.pop("id", MISSING)
-            if not isinstance(id, str):
-                raise InvalidData.of("string", id)
-            _at = "type"
-            type_ = _data.pop("type", MISSING)
-            if not isinstance(type_, str):
-                raise InvalidData.of("string", type_)
-            _at = "from"
-            from_ = _data.pop("from", MISSING)
-            from_ = Participant.from_dict(from_)
-            _at = "to"
-            to = _data.pop("to", MISSING)
-            to = Participant.from_dict(to)
-            _at = "messageId"
-            message_id = _data.pop("messageId", MISSING)
-            if not isinstance(message_id, str):
-                raise InvalidData.of("string", message_id)
+            from_ = _decode_participant(from_)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            id=id,
-            type_=type_,
-            from_=from_,
-            to=to,
-            message_id=message_id,
+            raise exc.within("from") from None
+        to = src_dict.get("to", MISSING)
+        try:
+            to = _decode_participant(to)
+        except InvalidData as exc:
+            raise exc.within("to") from None
+        message_id = src_dict.get("messageId", MISSING)
+        if type(message_id) is not str and not isinstance(message_id, str):
+            raise InvalidData.of("string", message_id, "messageId")
+        _self = new_model(cls)
+        _self.id = id
+        _self.type_ = type_
+        _self.from_ = from_
+        _self.to = to
+        _self.message_id = message_id
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"id", "type", "from", "to", "messageId"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

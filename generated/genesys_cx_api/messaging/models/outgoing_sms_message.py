@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
 from .outgoing_sms_channel import OutgoingSmsChannel
+
+_decode_outgoing_sms_channel = OutgoingSmsChannel.from_dict
 
 
 @define(repr=False)
@@ -49,26 +52,23 @@ class OutgoingSmsMessage(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("OutgoingSmsMessage object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 3  # fields beyond the documented ones present
+        type_ = src_dict.get("type", MISSING)
+        if type_ != "Text":
+            raise InvalidData.of("'Text'", type_, "type")
+        channel = src_dict.get("channel", MISSING)
         try:
-            _at = "type"
-            type_ = _data.pop("type", MISSING)
-            if type_ != "Text":
-                raise InvalidData.of("'Text'", type_)
-            _at = "channel"
-            channel = _data.pop("channel", MISSING)
-            channel = OutgoingSmsChannel.from_dict(channel)
-            _at = "text"
-            text = _data.pop("text", MISSING)
-            if not isinstance(text, str):
-                raise InvalidData.of("string", text)
+            channel = _decode_outgoing_sms_channel(channel)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            type_=type_,
-            channel=channel,
-            text=text,
+            raise exc.within("channel") from None
+        text = src_dict.get("text", MISSING)
+        if type(text) is not str and not isinstance(text, str):
+            raise InvalidData.of("string", text, "text")
+        _self = new_model(cls)
+        _self.type_ = type_
+        _self.channel = channel
+        _self.text = text
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"type", "channel", "text"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

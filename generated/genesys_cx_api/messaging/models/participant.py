@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -46,22 +47,19 @@ class Participant(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("Participant object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "id"
-            id = _data.pop("id", MISSING)
-            if not isinstance(id, str):
-                raise InvalidData.of("string", id)
-            _at = "name"
-            name = _data.pop("name", MISSING)
-            if name is not UNSET and not isinstance(name, str):
-                raise InvalidData.of("string", name)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            id=id,
-            name=name,
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        id = src_dict.get("id", MISSING)
+        if type(id) is not str and not isinstance(id, str):
+            raise InvalidData.of("string", id, "id")
+        name = src_dict.get("name", MISSING)
+        if name is not UNSET:
+            _extra -= 1
+            if type(name) is not str and not isinstance(name, str):
+                raise InvalidData.of("string", name, "name")
+        _self = new_model(cls)
+        _self.id = id
+        _self.name = name
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"id", "name"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
 from .participant import Participant
+
+_decode_participant = Participant.from_dict
 
 
 @define(repr=False)
@@ -54,25 +57,25 @@ class ReceiptChannel(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("ReceiptChannel object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 3  # fields beyond the documented ones present
+        from_ = src_dict.get("from", MISSING)
         try:
-            _at = "from"
-            from_ = _data.pop("from", MISSING)
-            from_ = Participant.from_dict(from_)
-            _at = "to"
-            to = _data.pop("to", MISSING)
-            to = Participant.from_dict(to)
-            _at = "messageId"
-            message_id = _data.pop("messageId", MISSING)
-            if not isinstance(message_id, str):
-                raise InvalidData.of("string", message_id)
+            from_ = _decode_participant(from_)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            from_=from_,
-            to=to,
-            message_id=message_id,
+            raise exc.within("from") from None
+        to = src_dict.get("to", MISSING)
+        try:
+            to = _decode_participant(to)
+        except InvalidData as exc:
+            raise exc.within("to") from None
+        message_id = src_dict.get("messageId", MISSING)
+        if type(message_id) is not str and not isinstance(message_id, str):
+            raise InvalidData.of("string", message_id, "messageId")
+        _self = new_model(cls)
+        _self.from_ = from_
+        _self.to = to
+        _self.message_id = message_id
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"from", "to", "messageId"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,14 +8,19 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
-    string,
+    at_index,
+    enum_of,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .receipt_channel import ReceiptChannel
 from .receipt_reason import ReceiptReason
 from .receipt_status import ReceiptStatus
+
+_decode_receipt_channel = ReceiptChannel.from_dict
+_decode_receipt_reason = ReceiptReason.from_dict
+_known_receipt_status: dict[Any, Any] = ReceiptStatus._value2member_map_
 
 
 @define(repr=False)
@@ -64,30 +69,37 @@ class ReceiptMessage(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("ReceiptMessage object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 3  # fields beyond the documented ones present
+        type_ = src_dict.get("type", MISSING)
+        if type_ != "Receipt":
+            raise InvalidData.of("'Receipt'", type_, "type")
+        channel = src_dict.get("channel", MISSING)
         try:
-            _at = "type"
-            type_ = _data.pop("type", MISSING)
-            if type_ != "Receipt":
-                raise InvalidData.of("'Receipt'", type_)
-            _at = "channel"
-            channel = _data.pop("channel", MISSING)
-            channel = ReceiptChannel.from_dict(channel)
-            _at = "status"
-            status = _data.pop("status", MISSING)
-            status = ReceiptStatus(string(status))
-            _at = "reasons"
-            reasons = _data.pop("reasons", MISSING)
-            if reasons is not UNSET:
-                reasons = list_of(ReceiptReason.from_dict, reasons)
+            channel = _decode_receipt_channel(channel)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            type_=type_,
-            channel=channel,
-            status=status,
-            reasons=reasons,
+            raise exc.within("channel") from None
+        status = src_dict.get("status", MISSING)
+        try:
+            status = _known_receipt_status[status]
+        except (KeyError, TypeError):
+            status = enum_of(ReceiptStatus, status, "status")
+        reasons = src_dict.get("reasons", MISSING)
+        if reasons is not UNSET:
+            _extra -= 1
+            if type(reasons) is not list and not isinstance(reasons, list):
+                raise InvalidData.of("array", reasons, "reasons")
+            try:
+                reasons = list(map(_decode_receipt_reason, reasons))
+            except InvalidData as exc:
+                raise at_index(exc, _decode_receipt_reason, reasons).within("reasons") from None
+        _self = new_model(cls)
+        _self.type_ = type_
+        _self.channel = channel
+        _self.status = status
+        _self.reasons = reasons
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"type", "channel", "status", "reasons"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    integer,
+    enum_of,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .failure_reason_code import FailureReasonCode
+
+_known_failure_reason_code: dict[Any, Any] = FailureReasonCode._value2member_map_
 
 
 @define(repr=False)
@@ -55,21 +58,19 @@ class ReceiptReason(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("ReceiptReason object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "code"
-            code = _data.pop("code", MISSING)
-            code = FailureReasonCode(integer(code))
-            _at = "message"
-            message = _data.pop("message", MISSING)
-            if message is not UNSET and not isinstance(message, str):
-                raise InvalidData.of("string", message)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            code=code,
-            message=message,
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        code = src_dict.get("code", MISSING)
+        _known = _known_failure_reason_code.get(code) if type(code) is int else None
+        code = _known if _known is not None else enum_of(FailureReasonCode, code, "code")
+        message = src_dict.get("message", MISSING)
+        if message is not UNSET:
+            _extra -= 1
+            if type(message) is not str and not isinstance(message, str):
+                raise InvalidData.of("string", message, "message")
+        _self = new_model(cls)
+        _self.code = code
+        _self.message = message
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"code", "message"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,11 +8,15 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .inbound_channel import InboundChannel
 from .media_resource import MediaResource
+
+_decode_inbound_channel = InboundChannel.from_dict
+_decode_media_resource = MediaResource.from_dict
 
 
 @define(repr=False)
@@ -60,32 +64,35 @@ class RichMediaMessage(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("RichMediaMessage object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "type"
-            type_ = _data.pop("type", MISSING)
-            if type_ != "RichMedia":
-                raise InvalidData.of("'RichMedia'", type_)
-            _at = "channel"
-            channel = _data.pop("channel", MISSING)
-            if channel is not UNSET:
-                channel = InboundChannel.from_dict(channel)
-            _at = "text"
-            text = _data.pop("text", MISSING)
-            if text is not UNSET and not isinstance(text, str):
-                raise InvalidData.of("string", text)
-            _at = "media"
-            media = _data.pop("media", MISSING)
-            if media is not UNSET:
-                media = MediaResource.from_dict(media)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            type_=type_,
-            channel=channel,
-            text=text,
-            media=media,
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        type_ = src_dict.get("type", MISSING)
+        if type_ != "RichMedia":
+            raise InvalidData.of("'RichMedia'", type_, "type")
+        channel = src_dict.get("channel", MISSING)
+        if channel is not UNSET:
+            _extra -= 1
+            try:
+                channel = _decode_inbound_channel(channel)
+            except InvalidData as exc:
+                raise exc.within("channel") from None
+        text = src_dict.get("text", MISSING)
+        if text is not UNSET:
+            _extra -= 1
+            if type(text) is not str and not isinstance(text, str):
+                raise InvalidData.of("string", text, "text")
+        media = src_dict.get("media", MISSING)
+        if media is not UNSET:
+            _extra -= 1
+            try:
+                media = _decode_media_resource(media)
+            except InvalidData as exc:
+                raise exc.within("media") from None
+        _self = new_model(cls)
+        _self.type_ = type_
+        _self.channel = channel
+        _self.text = text
+        _self.media = media
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"type", "channel", "text", "media"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

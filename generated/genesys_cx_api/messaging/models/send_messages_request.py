@@ -9,7 +9,8 @@ from attrs import define, field
 from ..._runtime import (
     MISSING,
     any_of,
-    list_of,
+    at_index,
+    new_model,
     to_json,
 )
 from ...errors import InvalidData
@@ -18,6 +19,11 @@ from .email_message import EmailMessage
 from .receipt_message import ReceiptMessage
 from .rich_media_message import RichMediaMessage
 from .text_message import TextMessage
+
+_decode_email_message = EmailMessage.from_dict
+_decode_receipt_message = ReceiptMessage.from_dict
+_decode_rich_media_message = RichMediaMessage.from_dict
+_decode_text_message = TextMessage.from_dict
 
 
 @define(repr=False)
@@ -46,26 +52,40 @@ class SendMessagesRequest(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("SendMessagesRequest object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        messages = src_dict.get("messages", MISSING)
+        if type(messages) is not list and not isinstance(messages, list):
+            raise InvalidData.of("array", messages, "messages")
         try:
-            _at = "messages"
-            messages = _data.pop("messages", MISSING)
-            messages = list_of(
+            messages = list(
+                map(
+                    lambda v: any_of(
+                        v,
+                        "TextMessage object or EmailMessage object or ReceiptMessage object or RichMediaMessage object",
+                        _decode_text_message,
+                        _decode_email_message,
+                        _decode_receipt_message,
+                        _decode_rich_media_message,
+                    ),
+                    messages,
+                )
+            )
+        except InvalidData as exc:
+            raise at_index(
+                exc,
                 lambda v: any_of(
                     v,
                     "TextMessage object or EmailMessage object or ReceiptMessage object or RichMediaMessage object",
-                    TextMessage.from_dict,
-                    EmailMessage.from_dict,
-                    ReceiptMessage.from_dict,
-                    RichMediaMessage.from_dict,
+                    _decode_text_message,
+                    _decode_email_message,
+                    _decode_receipt_message,
+                    _decode_rich_media_message,
                 ),
                 messages,
-            )
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            messages=messages,
+            ).within("messages") from None
+        _self = new_model(cls)
+        _self.messages = messages
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"messages"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -10,6 +10,7 @@ from attrs import define, field
 from ..._runtime import (
     MISSING,
     bytes_,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import File, Model, RequestFiles
@@ -48,16 +49,13 @@ class UploadMediaRequest(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("UploadMediaRequest object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        file = src_dict.get("file", MISSING)
         try:
-            _at = "file"
-            file = _data.pop("file", MISSING)
             file = File(payload=BytesIO(bytes_(file)))
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            file=file,
-        )
-        _self.additional_properties = _data
+            raise exc.within("file") from None
+        _self = new_model(cls)
+        _self.file = file
+        _self.additional_properties = {_k: _v for _k, _v in src_dict.items() if _k not in {"file"}} if _extra else {}
         return _self

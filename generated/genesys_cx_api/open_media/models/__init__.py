@@ -3,6 +3,9 @@
 
 Each loads on first access (``models.X`` or ``from .models import X``), so importing one model does
 not pay for all of them.
+
+Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``: ``Status``,
+``StatusDetail``, ``StatusResponse``.
 """
 
 from typing import TYPE_CHECKING
@@ -10,38 +13,38 @@ from typing import TYPE_CHECKING
 from ..._runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from ...common.models.status import Status
+    from ...common.models.status_detail import StatusDetail
+    from ...common.models.status_response import StatusResponse
     from .change_properties_data import ChangePropertiesData
     from .change_properties_request import ChangePropertiesRequest
     from .change_properties_request_added_properties import ChangePropertiesRequestAddedProperties
     from .change_properties_request_changed_properties import ChangePropertiesRequestChangedProperties
     from .create_interaction_data import CreateInteractionData
     from .create_interaction_request import CreateInteractionRequest
-    from .create_interaction_request_user_data import CreateInteractionRequestUserData
+    from .interaction import Interaction
     from .interaction_response import InteractionResponse
-    from .interaction_response_data import InteractionResponseData
-    from .status import Status
-    from .status_detail import StatusDetail
-    from .status_response import StatusResponse
     from .stop_interaction_data import StopInteractionData
     from .stop_interaction_request import StopInteractionRequest
+    from .user_data import UserData
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "ChangePropertiesData": "change_properties_data",
-        "ChangePropertiesRequest": "change_properties_request",
-        "ChangePropertiesRequestAddedProperties": "change_properties_request_added_properties",
-        "ChangePropertiesRequestChangedProperties": "change_properties_request_changed_properties",
-        "CreateInteractionData": "create_interaction_data",
-        "CreateInteractionRequest": "create_interaction_request",
-        "CreateInteractionRequestUserData": "create_interaction_request_user_data",
-        "InteractionResponse": "interaction_response",
-        "InteractionResponseData": "interaction_response_data",
-        "Status": "status",
-        "StatusDetail": "status_detail",
-        "StatusResponse": "status_response",
-        "StopInteractionData": "stop_interaction_data",
-        "StopInteractionRequest": "stop_interaction_request",
+        "ChangePropertiesData": ".change_properties_data",
+        "ChangePropertiesRequest": ".change_properties_request",
+        "ChangePropertiesRequestAddedProperties": ".change_properties_request_added_properties",
+        "ChangePropertiesRequestChangedProperties": ".change_properties_request_changed_properties",
+        "CreateInteractionData": ".create_interaction_data",
+        "CreateInteractionRequest": ".create_interaction_request",
+        "Interaction": ".interaction",
+        "InteractionResponse": ".interaction_response",
+        "Status": "...common.models.status",
+        "StatusDetail": "...common.models.status_detail",
+        "StatusResponse": "...common.models.status_response",
+        "StopInteractionData": ".stop_interaction_data",
+        "StopInteractionRequest": ".stop_interaction_request",
+        "UserData": ".user_data",
     },
 )
 
@@ -52,12 +55,12 @@ __all__ = (
     "ChangePropertiesRequestChangedProperties",
     "CreateInteractionData",
     "CreateInteractionRequest",
-    "CreateInteractionRequestUserData",
+    "Interaction",
     "InteractionResponse",
-    "InteractionResponseData",
     "Status",
     "StatusDetail",
     "StatusResponse",
     "StopInteractionData",
     "StopInteractionRequest",
+    "UserData",
 )

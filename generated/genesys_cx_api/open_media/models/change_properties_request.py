@@ -8,13 +8,17 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
     string,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .change_properties_request_added_properties import ChangePropertiesRequestAddedProperties
 from .change_properties_request_changed_properties import ChangePropertiesRequestChangedProperties
+
+_decode_change_properties_request_added_properties = ChangePropertiesRequestAddedProperties.from_dict
+_decode_change_properties_request_changed_properties = ChangePropertiesRequestChangedProperties.from_dict
 
 
 @define(repr=False)
@@ -55,27 +59,41 @@ class ChangePropertiesRequest(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("ChangePropertiesRequest object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "changedProperties"
-            changed_properties = _data.pop("changedProperties", MISSING)
-            if changed_properties is not UNSET:
-                changed_properties = ChangePropertiesRequestChangedProperties.from_dict(changed_properties)
-            _at = "addedProperties"
-            added_properties = _data.pop("addedProperties", MISSING)
-            if added_properties is not UNSET:
-                added_properties = ChangePropertiesRequestAddedProperties.from_dict(added_properties)
-            _at = "deletedProperties"
-            deleted_properties = _data.pop("deletedProperties", MISSING)
-            if deleted_properties is not UNSET:
-                deleted_properties = list_of(string, deleted_properties)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            changed_properties=changed_properties,
-            added_properties=added_properties,
-            deleted_properties=deleted_properties,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        changed_properties = src_dict.get("changedProperties", MISSING)
+        if changed_properties is not UNSET:
+            _extra -= 1
+            try:
+                changed_properties = _decode_change_properties_request_changed_properties(changed_properties)
+            except InvalidData as exc:
+                raise exc.within("changedProperties") from None
+        added_properties = src_dict.get("addedProperties", MISSING)
+        if added_properties is not UNSET:
+            _extra -= 1
+            try:
+                added_properties = _decode_change_properties_request_added_properties(added_properties)
+            except InvalidData as exc:
+                raise exc.within("addedProperties") from None
+        deleted_properties = src_dict.get("deletedProperties", MISSING)
+        if deleted_properties is not UNSET:
+            _extra -= 1
+            if type(deleted_properties) is not list and not isinstance(deleted_properties, list):
+                raise InvalidData.of("array", deleted_properties, "deletedProperties")
+            try:
+                deleted_properties = list(map(string, deleted_properties))
+            except InvalidData as exc:
+                raise at_index(exc, string, deleted_properties).within("deletedProperties") from None
+        _self = new_model(cls)
+        _self.changed_properties = changed_properties
+        _self.added_properties = added_properties
+        _self.deleted_properties = deleted_properties
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k not in {"changedProperties", "addedProperties", "deletedProperties"}
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .create_interaction_request import CreateInteractionRequest
+
+_decode_create_interaction_request = CreateInteractionRequest.from_dict
 
 
 @define(repr=False)
@@ -41,17 +44,15 @@ class CreateInteractionData(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("CreateInteractionData object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "data"
-            data = _data.pop("data", MISSING)
-            if data is not UNSET:
-                data = CreateInteractionRequest.from_dict(data)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            data=data,
-        )
-        _self.additional_properties = _data
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        data = src_dict.get("data", MISSING)
+        if data is not UNSET:
+            _extra -= 1
+            try:
+                data = _decode_create_interaction_request(data)
+            except InvalidData as exc:
+                raise exc.within("data") from None
+        _self = new_model(cls)
+        _self.data = data
+        _self.additional_properties = {_k: _v for _k, _v in src_dict.items() if _k not in {"data"}} if _extra else {}
         return _self

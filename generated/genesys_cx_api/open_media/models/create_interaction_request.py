@@ -10,10 +10,13 @@ from attrs import define, field
 from ..._runtime import (
     MISSING,
     date_time,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
-from .create_interaction_request_user_data import CreateInteractionRequestUserData
+from .user_data import UserData
+
+_decode_user_data = UserData.from_dict
 
 
 @define(repr=False)
@@ -24,13 +27,14 @@ class CreateInteractionRequest(Model):
         external_id: The external ID to associate with the new interaction.
         parent_interaction_id: The ID of the parent interaction.
         received_at: When the workitem was received (the docs give no description; ISO 8601 timestamp).
-        user_data: User data (key-value pairs) to attach to the new interaction. The docs give no further structure.
+        user_data: The user data of an interaction: key-value pairs (attached data) the docs give no further structure
+            for. The same map is sent with createInteractionRequest and read back in an interaction.
     """
 
     external_id: str | Unset = UNSET
     parent_interaction_id: str | Unset = UNSET
     received_at: datetime.datetime | Unset = UNSET
-    user_data: CreateInteractionRequestUserData | Unset = UNSET
+    user_data: UserData | Unset = UNSET
     additional_properties: dict[str, Any] = field(init=False, factory=dict)
     _fields = (
         ("external_id", "externalId"),
@@ -59,32 +63,43 @@ class CreateInteractionRequest(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("CreateInteractionRequest object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "externalId"
-            external_id = _data.pop("externalId", MISSING)
-            if external_id is not UNSET and not isinstance(external_id, str):
-                raise InvalidData.of("string", external_id)
-            _at = "parentInteractionId"
-            parent_interaction_id = _data.pop("parentInteractionId", MISSING)
-            if parent_interaction_id is not UNSET and not isinstance(parent_interaction_id, str):
-                raise InvalidData.of("string", parent_interaction_id)
-            _at = "receivedAt"
-            received_at = _data.pop("receivedAt", MISSING)
-            if received_at is not UNSET:
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        external_id = src_dict.get("externalId", MISSING)
+        if external_id is not UNSET:
+            _extra -= 1
+            if type(external_id) is not str and not isinstance(external_id, str):
+                raise InvalidData.of("string", external_id, "externalId")
+        parent_interaction_id = src_dict.get("parentInteractionId", MISSING)
+        if parent_interaction_id is not UNSET:
+            _extra -= 1
+            if type(parent_interaction_id) is not str and not isinstance(parent_interaction_id, str):
+                raise InvalidData.of("string", parent_interaction_id, "parentInteractionId")
+        received_at = src_dict.get("receivedAt", MISSING)
+        if received_at is not UNSET:
+            _extra -= 1
+            try:
                 received_at = date_time(received_at)
-            _at = "userData"
-            user_data = _data.pop("userData", MISSING)
-            if user_data is not UNSET:
-                user_data = CreateInteractionRequestUserData.from_dict(user_data)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            external_id=external_id,
-            parent_interaction_id=parent_interaction_id,
-            received_at=received_at,
-            user_data=user_data,
+            except InvalidData as exc:
+                raise exc.within("receivedAt") from None
+        user_data = src_dict.get("userData", MISSING)
+        if user_data is not UNSET:
+            _extra -= 1
+            try:
+                user_data = _decode_user_data(user_data)
+            except InvalidData as exc:
+                raise exc.within("userData") from None
+        _self = new_model(cls)
+        _self.external_id = external_id
+        _self.parent_interaction_id = parent_interaction_id
+        _self.received_at = received_at
+        _self.user_data = user_data
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k not in {"externalId", "parentInteractionId", "receivedAt", "userData"}
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,11 +8,15 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
+from ...common.models.status import Status
 from ...errors import InvalidData
-from ...types import UNSET, Model, Unset
-from .interaction_response_data import InteractionResponseData
-from .status import Status
+from ...types import UNSET, Model
+from .interaction import Interaction
+
+_decode_interaction = Interaction.from_dict
+_decode_status = Status.from_dict
 
 
 @define(repr=False)
@@ -25,11 +29,14 @@ class InteractionResponse(Model):
             = the asynchronous operation was accepted and its outcome arrives through CometD; 2 = partial
             success of a bulk operation (the response then carries `data` and `errors`); any other value is an
             error (often the HTTP status), with `message` and possibly `detail`.
-        data: The returned data (for example the interaction); not documented.
+        data: An open media interaction (workitem) as an answer carries it in `data`. The docs show no answer body
+            (every 200 is `{object}`); the fields are the ones the docs document for an interaction: its ID (the
+            `interactionId` of the by-ID operations) and the fields of createInteractionRequest. Other fields
+            Genesys sends are kept (`additional_properties`).
     """
 
     status: Status
-    data: InteractionResponseData | Unset = UNSET
+    data: Interaction
     additional_properties: dict[str, Any] = field(init=False, factory=dict)
     _fields = (
         ("status", "status"),
@@ -42,8 +49,8 @@ class InteractionResponse(Model):
             **self.additional_properties,
             "status": self.status.to_dict(),
         }
-        if not isinstance(self.data, Unset):
-            _json["data"] = self.data.to_dict()
+        if (_value := self.data.to_dict()) != {}:
+            _json["data"] = _value
         return _json
 
     @classmethod
@@ -51,21 +58,25 @@ class InteractionResponse(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("InteractionResponse object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        status = src_dict.get("status", MISSING)
         try:
-            _at = "status"
-            status = _data.pop("status", MISSING)
-            status = Status.from_dict(status)
-            _at = "data"
-            data = _data.pop("data", MISSING)
-            if data is not UNSET:
-                data = InteractionResponseData.from_dict(data)
+            status = _decode_status(status)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            status=status,
-            data=data,
+            raise exc.within("status") from None
+        data = src_dict.get("data", MISSING)
+        if data is UNSET:
+            data = {}
+        else:
+            _extra -= 1
+        try:
+            data = _decode_interaction(data)
+        except InvalidData as exc:
+            raise exc.within("data") from None
+        _self = new_model(cls)
+        _self.status = status
+        _self.data = data
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"status", "data"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

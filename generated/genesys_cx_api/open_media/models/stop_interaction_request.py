@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -46,22 +47,23 @@ class StopInteractionRequest(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("StopInteractionRequest object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "reasonSystemName"
-            reason_system_name = _data.pop("reasonSystemName", MISSING)
-            if reason_system_name is not UNSET and not isinstance(reason_system_name, str):
-                raise InvalidData.of("string", reason_system_name)
-            _at = "reasonDescription"
-            reason_description = _data.pop("reasonDescription", MISSING)
-            if reason_description is not UNSET and not isinstance(reason_description, str):
-                raise InvalidData.of("string", reason_description)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            reason_system_name=reason_system_name,
-            reason_description=reason_description,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        reason_system_name = src_dict.get("reasonSystemName", MISSING)
+        if reason_system_name is not UNSET:
+            _extra -= 1
+            if type(reason_system_name) is not str and not isinstance(reason_system_name, str):
+                raise InvalidData.of("string", reason_system_name, "reasonSystemName")
+        reason_description = src_dict.get("reasonDescription", MISSING)
+        if reason_description is not UNSET:
+            _extra -= 1
+            if type(reason_description) is not str and not isinstance(reason_description, str):
+                raise InvalidData.of("string", reason_description, "reasonDescription")
+        _self = new_model(cls)
+        _self.reason_system_name = reason_system_name
+        _self.reason_description = reason_description
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"reasonSystemName", "reasonDescription"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

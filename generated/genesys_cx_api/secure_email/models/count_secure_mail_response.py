@@ -8,11 +8,15 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .secure_email_status import SecureEmailStatus
 from .secure_mail_count import SecureMailCount
+
+_decode_secure_email_status = SecureEmailStatus.from_dict
+_decode_secure_mail_count = SecureMailCount.from_dict
 
 
 @define(repr=False)
@@ -59,31 +63,37 @@ class CountSecureMailResponse(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("CountSecureMailResponse object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        status = src_dict.get("status", MISSING)
         try:
-            _at = "status"
-            status = _data.pop("status", MISSING)
-            status = SecureEmailStatus.from_dict(status)
-            _at = "referenceId"
-            reference_id = _data.pop("referenceId", MISSING)
-            if reference_id is not UNSET and not isinstance(reference_id, str):
-                raise InvalidData.of("string", reference_id)
-            _at = "operationId"
-            operation_id = _data.pop("operationId", MISSING)
-            if operation_id is not UNSET and not isinstance(operation_id, str):
-                raise InvalidData.of("string", operation_id)
-            _at = "data"
-            data = _data.pop("data", MISSING)
-            if data is not UNSET:
-                data = SecureMailCount.from_dict(data)
+            status = _decode_secure_email_status(status)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            status=status,
-            reference_id=reference_id,
-            operation_id=operation_id,
-            data=data,
+            raise exc.within("status") from None
+        reference_id = src_dict.get("referenceId", MISSING)
+        if reference_id is not UNSET:
+            _extra -= 1
+            if type(reference_id) is not str and not isinstance(reference_id, str):
+                raise InvalidData.of("string", reference_id, "referenceId")
+        operation_id = src_dict.get("operationId", MISSING)
+        if operation_id is not UNSET:
+            _extra -= 1
+            if type(operation_id) is not str and not isinstance(operation_id, str):
+                raise InvalidData.of("string", operation_id, "operationId")
+        data = src_dict.get("data", MISSING)
+        if data is not UNSET:
+            _extra -= 1
+            try:
+                data = _decode_secure_mail_count(data)
+            except InvalidData as exc:
+                raise exc.within("data") from None
+        _self = new_model(cls)
+        _self.status = status
+        _self.reference_id = reference_id
+        _self.operation_id = operation_id
+        _self.data = data
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"status", "referenceId", "operationId", "data"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .secure_mail_request_data import SecureMailRequestData
+
+_decode_secure_mail_request_data = SecureMailRequestData.from_dict
 
 
 @define(repr=False)
@@ -47,22 +50,23 @@ class CreateSecureMailRequest(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("CreateSecureMailRequest object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "data"
-            data = _data.pop("data", MISSING)
-            if data is not UNSET:
-                data = SecureMailRequestData.from_dict(data)
-            _at = "operationId"
-            operation_id = _data.pop("operationId", MISSING)
-            if operation_id is not UNSET and not isinstance(operation_id, str):
-                raise InvalidData.of("string", operation_id)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            data=data,
-            operation_id=operation_id,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        data = src_dict.get("data", MISSING)
+        if data is not UNSET:
+            _extra -= 1
+            try:
+                data = _decode_secure_mail_request_data(data)
+            except InvalidData as exc:
+                raise exc.within("data") from None
+        operation_id = src_dict.get("operationId", MISSING)
+        if operation_id is not UNSET:
+            _extra -= 1
+            if type(operation_id) is not str and not isinstance(operation_id, str):
+                raise InvalidData.of("string", operation_id, "operationId")
+        _self = new_model(cls)
+        _self.data = data
+        _self.operation_id = operation_id
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"data", "operationId"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

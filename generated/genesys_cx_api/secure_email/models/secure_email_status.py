@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    string,
+    enum_of,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .secure_email_status_code import SecureEmailStatusCode
+
+_known_secure_email_status_code: dict[Any, Any] = SecureEmailStatusCode._value2member_map_
 
 
 @define(repr=False)
@@ -67,26 +70,27 @@ class SecureEmailStatus(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("SecureEmailStatus object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        code = src_dict.get("code", MISSING)
         try:
-            _at = "code"
-            code = _data.pop("code", MISSING)
-            code = SecureEmailStatusCode(string(code))
-            _at = "message"
-            message = _data.pop("message", MISSING)
-            if message is not UNSET and not isinstance(message, str):
-                raise InvalidData.of("string", message)
-            _at = "detail"
-            detail = _data.pop("detail", MISSING)
-            if detail is not UNSET and not isinstance(detail, str):
-                raise InvalidData.of("string", detail)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            code=code,
-            message=message,
-            detail=detail,
+            code = _known_secure_email_status_code[code]
+        except (KeyError, TypeError):
+            code = enum_of(SecureEmailStatusCode, code, "code")
+        message = src_dict.get("message", MISSING)
+        if message is not UNSET:
+            _extra -= 1
+            if type(message) is not str and not isinstance(message, str):
+                raise InvalidData.of("string", message, "message")
+        detail = src_dict.get("detail", MISSING)
+        if detail is not UNSET:
+            _extra -= 1
+            if type(detail) is not str and not isinstance(detail, str):
+                raise InvalidData.of("string", detail, "detail")
+        _self = new_model(cls)
+        _self.code = code
+        _self.message = message
+        _self.detail = detail
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"code", "message", "detail"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -39,17 +40,13 @@ class SecureMailCount(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("SecureMailCount object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "count"
-            count = _data.pop("count", MISSING)
-            if count is not UNSET and type(count) is not int:
-                raise InvalidData.of("integer", count)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            count=count,
-        )
-        _self.additional_properties = _data
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        count = src_dict.get("count", MISSING)
+        if count is not UNSET:
+            _extra -= 1
+            if type(count) is not int:
+                raise InvalidData.of("integer", count, "count")
+        _self = new_model(cls)
+        _self.count = count
+        _self.additional_properties = {_k: _v for _k, _v in src_dict.items() if _k not in {"count"}} if _extra else {}
         return _self

@@ -16,7 +16,7 @@ from ..._runtime import Operations, operation
 from ...types import UNSET, Unset
 
 if TYPE_CHECKING:  # models load with their operation, on its first call
-    from ..models.api_response import ApiResponse
+    from ...common.models.api_response import ApiResponse
     from ..models.bayeux_message import BayeuxMessage
     from ..models.create_subscription_request import CreateSubscriptionRequest
     from ..models.get_statistic_values_request import GetStatisticValuesRequest

@@ -3,6 +3,9 @@
 
 Each loads on first access (``models.X`` or ``from .models import X``), so importing one model does
 not pay for all of them.
+
+Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``:
+``ApiResponse``, ``ApiResponseData``, ``Status``, ``StatusDetail``, ``StatusResponse``.
 """
 
 from typing import TYPE_CHECKING
@@ -10,8 +13,11 @@ from typing import TYPE_CHECKING
 from ..._runtime import lazy_exports
 
 if TYPE_CHECKING:
-    from .api_response import ApiResponse
-    from .api_response_data import ApiResponseData
+    from ...common.models.api_response import ApiResponse
+    from ...common.models.api_response_data import ApiResponseData
+    from ...common.models.status import Status
+    from ...common.models.status_detail import StatusDetail
+    from ...common.models.status_response import StatusResponse
     from .bayeux_advice import BayeuxAdvice
     from .bayeux_advice_reconnect import BayeuxAdviceReconnect
     from .bayeux_message import BayeuxMessage
@@ -37,47 +43,44 @@ if TYPE_CHECKING:
     from .statistic_update import StatisticUpdate
     from .statistic_update_data import StatisticUpdateData
     from .statistic_value import StatisticValue
-    from .status import Status
-    from .status_detail import StatusDetail
-    from .status_response import StatusResponse
     from .updated_statistic_value import UpdatedStatisticValue
     from .verbose import Verbose
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "ApiResponse": "api_response",
-        "ApiResponseData": "api_response_data",
-        "BayeuxAdvice": "bayeux_advice",
-        "BayeuxAdviceReconnect": "bayeux_advice_reconnect",
-        "BayeuxMessage": "bayeux_message",
-        "BayeuxMessageDataType2": "bayeux_message_data_type_2",
-        "BayeuxMessageExt": "bayeux_message_ext",
-        "CreateSubscriptionRequest": "create_subscription_request",
-        "CreateSubscriptionRequestData": "create_subscription_request_data",
-        "GetStatisticValuesRequest": "get_statistic_values_request",
-        "GetStatisticValuesRequestData": "get_statistic_values_request_data",
-        "PeekedStatistic": "peeked_statistic",
-        "PeekedStatisticResponse": "peeked_statistic_response",
-        "PeekedStatisticValue": "peeked_statistic_value",
-        "PeekedStatistics": "peeked_statistics",
-        "PeekedStatisticsResponse": "peeked_statistics_response",
-        "ServiceState": "service_state",
-        "ServiceStateChange": "service_state_change",
-        "ServiceStateChangeData": "service_state_change_data",
-        "StatisticData": "statistic_data",
-        "StatisticDataResponse": "statistic_data_response",
-        "StatisticDefinition": "statistic_definition",
-        "StatisticDescriptor": "statistic_descriptor",
-        "StatisticInfo": "statistic_info",
-        "StatisticUpdate": "statistic_update",
-        "StatisticUpdateData": "statistic_update_data",
-        "StatisticValue": "statistic_value",
-        "Status": "status",
-        "StatusDetail": "status_detail",
-        "StatusResponse": "status_response",
-        "UpdatedStatisticValue": "updated_statistic_value",
-        "Verbose": "verbose",
+        "ApiResponse": "...common.models.api_response",
+        "ApiResponseData": "...common.models.api_response_data",
+        "BayeuxAdvice": ".bayeux_advice",
+        "BayeuxAdviceReconnect": ".bayeux_advice_reconnect",
+        "BayeuxMessage": ".bayeux_message",
+        "BayeuxMessageDataType2": ".bayeux_message_data_type_2",
+        "BayeuxMessageExt": ".bayeux_message_ext",
+        "CreateSubscriptionRequest": ".create_subscription_request",
+        "CreateSubscriptionRequestData": ".create_subscription_request_data",
+        "GetStatisticValuesRequest": ".get_statistic_values_request",
+        "GetStatisticValuesRequestData": ".get_statistic_values_request_data",
+        "PeekedStatistic": ".peeked_statistic",
+        "PeekedStatisticResponse": ".peeked_statistic_response",
+        "PeekedStatisticValue": ".peeked_statistic_value",
+        "PeekedStatistics": ".peeked_statistics",
+        "PeekedStatisticsResponse": ".peeked_statistics_response",
+        "ServiceState": ".service_state",
+        "ServiceStateChange": ".service_state_change",
+        "ServiceStateChangeData": ".service_state_change_data",
+        "StatisticData": ".statistic_data",
+        "StatisticDataResponse": ".statistic_data_response",
+        "StatisticDefinition": ".statistic_definition",
+        "StatisticDescriptor": ".statistic_descriptor",
+        "StatisticInfo": ".statistic_info",
+        "StatisticUpdate": ".statistic_update",
+        "StatisticUpdateData": ".statistic_update_data",
+        "StatisticValue": ".statistic_value",
+        "Status": "...common.models.status",
+        "StatusDetail": "...common.models.status_detail",
+        "StatusResponse": "...common.models.status_response",
+        "UpdatedStatisticValue": ".updated_statistic_value",
+        "Verbose": ".verbose",
     },
 )
 

@@ -8,12 +8,16 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    enum_of,
+    new_model,
     string,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .bayeux_advice_reconnect import BayeuxAdviceReconnect
+
+_known_bayeux_advice_reconnect: dict[Any, Any] = BayeuxAdviceReconnect._value2member_map_
 
 
 @define(repr=False)
@@ -73,42 +77,57 @@ class BayeuxAdvice(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("BayeuxAdvice object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "reconnect"
-            reconnect = _data.pop("reconnect", MISSING)
-            if reconnect is not UNSET:
-                reconnect = BayeuxAdviceReconnect(string(reconnect))
-            _at = "interval"
-            interval = _data.pop("interval", MISSING)
-            if interval is not UNSET and type(interval) is not int:
-                raise InvalidData.of("integer", interval)
-            _at = "timeout"
-            timeout = _data.pop("timeout", MISSING)
-            if timeout is not UNSET and type(timeout) is not int:
-                raise InvalidData.of("integer", timeout)
-            _at = "maxInterval"
-            max_interval = _data.pop("maxInterval", MISSING)
-            if max_interval is not UNSET and type(max_interval) is not int:
-                raise InvalidData.of("integer", max_interval)
-            _at = "multiple-clients"
-            multiple_clients = _data.pop("multiple-clients", MISSING)
-            if multiple_clients is not UNSET and multiple_clients is not True and multiple_clients is not False:
-                raise InvalidData.of("boolean", multiple_clients)
-            _at = "hosts"
-            hosts = _data.pop("hosts", MISSING)
-            if hosts is not UNSET:
-                hosts = list_of(string, hosts)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            reconnect=reconnect,
-            interval=interval,
-            timeout=timeout,
-            max_interval=max_interval,
-            multiple_clients=multiple_clients,
-            hosts=hosts,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        reconnect = src_dict.get("reconnect", MISSING)
+        if reconnect is not UNSET:
+            _extra -= 1
+            try:
+                reconnect = _known_bayeux_advice_reconnect[reconnect]
+            except (KeyError, TypeError):
+                reconnect = enum_of(BayeuxAdviceReconnect, reconnect, "reconnect")
+        interval = src_dict.get("interval", MISSING)
+        if interval is not UNSET:
+            _extra -= 1
+            if type(interval) is not int:
+                raise InvalidData.of("integer", interval, "interval")
+        timeout = src_dict.get("timeout", MISSING)
+        if timeout is not UNSET:
+            _extra -= 1
+            if type(timeout) is not int:
+                raise InvalidData.of("integer", timeout, "timeout")
+        max_interval = src_dict.get("maxInterval", MISSING)
+        if max_interval is not UNSET:
+            _extra -= 1
+            if type(max_interval) is not int:
+                raise InvalidData.of("integer", max_interval, "maxInterval")
+        multiple_clients = src_dict.get("multiple-clients", MISSING)
+        if multiple_clients is not UNSET:
+            _extra -= 1
+            if multiple_clients is not True and multiple_clients is not False:
+                raise InvalidData.of("boolean", multiple_clients, "multiple-clients")
+        hosts = src_dict.get("hosts", MISSING)
+        if hosts is not UNSET:
+            _extra -= 1
+            if type(hosts) is not list and not isinstance(hosts, list):
+                raise InvalidData.of("array", hosts, "hosts")
+            try:
+                hosts = list(map(string, hosts))
+            except InvalidData as exc:
+                raise at_index(exc, string, hosts).within("hosts") from None
+        _self = new_model(cls)
+        _self.reconnect = reconnect
+        _self.interval = interval
+        _self.timeout = timeout
+        _self.max_interval = max_interval
+        _self.multiple_clients = multiple_clients
+        _self.hosts = hosts
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k not in {"reconnect", "interval", "timeout", "maxInterval", "multiple-clients", "hosts"}
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -9,7 +9,9 @@ from attrs import define, field
 from ..._runtime import (
     MISSING,
     any_of,
+    at_index,
     list_of,
+    new_model,
     number,
     string,
 )
@@ -20,6 +22,12 @@ from .bayeux_message_data_type_2 import BayeuxMessageDataType2
 from .bayeux_message_ext import BayeuxMessageExt
 from .service_state_change import ServiceStateChange
 from .statistic_update import StatisticUpdate
+
+_decode_bayeux_advice = BayeuxAdvice.from_dict
+_decode_bayeux_message_data_type_2 = BayeuxMessageDataType2.from_dict
+_decode_bayeux_message_ext = BayeuxMessageExt.from_dict
+_decode_service_state_change = ServiceStateChange.from_dict
+_decode_statistic_update = StatisticUpdate.from_dict
 
 
 @define(repr=False)
@@ -119,88 +127,133 @@ class BayeuxMessage(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("BayeuxMessage object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "channel"
-            channel = _data.pop("channel", MISSING)
-            if not isinstance(channel, str):
-                raise InvalidData.of("string", channel)
-            _at = "clientId"
-            client_id = _data.pop("clientId", MISSING)
-            if client_id is not UNSET and not isinstance(client_id, str):
-                raise InvalidData.of("string", client_id)
-            _at = "id"
-            id = _data.pop("id", MISSING)
-            if id is not UNSET:
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        channel = src_dict.get("channel", MISSING)
+        if type(channel) is not str and not isinstance(channel, str):
+            raise InvalidData.of("string", channel, "channel")
+        client_id = src_dict.get("clientId", MISSING)
+        if client_id is not UNSET:
+            _extra -= 1
+            if type(client_id) is not str and not isinstance(client_id, str):
+                raise InvalidData.of("string", client_id, "clientId")
+        id = src_dict.get("id", MISSING)
+        if id is not UNSET:
+            _extra -= 1
+            try:
                 id = any_of(id, "string or number", string, number)
-            _at = "version"
-            version = _data.pop("version", MISSING)
-            if version is not UNSET and not isinstance(version, str):
-                raise InvalidData.of("string", version)
-            _at = "minimumVersion"
-            minimum_version = _data.pop("minimumVersion", MISSING)
-            if minimum_version is not UNSET and not isinstance(minimum_version, str):
-                raise InvalidData.of("string", minimum_version)
-            _at = "supportedConnectionTypes"
-            supported_connection_types = _data.pop("supportedConnectionTypes", MISSING)
-            if supported_connection_types is not UNSET:
-                supported_connection_types = list_of(string, supported_connection_types)
-            _at = "connectionType"
-            connection_type = _data.pop("connectionType", MISSING)
-            if connection_type is not UNSET and not isinstance(connection_type, str):
-                raise InvalidData.of("string", connection_type)
-            _at = "subscription"
-            subscription = _data.pop("subscription", MISSING)
-            if subscription is not UNSET:
+            except InvalidData as exc:
+                raise exc.within("id") from None
+        version = src_dict.get("version", MISSING)
+        if version is not UNSET:
+            _extra -= 1
+            if type(version) is not str and not isinstance(version, str):
+                raise InvalidData.of("string", version, "version")
+        minimum_version = src_dict.get("minimumVersion", MISSING)
+        if minimum_version is not UNSET:
+            _extra -= 1
+            if type(minimum_version) is not str and not isinstance(minimum_version, str):
+                raise InvalidData.of("string", minimum_version, "minimumVersion")
+        supported_connection_types = src_dict.get("supportedConnectionTypes", MISSING)
+        if supported_connection_types is not UNSET:
+            _extra -= 1
+            if type(supported_connection_types) is not list and not isinstance(supported_connection_types, list):
+                raise InvalidData.of("array", supported_connection_types, "supportedConnectionTypes")
+            try:
+                supported_connection_types = list(map(string, supported_connection_types))
+            except InvalidData as exc:
+                raise at_index(exc, string, supported_connection_types).within("supportedConnectionTypes") from None
+        connection_type = src_dict.get("connectionType", MISSING)
+        if connection_type is not UNSET:
+            _extra -= 1
+            if type(connection_type) is not str and not isinstance(connection_type, str):
+                raise InvalidData.of("string", connection_type, "connectionType")
+        subscription = src_dict.get("subscription", MISSING)
+        if subscription is not UNSET:
+            _extra -= 1
+            try:
                 subscription = any_of(subscription, "string or array", string, lambda v: list_of(string, v))
-            _at = "successful"
-            successful = _data.pop("successful", MISSING)
-            if successful is not UNSET and successful is not True and successful is not False:
-                raise InvalidData.of("boolean", successful)
-            _at = "error"
-            error = _data.pop("error", MISSING)
-            if error is not UNSET and not isinstance(error, str):
-                raise InvalidData.of("string", error)
-            _at = "advice"
-            advice = _data.pop("advice", MISSING)
-            if advice is not UNSET:
-                advice = BayeuxAdvice.from_dict(advice)
-            _at = "timestamp"
-            timestamp = _data.pop("timestamp", MISSING)
-            if timestamp is not UNSET and not isinstance(timestamp, str):
-                raise InvalidData.of("string", timestamp)
-            _at = "data"
-            data = _data.pop("data", MISSING)
-            if data is not UNSET:
+            except InvalidData as exc:
+                raise exc.within("subscription") from None
+        successful = src_dict.get("successful", MISSING)
+        if successful is not UNSET:
+            _extra -= 1
+            if successful is not True and successful is not False:
+                raise InvalidData.of("boolean", successful, "successful")
+        error = src_dict.get("error", MISSING)
+        if error is not UNSET:
+            _extra -= 1
+            if type(error) is not str and not isinstance(error, str):
+                raise InvalidData.of("string", error, "error")
+        advice = src_dict.get("advice", MISSING)
+        if advice is not UNSET:
+            _extra -= 1
+            try:
+                advice = _decode_bayeux_advice(advice)
+            except InvalidData as exc:
+                raise exc.within("advice") from None
+        timestamp = src_dict.get("timestamp", MISSING)
+        if timestamp is not UNSET:
+            _extra -= 1
+            if type(timestamp) is not str and not isinstance(timestamp, str):
+                raise InvalidData.of("string", timestamp, "timestamp")
+        data = src_dict.get("data", MISSING)
+        if data is not UNSET:
+            _extra -= 1
+            try:
                 data = any_of(
                     data,
                     "StatisticUpdate object or ServiceStateChange object or BayeuxMessageDataType2 object",
-                    StatisticUpdate.from_dict,
-                    ServiceStateChange.from_dict,
-                    BayeuxMessageDataType2.from_dict,
+                    _decode_statistic_update,
+                    _decode_service_state_change,
+                    _decode_bayeux_message_data_type_2,
                 )
-            _at = "ext"
-            ext = _data.pop("ext", MISSING)
-            if ext is not UNSET:
-                ext = BayeuxMessageExt.from_dict(ext)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            channel=channel,
-            client_id=client_id,
-            id=id,
-            version=version,
-            minimum_version=minimum_version,
-            supported_connection_types=supported_connection_types,
-            connection_type=connection_type,
-            subscription=subscription,
-            successful=successful,
-            error=error,
-            advice=advice,
-            timestamp=timestamp,
-            data=data,
-            ext=ext,
+            except InvalidData as exc:
+                raise exc.within("data") from None
+        ext = src_dict.get("ext", MISSING)
+        if ext is not UNSET:
+            _extra -= 1
+            try:
+                ext = _decode_bayeux_message_ext(ext)
+            except InvalidData as exc:
+                raise exc.within("ext") from None
+        _self = new_model(cls)
+        _self.channel = channel
+        _self.client_id = client_id
+        _self.id = id
+        _self.version = version
+        _self.minimum_version = minimum_version
+        _self.supported_connection_types = supported_connection_types
+        _self.connection_type = connection_type
+        _self.subscription = subscription
+        _self.successful = successful
+        _self.error = error
+        _self.advice = advice
+        _self.timestamp = timestamp
+        _self.data = data
+        _self.ext = ext
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k
+                not in {
+                    "channel",
+                    "clientId",
+                    "id",
+                    "version",
+                    "minimumVersion",
+                    "supportedConnectionTypes",
+                    "connectionType",
+                    "subscription",
+                    "successful",
+                    "error",
+                    "advice",
+                    "timestamp",
+                    "data",
+                    "ext",
+                }
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

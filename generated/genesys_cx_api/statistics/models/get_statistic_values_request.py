@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
 from .get_statistic_values_request_data import GetStatisticValuesRequestData
+
+_decode_get_statistic_values_request_data = GetStatisticValuesRequestData.from_dict
 
 
 @define(repr=False)
@@ -39,16 +42,13 @@ class GetStatisticValuesRequest(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("GetStatisticValuesRequest object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        data = src_dict.get("data", MISSING)
         try:
-            _at = "data"
-            data = _data.pop("data", MISSING)
-            data = GetStatisticValuesRequestData.from_dict(data)
+            data = _decode_get_statistic_values_request_data(data)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            data=data,
-        )
-        _self.additional_properties = _data
+            raise exc.within("data") from None
+        _self = new_model(cls)
+        _self.data = data
+        _self.additional_properties = {_k: _v for _k, _v in src_dict.items() if _k not in {"data"}} if _extra else {}
         return _self

@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
 from .statistic_info import StatisticInfo
+
+_decode_statistic_info = StatisticInfo.from_dict
 
 
 @define(repr=False)
@@ -40,16 +43,17 @@ class GetStatisticValuesRequestData(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("GetStatisticValuesRequestData object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        statistics = src_dict.get("statistics", MISSING)
+        if type(statistics) is not list and not isinstance(statistics, list):
+            raise InvalidData.of("array", statistics, "statistics")
         try:
-            _at = "statistics"
-            statistics = _data.pop("statistics", MISSING)
-            statistics = list_of(StatisticInfo.from_dict, statistics)
+            statistics = list(map(_decode_statistic_info, statistics))
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            statistics=statistics,
+            raise at_index(exc, _decode_statistic_info, statistics).within("statistics") from None
+        _self = new_model(cls)
+        _self.statistics = statistics
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"statistics"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .peeked_statistic_value import PeekedStatisticValue
+
+_decode_peeked_statistic_value = PeekedStatisticValue.from_dict
 
 
 @define(repr=False)
@@ -40,17 +43,17 @@ class PeekedStatistic(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("PeekedStatistic object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "statistic"
-            statistic = _data.pop("statistic", MISSING)
-            if statistic is not UNSET:
-                statistic = PeekedStatisticValue.from_dict(statistic)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            statistic=statistic,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        statistic = src_dict.get("statistic", MISSING)
+        if statistic is not UNSET:
+            _extra -= 1
+            try:
+                statistic = _decode_peeked_statistic_value(statistic)
+            except InvalidData as exc:
+                raise exc.within("statistic") from None
+        _self = new_model(cls)
+        _self.statistic = statistic
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"statistic"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,13 +8,18 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
 )
+from ...common.models.status import Status
+from ...common.models.status_response import StatusResponse
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .peeked_statistic import PeekedStatistic
-from .status import Status
-from .status_response import StatusResponse
+
+_decode_peeked_statistic = PeekedStatistic.from_dict
+_decode_status = Status.from_dict
+_decode_status_response = StatusResponse.from_dict
 
 
 @define(repr=False)
@@ -62,31 +67,39 @@ class PeekedStatisticResponse(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("PeekedStatisticResponse object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        status = src_dict.get("status", MISSING)
         try:
-            _at = "status"
-            status = _data.pop("status", MISSING)
-            status = Status.from_dict(status)
-            _at = "data"
-            data = _data.pop("data", MISSING)
-            if data is not UNSET:
-                data = PeekedStatistic.from_dict(data)
-            _at = "errors"
-            errors = _data.pop("errors", MISSING)
-            if errors is not UNSET:
-                errors = list_of(StatusResponse.from_dict, errors)
-            _at = "path"
-            path = _data.pop("path", MISSING)
-            if path is not UNSET and not isinstance(path, str):
-                raise InvalidData.of("string", path)
+            status = _decode_status(status)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            status=status,
-            data=data,
-            errors=errors,
-            path=path,
+            raise exc.within("status") from None
+        data = src_dict.get("data", MISSING)
+        if data is not UNSET:
+            _extra -= 1
+            try:
+                data = _decode_peeked_statistic(data)
+            except InvalidData as exc:
+                raise exc.within("data") from None
+        errors = src_dict.get("errors", MISSING)
+        if errors is not UNSET:
+            _extra -= 1
+            if type(errors) is not list and not isinstance(errors, list):
+                raise InvalidData.of("array", errors, "errors")
+            try:
+                errors = list(map(_decode_status_response, errors))
+            except InvalidData as exc:
+                raise at_index(exc, _decode_status_response, errors).within("errors") from None
+        path = src_dict.get("path", MISSING)
+        if path is not UNSET:
+            _extra -= 1
+            if type(path) is not str and not isinstance(path, str):
+                raise InvalidData.of("string", path, "path")
+        _self = new_model(cls)
+        _self.status = status
+        _self.data = data
+        _self.errors = errors
+        _self.path = path
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"status", "data", "errors", "path"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

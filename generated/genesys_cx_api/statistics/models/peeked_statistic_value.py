@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -64,36 +65,44 @@ class PeekedStatisticValue(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("PeekedStatisticValue object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "name"
-            name = _data.pop("name", MISSING)
-            if name is not UNSET and not isinstance(name, str):
-                raise InvalidData.of("string", name)
-            _at = "objectId"
-            object_id = _data.pop("objectId", MISSING)
-            if object_id is not UNSET and not isinstance(object_id, str):
-                raise InvalidData.of("string", object_id)
-            _at = "objectType"
-            object_type = _data.pop("objectType", MISSING)
-            if object_type is not UNSET and not isinstance(object_type, str):
-                raise InvalidData.of("string", object_type)
-            _at = "timestamp"
-            timestamp = _data.pop("timestamp", MISSING)
-            if timestamp is not UNSET and type(timestamp) is not int:
-                raise InvalidData.of("integer", timestamp)
-            _at = "value"
-            value = _data.pop("value", MISSING)
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        name = src_dict.get("name", MISSING)
+        if name is not UNSET:
+            _extra -= 1
+            if type(name) is not str and not isinstance(name, str):
+                raise InvalidData.of("string", name, "name")
+        object_id = src_dict.get("objectId", MISSING)
+        if object_id is not UNSET:
+            _extra -= 1
+            if type(object_id) is not str and not isinstance(object_id, str):
+                raise InvalidData.of("string", object_id, "objectId")
+        object_type = src_dict.get("objectType", MISSING)
+        if object_type is not UNSET:
+            _extra -= 1
+            if type(object_type) is not str and not isinstance(object_type, str):
+                raise InvalidData.of("string", object_type, "objectType")
+        timestamp = src_dict.get("timestamp", MISSING)
+        if timestamp is not UNSET:
+            _extra -= 1
+            if type(timestamp) is not int:
+                raise InvalidData.of("integer", timestamp, "timestamp")
+        value = src_dict.get("value", MISSING)
+        if value is not UNSET:
+            _extra -= 1
 
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            name=name,
-            object_id=object_id,
-            object_type=object_type,
-            timestamp=timestamp,
-            value=value,
+        _self = new_model(cls)
+        _self.name = name
+        _self.object_id = object_id
+        _self.object_type = object_type
+        _self.timestamp = timestamp
+        _self.value = value
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k not in {"name", "objectId", "objectType", "timestamp", "value"}
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    string,
+    enum_of,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
 from .service_state import ServiceState
+
+_known_service_state: dict[Any, Any] = ServiceState._value2member_map_
 
 
 @define(repr=False)
@@ -43,16 +46,15 @@ class ServiceStateChangeData(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("ServiceStateChangeData object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 1  # fields beyond the documented ones present
+        service_state = src_dict.get("serviceState", MISSING)
         try:
-            _at = "serviceState"
-            service_state = _data.pop("serviceState", MISSING)
-            service_state = ServiceState(string(service_state))
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            service_state=service_state,
+            service_state = _known_service_state[service_state]
+        except (KeyError, TypeError):
+            service_state = enum_of(ServiceState, service_state, "serviceState")
+        _self = new_model(cls)
+        _self.service_state = service_state
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"serviceState"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .statistic_value import StatisticValue
+
+_decode_statistic_value = StatisticValue.from_dict
 
 
 @define(repr=False)
@@ -53,27 +56,33 @@ class StatisticData(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("StatisticData object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "operationId"
-            operation_id = _data.pop("operationId", MISSING)
-            if operation_id is not UNSET and not isinstance(operation_id, str):
-                raise InvalidData.of("string", operation_id)
-            _at = "statistics"
-            statistics = _data.pop("statistics", MISSING)
-            if statistics is not UNSET:
-                statistics = list_of(StatisticValue.from_dict, statistics)
-            _at = "subscriptionId"
-            subscription_id = _data.pop("subscriptionId", MISSING)
-            if subscription_id is not UNSET and not isinstance(subscription_id, str):
-                raise InvalidData.of("string", subscription_id)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            operation_id=operation_id,
-            statistics=statistics,
-            subscription_id=subscription_id,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        operation_id = src_dict.get("operationId", MISSING)
+        if operation_id is not UNSET:
+            _extra -= 1
+            if type(operation_id) is not str and not isinstance(operation_id, str):
+                raise InvalidData.of("string", operation_id, "operationId")
+        statistics = src_dict.get("statistics", MISSING)
+        if statistics is not UNSET:
+            _extra -= 1
+            if type(statistics) is not list and not isinstance(statistics, list):
+                raise InvalidData.of("array", statistics, "statistics")
+            try:
+                statistics = list(map(_decode_statistic_value, statistics))
+            except InvalidData as exc:
+                raise at_index(exc, _decode_statistic_value, statistics).within("statistics") from None
+        subscription_id = src_dict.get("subscriptionId", MISSING)
+        if subscription_id is not UNSET:
+            _extra -= 1
+            if type(subscription_id) is not str and not isinstance(subscription_id, str):
+                raise InvalidData.of("string", subscription_id, "subscriptionId")
+        _self = new_model(cls)
+        _self.operation_id = operation_id
+        _self.statistics = statistics
+        _self.subscription_id = subscription_id
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"operationId", "statistics", "subscriptionId"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

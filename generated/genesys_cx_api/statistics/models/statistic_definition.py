@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -87,62 +88,87 @@ class StatisticDefinition(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("StatisticDefinition object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "notificationMode"
-            notification_mode = _data.pop("notificationMode", MISSING)
-            if notification_mode is not UNSET and not isinstance(notification_mode, str):
-                raise InvalidData.of("string", notification_mode)
-            _at = "notificationFrequency"
-            notification_frequency = _data.pop("notificationFrequency", MISSING)
-            if notification_frequency is not UNSET and type(notification_frequency) is not int:
-                raise InvalidData.of("integer", notification_frequency)
-            _at = "insensitivity"
-            insensitivity = _data.pop("insensitivity", MISSING)
-            if insensitivity is not UNSET and type(insensitivity) is not int:
-                raise InvalidData.of("integer", insensitivity)
-            _at = "category"
-            category = _data.pop("category", MISSING)
-            if category is not UNSET and not isinstance(category, str):
-                raise InvalidData.of("string", category)
-            _at = "subject"
-            subject = _data.pop("subject", MISSING)
-            if subject is not UNSET and not isinstance(subject, str):
-                raise InvalidData.of("string", subject)
-            _at = "intervalType"
-            interval_type = _data.pop("intervalType", MISSING)
-            if interval_type is not UNSET and not isinstance(interval_type, str):
-                raise InvalidData.of("string", interval_type)
-            _at = "mainMask"
-            main_mask = _data.pop("mainMask", MISSING)
-            if main_mask is not UNSET and not isinstance(main_mask, str):
-                raise InvalidData.of("string", main_mask)
-            _at = "dynamicTimeProfile"
-            dynamic_time_profile = _data.pop("dynamicTimeProfile", MISSING)
-            if dynamic_time_profile is not UNSET and not isinstance(dynamic_time_profile, str):
-                raise InvalidData.of("string", dynamic_time_profile)
-            _at = "dynamicFilter"
-            dynamic_filter = _data.pop("dynamicFilter", MISSING)
-            if dynamic_filter is not UNSET and not isinstance(dynamic_filter, str):
-                raise InvalidData.of("string", dynamic_filter)
-            _at = "maskType"
-            mask_type = _data.pop("maskType", MISSING)
-            if mask_type is not UNSET and not isinstance(mask_type, str):
-                raise InvalidData.of("string", mask_type)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            notification_mode=notification_mode,
-            notification_frequency=notification_frequency,
-            insensitivity=insensitivity,
-            category=category,
-            subject=subject,
-            interval_type=interval_type,
-            main_mask=main_mask,
-            dynamic_time_profile=dynamic_time_profile,
-            dynamic_filter=dynamic_filter,
-            mask_type=mask_type,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        notification_mode = src_dict.get("notificationMode", MISSING)
+        if notification_mode is not UNSET:
+            _extra -= 1
+            if type(notification_mode) is not str and not isinstance(notification_mode, str):
+                raise InvalidData.of("string", notification_mode, "notificationMode")
+        notification_frequency = src_dict.get("notificationFrequency", MISSING)
+        if notification_frequency is not UNSET:
+            _extra -= 1
+            if type(notification_frequency) is not int:
+                raise InvalidData.of("integer", notification_frequency, "notificationFrequency")
+        insensitivity = src_dict.get("insensitivity", MISSING)
+        if insensitivity is not UNSET:
+            _extra -= 1
+            if type(insensitivity) is not int:
+                raise InvalidData.of("integer", insensitivity, "insensitivity")
+        category = src_dict.get("category", MISSING)
+        if category is not UNSET:
+            _extra -= 1
+            if type(category) is not str and not isinstance(category, str):
+                raise InvalidData.of("string", category, "category")
+        subject = src_dict.get("subject", MISSING)
+        if subject is not UNSET:
+            _extra -= 1
+            if type(subject) is not str and not isinstance(subject, str):
+                raise InvalidData.of("string", subject, "subject")
+        interval_type = src_dict.get("intervalType", MISSING)
+        if interval_type is not UNSET:
+            _extra -= 1
+            if type(interval_type) is not str and not isinstance(interval_type, str):
+                raise InvalidData.of("string", interval_type, "intervalType")
+        main_mask = src_dict.get("mainMask", MISSING)
+        if main_mask is not UNSET:
+            _extra -= 1
+            if type(main_mask) is not str and not isinstance(main_mask, str):
+                raise InvalidData.of("string", main_mask, "mainMask")
+        dynamic_time_profile = src_dict.get("dynamicTimeProfile", MISSING)
+        if dynamic_time_profile is not UNSET:
+            _extra -= 1
+            if type(dynamic_time_profile) is not str and not isinstance(dynamic_time_profile, str):
+                raise InvalidData.of("string", dynamic_time_profile, "dynamicTimeProfile")
+        dynamic_filter = src_dict.get("dynamicFilter", MISSING)
+        if dynamic_filter is not UNSET:
+            _extra -= 1
+            if type(dynamic_filter) is not str and not isinstance(dynamic_filter, str):
+                raise InvalidData.of("string", dynamic_filter, "dynamicFilter")
+        mask_type = src_dict.get("maskType", MISSING)
+        if mask_type is not UNSET:
+            _extra -= 1
+            if type(mask_type) is not str and not isinstance(mask_type, str):
+                raise InvalidData.of("string", mask_type, "maskType")
+        _self = new_model(cls)
+        _self.notification_mode = notification_mode
+        _self.notification_frequency = notification_frequency
+        _self.insensitivity = insensitivity
+        _self.category = category
+        _self.subject = subject
+        _self.interval_type = interval_type
+        _self.main_mask = main_mask
+        _self.dynamic_time_profile = dynamic_time_profile
+        _self.dynamic_filter = dynamic_filter
+        _self.mask_type = mask_type
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k
+                not in {
+                    "notificationMode",
+                    "notificationFrequency",
+                    "insensitivity",
+                    "category",
+                    "subject",
+                    "intervalType",
+                    "mainMask",
+                    "dynamicTimeProfile",
+                    "dynamicFilter",
+                    "maskType",
+                }
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

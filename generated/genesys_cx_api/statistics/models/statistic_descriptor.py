@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .statistic_definition import StatisticDefinition
+
+_decode_statistic_definition = StatisticDefinition.from_dict
 
 
 @define(repr=False)
@@ -62,37 +65,41 @@ class StatisticDescriptor(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("StatisticDescriptor object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "statisticId"
-            statistic_id = _data.pop("statisticId", MISSING)
-            if not isinstance(statistic_id, str):
-                raise InvalidData.of("string", statistic_id)
-            _at = "objectId"
-            object_id = _data.pop("objectId", MISSING)
-            if not isinstance(object_id, str):
-                raise InvalidData.of("string", object_id)
-            _at = "objectType"
-            object_type = _data.pop("objectType", MISSING)
-            if not isinstance(object_type, str):
-                raise InvalidData.of("string", object_type)
-            _at = "name"
-            name = _data.pop("name", MISSING)
-            if name is not UNSET and not isinstance(name, str):
-                raise InvalidData.of("string", name)
-            _at = "definition"
-            definition = _data.pop("definition", MISSING)
-            if definition is not UNSET:
-                definition = StatisticDefinition.from_dict(definition)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            statistic_id=statistic_id,
-            object_id=object_id,
-            object_type=object_type,
-            name=name,
-            definition=definition,
+        _extra = len(src_dict) - 3  # fields beyond the documented ones present
+        statistic_id = src_dict.get("statisticId", MISSING)
+        if type(statistic_id) is not str and not isinstance(statistic_id, str):
+            raise InvalidData.of("string", statistic_id, "statisticId")
+        object_id = src_dict.get("objectId", MISSING)
+        if type(object_id) is not str and not isinstance(object_id, str):
+            raise InvalidData.of("string", object_id, "objectId")
+        object_type = src_dict.get("objectType", MISSING)
+        if type(object_type) is not str and not isinstance(object_type, str):
+            raise InvalidData.of("string", object_type, "objectType")
+        name = src_dict.get("name", MISSING)
+        if name is not UNSET:
+            _extra -= 1
+            if type(name) is not str and not isinstance(name, str):
+                raise InvalidData.of("string", name, "name")
+        definition = src_dict.get("definition", MISSING)
+        if definition is not UNSET:
+            _extra -= 1
+            try:
+                definition = _decode_statistic_definition(definition)
+            except InvalidData as exc:
+                raise exc.within("definition") from None
+        _self = new_model(cls)
+        _self.statistic_id = statistic_id
+        _self.object_id = object_id
+        _self.object_type = object_type
+        _self.name = name
+        _self.definition = definition
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k not in {"statisticId", "objectId", "objectType", "name", "definition"}
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

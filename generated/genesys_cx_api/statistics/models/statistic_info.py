@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
@@ -48,27 +49,21 @@ class StatisticInfo(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("StatisticInfo object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "name"
-            name = _data.pop("name", MISSING)
-            if not isinstance(name, str):
-                raise InvalidData.of("string", name)
-            _at = "objectId"
-            object_id = _data.pop("objectId", MISSING)
-            if not isinstance(object_id, str):
-                raise InvalidData.of("string", object_id)
-            _at = "objectType"
-            object_type = _data.pop("objectType", MISSING)
-            if not isinstance(object_type, str):
-                raise InvalidData.of("string", object_type)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            name=name,
-            object_id=object_id,
-            object_type=object_type,
+        _extra = len(src_dict) - 3  # fields beyond the documented ones present
+        name = src_dict.get("name", MISSING)
+        if type(name) is not str and not isinstance(name, str):
+            raise InvalidData.of("string", name, "name")
+        object_id = src_dict.get("objectId", MISSING)
+        if type(object_id) is not str and not isinstance(object_id, str):
+            raise InvalidData.of("string", object_id, "objectId")
+        object_type = src_dict.get("objectType", MISSING)
+        if type(object_type) is not str and not isinstance(object_type, str):
+            raise InvalidData.of("string", object_type, "objectType")
+        _self = new_model(cls)
+        _self.name = name
+        _self.object_id = object_id
+        _self.object_type = object_type
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"name", "objectId", "objectType"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

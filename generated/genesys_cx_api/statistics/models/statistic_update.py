@@ -8,10 +8,13 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import Model
 from .statistic_update_data import StatisticUpdateData
+
+_decode_statistic_update_data = StatisticUpdateData.from_dict
 
 
 @define(repr=False)
@@ -50,26 +53,23 @@ class StatisticUpdate(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("StatisticUpdate object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 3  # fields beyond the documented ones present
+        name = src_dict.get("name", MISSING)
+        if name != "StatisticUpdate":
+            raise InvalidData.of("'StatisticUpdate'", name, "name")
+        topic = src_dict.get("topic", MISSING)
+        if topic != "/statistics/v3/updates":
+            raise InvalidData.of("'/statistics/v3/updates'", topic, "topic")
+        data = src_dict.get("data", MISSING)
         try:
-            _at = "name"
-            name = _data.pop("name", MISSING)
-            if name != "StatisticUpdate":
-                raise InvalidData.of("'StatisticUpdate'", name)
-            _at = "topic"
-            topic = _data.pop("topic", MISSING)
-            if topic != "/statistics/v3/updates":
-                raise InvalidData.of("'/statistics/v3/updates'", topic)
-            _at = "data"
-            data = _data.pop("data", MISSING)
-            data = StatisticUpdateData.from_dict(data)
+            data = _decode_statistic_update_data(data)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            name=name,
-            topic=topic,
-            data=data,
+            raise exc.within("data") from None
+        _self = new_model(cls)
+        _self.name = name
+        _self.topic = topic
+        _self.data = data
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"name", "topic", "data"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,11 +8,14 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
-    list_of,
+    at_index,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
 from .updated_statistic_value import UpdatedStatisticValue
+
+_decode_updated_statistic_value = UpdatedStatisticValue.from_dict
 
 
 @define(repr=False)
@@ -41,17 +44,19 @@ class StatisticUpdateData(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("StatisticUpdateData object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "statistics"
-            statistics = _data.pop("statistics", MISSING)
-            if statistics is not UNSET:
-                statistics = list_of(UpdatedStatisticValue.from_dict, statistics)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            statistics=statistics,
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        statistics = src_dict.get("statistics", MISSING)
+        if statistics is not UNSET:
+            _extra -= 1
+            if type(statistics) is not list and not isinstance(statistics, list):
+                raise InvalidData.of("array", statistics, "statistics")
+            try:
+                statistics = list(map(_decode_updated_statistic_value, statistics))
+            except InvalidData as exc:
+                raise at_index(exc, _decode_updated_statistic_value, statistics).within("statistics") from None
+        _self = new_model(cls)
+        _self.statistics = statistics
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"statistics"}} if _extra else {}
         )
-        _self.additional_properties = _data
         return _self

@@ -8,6 +8,7 @@ from attrs import define, field
 
 from ..._runtime import (
     MISSING,
+    new_model,
 )
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
@@ -58,31 +59,34 @@ class UpdatedStatisticValue(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("UpdatedStatisticValue object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
-        try:
-            _at = "subscriptionId"
-            subscription_id = _data.pop("subscriptionId", MISSING)
-            if subscription_id is not UNSET and not isinstance(subscription_id, str):
-                raise InvalidData.of("string", subscription_id)
-            _at = "statisticId"
-            statistic_id = _data.pop("statisticId", MISSING)
-            if statistic_id is not UNSET and not isinstance(statistic_id, str):
-                raise InvalidData.of("string", statistic_id)
-            _at = "value"
-            value = _data.pop("value", MISSING)
+        _extra = len(src_dict) - 0  # fields beyond the documented ones present
+        subscription_id = src_dict.get("subscriptionId", MISSING)
+        if subscription_id is not UNSET:
+            _extra -= 1
+            if type(subscription_id) is not str and not isinstance(subscription_id, str):
+                raise InvalidData.of("string", subscription_id, "subscriptionId")
+        statistic_id = src_dict.get("statisticId", MISSING)
+        if statistic_id is not UNSET:
+            _extra -= 1
+            if type(statistic_id) is not str and not isinstance(statistic_id, str):
+                raise InvalidData.of("string", statistic_id, "statisticId")
+        value = src_dict.get("value", MISSING)
+        if value is not UNSET:
+            _extra -= 1
 
-            _at = "timestamp"
-            timestamp = _data.pop("timestamp", MISSING)
-            if timestamp is not UNSET and type(timestamp) is not int:
-                raise InvalidData.of("integer", timestamp)
-        except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            subscription_id=subscription_id,
-            statistic_id=statistic_id,
-            value=value,
-            timestamp=timestamp,
+        timestamp = src_dict.get("timestamp", MISSING)
+        if timestamp is not UNSET:
+            _extra -= 1
+            if type(timestamp) is not int:
+                raise InvalidData.of("integer", timestamp, "timestamp")
+        _self = new_model(cls)
+        _self.subscription_id = subscription_id
+        _self.statistic_id = statistic_id
+        _self.value = value
+        _self.timestamp = timestamp
+        _self.additional_properties = (
+            {_k: _v for _k, _v in src_dict.items() if _k not in {"subscriptionId", "statisticId", "value", "timestamp"}}
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

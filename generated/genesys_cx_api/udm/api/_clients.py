@@ -16,24 +16,24 @@ from ..._runtime import AsyncStream, Operations, Stream, operation
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:  # models load with their operation, on its first call
-    from ..models.certificate_info import CertificateInfo
-    from ..models.certificate_upload import CertificateUpload
+    from ...common.models.certificate_info import CertificateInfo
+    from ...common.models.certificate_upload import CertificateUpload
+    from ...common.models.data_type import DataType
+    from ...common.models.job_info import JobInfo
+    from ...common.models.job_progress import JobProgress
+    from ...common.models.key_value_item import KeyValueItem
+    from ...common.models.paged_response import PagedResponse
+    from ...common.models.pre_signed_uri import PreSignedUri
+    from ...common.models.status_response import StatusResponse
+    from ...common.models.sub_type import SubType
+    from ...common.models.version_info import VersionInfo
     from ..models.data_attributes import DataAttributes
-    from ..models.data_type import DataType
     from ..models.data_type_result_type_1 import DataTypeResultType1
     from ..models.job import Job
-    from ..models.job_info import JobInfo
-    from ..models.job_progress import JobProgress
     from ..models.job_v4 import JobV4
-    from ..models.key_value_item import KeyValueItem
     from ..models.key_value_result_type_1 import KeyValueResultType1
-    from ..models.paged_response import PagedResponse
-    from ..models.pre_signed_uri import PreSignedUri
     from ..models.saved_job_v4 import SavedJobV4
-    from ..models.status_response import StatusResponse
-    from ..models.sub_type import SubType
     from ..models.sub_type_result_type_1 import SubTypeResultType1
-    from ..models.version_info import VersionInfo
 
 
 class UdmApi(Operations[httpx.Client]):

@@ -3,6 +3,12 @@
 
 Each loads on first access (``models.X`` or ``from .models import X``), so importing one model does
 not pay for all of them.
+
+Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``:
+``CertificateInfo``, ``CertificateUpload``, ``DataType``, ``JobInfo``, ``JobProgress``,
+``KeyValueItem``, ``PagedResponse``, ``PagedResponseItemsItem``, ``PreSignedUri``,
+``SchedulerParam``, ``Status``, ``StatusDetail``, ``StatusResponse``, ``SubType``, ``TimeFrame``,
+``UcsJobParams``, ``VersionInfo``.
 """
 
 from typing import TYPE_CHECKING
@@ -10,60 +16,60 @@ from typing import TYPE_CHECKING
 from ..._runtime import lazy_exports
 
 if TYPE_CHECKING:
-    from .certificate_info import CertificateInfo
-    from .certificate_upload import CertificateUpload
+    from ...common.models.certificate_info import CertificateInfo
+    from ...common.models.certificate_upload import CertificateUpload
+    from ...common.models.data_type import DataType
+    from ...common.models.job_info import JobInfo
+    from ...common.models.job_progress import JobProgress
+    from ...common.models.key_value_item import KeyValueItem
+    from ...common.models.paged_response import PagedResponse
+    from ...common.models.paged_response_items_item import PagedResponseItemsItem
+    from ...common.models.pre_signed_uri import PreSignedUri
+    from ...common.models.scheduler_param import SchedulerParam
+    from ...common.models.status import Status
+    from ...common.models.status_detail import StatusDetail
+    from ...common.models.status_response import StatusResponse
+    from ...common.models.sub_type import SubType
+    from ...common.models.time_frame import TimeFrame
+    from ...common.models.ucs_job_params import UcsJobParams
+    from ...common.models.version_info import VersionInfo
     from .data_attributes import DataAttributes
-    from .data_type import DataType
     from .data_type_result_type_1 import DataTypeResultType1
     from .files_not_found_type_1 import FilesNotFoundType1
     from .job import Job
-    from .job_info import JobInfo
-    from .job_progress import JobProgress
     from .job_v4 import JobV4
-    from .key_value_item import KeyValueItem
     from .key_value_result_type_1 import KeyValueResultType1
-    from .paged_response import PagedResponse
-    from .paged_response_items_item import PagedResponseItemsItem
-    from .pre_signed_uri import PreSignedUri
     from .saved_job_v4 import SavedJobV4
-    from .scheduler_param import SchedulerParam
-    from .status import Status
-    from .status_detail import StatusDetail
-    from .status_response import StatusResponse
-    from .sub_type import SubType
     from .sub_type_result_type_1 import SubTypeResultType1
-    from .time_frame import TimeFrame
-    from .ucs_job_params import UcsJobParams
-    from .version_info import VersionInfo
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "CertificateInfo": "certificate_info",
-        "CertificateUpload": "certificate_upload",
-        "DataAttributes": "data_attributes",
-        "DataType": "data_type",
-        "DataTypeResultType1": "data_type_result_type_1",
-        "FilesNotFoundType1": "files_not_found_type_1",
-        "Job": "job",
-        "JobInfo": "job_info",
-        "JobProgress": "job_progress",
-        "JobV4": "job_v4",
-        "KeyValueItem": "key_value_item",
-        "KeyValueResultType1": "key_value_result_type_1",
-        "PagedResponse": "paged_response",
-        "PagedResponseItemsItem": "paged_response_items_item",
-        "PreSignedUri": "pre_signed_uri",
-        "SavedJobV4": "saved_job_v4",
-        "SchedulerParam": "scheduler_param",
-        "Status": "status",
-        "StatusDetail": "status_detail",
-        "StatusResponse": "status_response",
-        "SubType": "sub_type",
-        "SubTypeResultType1": "sub_type_result_type_1",
-        "TimeFrame": "time_frame",
-        "UcsJobParams": "ucs_job_params",
-        "VersionInfo": "version_info",
+        "CertificateInfo": "...common.models.certificate_info",
+        "CertificateUpload": "...common.models.certificate_upload",
+        "DataAttributes": ".data_attributes",
+        "DataType": "...common.models.data_type",
+        "DataTypeResultType1": ".data_type_result_type_1",
+        "FilesNotFoundType1": ".files_not_found_type_1",
+        "Job": ".job",
+        "JobInfo": "...common.models.job_info",
+        "JobProgress": "...common.models.job_progress",
+        "JobV4": ".job_v4",
+        "KeyValueItem": "...common.models.key_value_item",
+        "KeyValueResultType1": ".key_value_result_type_1",
+        "PagedResponse": "...common.models.paged_response",
+        "PagedResponseItemsItem": "...common.models.paged_response_items_item",
+        "PreSignedUri": "...common.models.pre_signed_uri",
+        "SavedJobV4": ".saved_job_v4",
+        "SchedulerParam": "...common.models.scheduler_param",
+        "Status": "...common.models.status",
+        "StatusDetail": "...common.models.status_detail",
+        "StatusResponse": "...common.models.status_response",
+        "SubType": "...common.models.sub_type",
+        "SubTypeResultType1": ".sub_type_result_type_1",
+        "TimeFrame": "...common.models.time_frame",
+        "UcsJobParams": "...common.models.ucs_job_params",
+        "VersionInfo": "...common.models.version_info",
     },
 )
 

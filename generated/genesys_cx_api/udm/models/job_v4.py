@@ -10,13 +10,18 @@ from ..._runtime import (
     MISSING,
     any_of,
     boolean,
+    new_model,
     string,
 )
+from ...common.models.scheduler_param import SchedulerParam
+from ...common.models.time_frame import TimeFrame
+from ...common.models.ucs_job_params import UcsJobParams
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
-from .scheduler_param import SchedulerParam
-from .time_frame import TimeFrame
-from .ucs_job_params import UcsJobParams
+
+_decode_scheduler_param = SchedulerParam.from_dict
+_decode_time_frame = TimeFrame.from_dict
+_decode_ucs_job_params = UcsJobParams.from_dict
 
 
 @define(repr=False)
@@ -81,53 +86,76 @@ class JobV4(Model):
         """Decode JSON data; ``InvalidData`` names the path of the first value that does not fit."""
         if type(src_dict) is not dict and not isinstance(src_dict, Mapping):  # dict first: no ABC check
             raise InvalidData.of("JobV4 object", src_dict)
-        _data = dict(src_dict)
-        _at = ""
+        _extra = len(src_dict) - 6  # fields beyond the documented ones present
+        source = src_dict.get("source", MISSING)
+        if type(source) is not str and not isinstance(source, str):
+            raise InvalidData.of("string", source, "source")
+        title = src_dict.get("title", MISSING)
+        if type(title) is not str and not isinstance(title, str):
+            raise InvalidData.of("string", title, "title")
+        time_frame = src_dict.get("timeFrame", MISSING)
         try:
-            _at = "source"
-            source = _data.pop("source", MISSING)
-            if not isinstance(source, str):
-                raise InvalidData.of("string", source)
-            _at = "title"
-            title = _data.pop("title", MISSING)
-            if not isinstance(title, str):
-                raise InvalidData.of("string", title)
-            _at = "timeFrame"
-            time_frame = _data.pop("timeFrame", MISSING)
-            time_frame = TimeFrame.from_dict(time_frame)
-            _at = "schedulerParam"
-            scheduler_param = _data.pop("schedulerParam", MISSING)
-            scheduler_param = SchedulerParam.from_dict(scheduler_param)
-            _at = "jobParams"
-            job_params = _data.pop("jobParams", MISSING)
-            job_params = UcsJobParams.from_dict(job_params)
-            _at = "suspended"
-            suspended = _data.pop("suspended", MISSING)
-            suspended = any_of(suspended, "boolean or string", boolean, string)
-            _at = "type"
-            type_ = _data.pop("type", MISSING)
-            if type_ is not UNSET and not isinstance(type_, str):
-                raise InvalidData.of("string", type_)
-            _at = "fileSplitSize"
-            file_split_size = _data.pop("fileSplitSize", MISSING)
-            if file_split_size is not UNSET and not isinstance(file_split_size, str):
-                raise InvalidData.of("string", file_split_size)
-            _at = "description"
-            description = _data.pop("description", MISSING)
-            if description is not UNSET and not isinstance(description, str):
-                raise InvalidData.of("string", description)
+            time_frame = _decode_time_frame(time_frame)
         except InvalidData as exc:
-            raise exc.within(_at) from None
-        _self = cls(
-            source=source,
-            title=title,
-            time_frame=time_frame,
-            scheduler_param=scheduler_param,
-            job_params=job_params,
-            suspended=suspended,
-            type_=type_,
-            file_split_size=file_split_size,
-            description=description,
+            raise exc.within("timeFrame") from None
+        scheduler_param = src_dict.get("schedulerParam", MISSING)
+        try:
+            scheduler_param = _decode_scheduler_param(scheduler_param)
+        except InvalidData as exc:
+            raise exc.within("schedulerParam") from None
+        job_params = src_dict.get("jobParams", MISSING)
+        try:
+            job_params = _decode_ucs_job_params(job_params)
+        except InvalidData as exc:
+            raise exc.within("jobParams") from None
+        suspended = src_dict.get("suspended", MISSING)
+        try:
+            suspended = any_of(suspended, "boolean or string", boolean, string)
+        except InvalidData as exc:
+            raise exc.within("suspended") from None
+        type_ = src_dict.get("type", MISSING)
+        if type_ is not UNSET:
+            _extra -= 1
+            if type(type_) is not str and not isinstance(type_, str):
+                raise InvalidData.of("string", type_, "type")
+        file_split_size = src_dict.get("fileSplitSize", MISSING)
+        if file_split_size is not UNSET:
+            _extra -= 1
+            if type(file_split_size) is not str and not isinstance(file_split_size, str):
+                raise InvalidData.of("string", file_split_size, "fileSplitSize")
+        description = src_dict.get("description", MISSING)
+        if description is not UNSET:
+            _extra -= 1
+            if type(description) is not str and not isinstance(description, str):
+                raise InvalidData.of("string", description, "description")
+        _self = new_model(cls)
+        _self.source = source
+        _self.title = title
+        _self.time_frame = time_frame
+        _self.scheduler_param = scheduler_param
+        _self.job_params = job_params
+        _self.suspended = suspended
+        _self.type_ = type_
+        _self.file_split_size = file_split_size
+        _self.description = description
+        _self.additional_properties = (
+            {
+                _k: _v
+                for _k, _v in src_dict.items()
+                if _k
+                not in {
+                    "source",
+                    "title",
+                    "timeFrame",
+                    "schedulerParam",
+                    "jobParams",
+                    "suspended",
+                    "type",
+                    "fileSplitSize",
+                    "description",
+                }
+            }
+            if _extra
+            else {}
         )
-        _self.additional_properties = _data
         return _self

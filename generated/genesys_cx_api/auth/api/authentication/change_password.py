@@ -11,8 +11,10 @@ from ...._runtime import (
     OPERATION_EXTENSION,
     json_bytes,
 )
+from ....common.models.api_response import ApiResponse
 from ...models.api_request_of_change_password_operation import ApiRequestOfChangePasswordOperation
-from ...models.api_response import ApiResponse
+
+_decode_api_response = ApiResponse.from_dict
 
 
 def request(
@@ -36,5 +38,5 @@ def request(
 def parse(response: httpx.Response) -> ApiResponse:
     """Decode a 2xx answer of change_password (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = ApiResponse.from_dict(response_200)
+    response_200 = _decode_api_response(response_200)
     return response_200

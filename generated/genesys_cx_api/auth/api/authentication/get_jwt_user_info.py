@@ -10,7 +10,9 @@ import httpx
 from ...._runtime import (
     OPERATION_EXTENSION,
 )
-from ...models.api_response import ApiResponse
+from ....common.models.api_response import ApiResponse
+
+_decode_api_response = ApiResponse.from_dict
 
 
 def request() -> dict[str, Any]:
@@ -26,5 +28,5 @@ def request() -> dict[str, Any]:
 def parse(response: httpx.Response) -> ApiResponse:
     """Decode a 2xx answer of get_jwt_user_info (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = ApiResponse.from_dict(response_200)
+    response_200 = _decode_api_response(response_200)
     return response_200

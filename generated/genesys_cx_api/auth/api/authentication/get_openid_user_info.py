@@ -12,6 +12,8 @@ from ...._runtime import (
 )
 from ...models.open_id_user_info import OpenIdUserInfo
 
+_decode_open_id_user_info = OpenIdUserInfo.from_dict
+
 
 def request() -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_openid_user_info."""
@@ -26,5 +28,5 @@ def request() -> dict[str, Any]:
 def parse(response: httpx.Response) -> OpenIdUserInfo:
     """Decode a 2xx answer of get_openid_user_info (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = OpenIdUserInfo.from_dict(response_200)
+    response_200 = _decode_open_id_user_info(response_200)
     return response_200

@@ -12,6 +12,8 @@ from ...._runtime import (
 )
 from ...models.cloud_user_details import CloudUserDetails
 
+_decode_cloud_user_details = CloudUserDetails.from_dict
+
 
 def request() -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_user_info."""
@@ -26,5 +28,5 @@ def request() -> dict[str, Any]:
 def parse(response: httpx.Response) -> CloudUserDetails:
     """Decode a 2xx answer of get_user_info (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = CloudUserDetails.from_dict(response_200)
+    response_200 = _decode_cloud_user_details(response_200)
     return response_200

@@ -16,6 +16,8 @@ from ...models.default_o_auth_2_access_token import DefaultOAuth2AccessToken
 from ...models.password_token_request import PasswordTokenRequest
 from ...models.refresh_token_request import RefreshTokenRequest
 
+_decode_default_o_auth_2_access_token = DefaultOAuth2AccessToken.from_dict
+
 
 def request(
     *,
@@ -35,5 +37,5 @@ def request(
 def parse(response: httpx.Response) -> DefaultOAuth2AccessToken:
     """Decode a 2xx answer of retrieve_token (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = DefaultOAuth2AccessToken.from_dict(response_200)
+    response_200 = _decode_default_o_auth_2_access_token(response_200)
     return response_200

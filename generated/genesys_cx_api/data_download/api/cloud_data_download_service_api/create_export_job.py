@@ -11,8 +11,10 @@ from ...._runtime import (
     OPERATION_EXTENSION,
     json_bytes,
 )
+from ....common.models.job_info import JobInfo
 from ...models.job import Job
-from ...models.job_info import JobInfo
+
+_decode_job_info = JobInfo.from_dict
 
 
 def request(
@@ -36,5 +38,5 @@ def request(
 def parse(response: httpx.Response) -> JobInfo:
     """Decode a 2xx answer of create_export_job (``InvalidData`` when it does not fit the documentation)."""
     response_202 = response.json()
-    response_202 = JobInfo.from_dict(response_202)
+    response_202 = _decode_job_info(response_202)
     return response_202

@@ -10,7 +10,9 @@ import httpx
 from ...._runtime import (
     OPERATION_EXTENSION,
 )
-from ...models.certificate_info import CertificateInfo
+from ....common.models.certificate_info import CertificateInfo
+
+_decode_certificate_info = CertificateInfo.from_dict
 
 
 def request() -> dict[str, Any]:
@@ -26,5 +28,5 @@ def request() -> dict[str, Any]:
 def parse(response: httpx.Response) -> CertificateInfo:
     """Decode a 2xx answer of get_certificate_info (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = CertificateInfo.from_dict(response_200)
+    response_200 = _decode_certificate_info(response_200)
     return response_200

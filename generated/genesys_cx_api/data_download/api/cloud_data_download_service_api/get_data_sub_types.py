@@ -9,10 +9,13 @@ import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
-    list_of,
+    at_index,
 )
+from ....common.models.sub_type import SubType
+from ....errors import InvalidData
 from ....types import UNSET, Unset
-from ...models.sub_type import SubType
+
+_decode_sub_type = SubType.from_dict
 
 
 def request(
@@ -39,7 +42,12 @@ def parse(response: httpx.Response) -> list[SubType] | None:
     """Decode a 2xx answer of get_data_sub_types (``InvalidData`` when it does not fit the documentation)."""
     if response.status_code == 200:
         response_200 = response.json()
-        response_200 = list_of(SubType.from_dict, response_200)
+        if type(response_200) is not list and not isinstance(response_200, list):
+            raise InvalidData.of("array", response_200)
+        try:
+            response_200 = list(map(_decode_sub_type, response_200))
+        except InvalidData as exc:
+            raise at_index(exc, _decode_sub_type, response_200) from None
         return response_200
 
     return None

@@ -14,6 +14,8 @@ from ...._runtime import (
 from ....types import UNSET, Unset
 from ...models.upload_response import UploadResponse
 
+_decode_upload_response = UploadResponse.from_dict
+
 
 def request(
     channel_id: str,
@@ -39,5 +41,5 @@ def request(
 def parse(response: httpx.Response) -> UploadResponse:
     """Decode a 2xx answer of delete_media (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = UploadResponse.from_dict(response_200)
+    response_200 = _decode_upload_response(response_200)
     return response_200

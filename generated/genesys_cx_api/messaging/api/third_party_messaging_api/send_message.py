@@ -16,6 +16,8 @@ from ....types import UNSET, Unset
 from ...models.inbound_message_response import InboundMessageResponse
 from ...models.send_messages_request import SendMessagesRequest
 
+_decode_inbound_message_response = InboundMessageResponse.from_dict
+
 
 def request(
     channel_id: str,
@@ -44,5 +46,5 @@ def request(
 def parse(response: httpx.Response) -> InboundMessageResponse:
     """Decode a 2xx answer of send_message (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = InboundMessageResponse.from_dict(response_200)
+    response_200 = _decode_inbound_message_response(response_200)
     return response_200

@@ -16,6 +16,8 @@ from ....types import UNSET, Unset
 from ...models.create_interaction_data import CreateInteractionData
 from ...models.interaction_response import InteractionResponse
 
+_decode_interaction_response = InteractionResponse.from_dict
+
 
 def request(
     open_media_service: str,
@@ -40,5 +42,5 @@ def request(
 def parse(response: httpx.Response) -> InteractionResponse:
     """Decode a 2xx answer of create_interaction (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = InteractionResponse.from_dict(response_200)
+    response_200 = _decode_interaction_response(response_200)
     return response_200

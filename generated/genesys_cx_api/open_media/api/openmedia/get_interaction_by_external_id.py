@@ -13,6 +13,8 @@ from ...._runtime import (
 )
 from ...models.interaction_response import InteractionResponse
 
+_decode_interaction_response = InteractionResponse.from_dict
+
 
 def request(
     open_media_service: str,
@@ -30,5 +32,5 @@ def request(
 def parse(response: httpx.Response) -> InteractionResponse:
     """Decode a 2xx answer of get_interaction_by_external_id (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = InteractionResponse.from_dict(response_200)
+    response_200 = _decode_interaction_response(response_200)
     return response_200

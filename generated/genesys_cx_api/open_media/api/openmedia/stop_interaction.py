@@ -16,6 +16,8 @@ from ....types import UNSET, Unset
 from ...models.interaction_response import InteractionResponse
 from ...models.stop_interaction_data import StopInteractionData
 
+_decode_interaction_response = InteractionResponse.from_dict
+
 
 def request(
     open_media_service: str,
@@ -41,5 +43,5 @@ def request(
 def parse(response: httpx.Response) -> InteractionResponse:
     """Decode a 2xx answer of stop_interaction (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = InteractionResponse.from_dict(response_200)
+    response_200 = _decode_interaction_response(response_200)
     return response_200

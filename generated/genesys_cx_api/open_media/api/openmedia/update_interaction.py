@@ -15,6 +15,8 @@ from ...._runtime import (
 from ...models.change_properties_data import ChangePropertiesData
 from ...models.interaction_response import InteractionResponse
 
+_decode_interaction_response = InteractionResponse.from_dict
+
 
 def request(
     open_media_service: str,
@@ -39,5 +41,5 @@ def request(
 def parse(response: httpx.Response) -> InteractionResponse:
     """Decode a 2xx answer of update_interaction (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = InteractionResponse.from_dict(response_200)
+    response_200 = _decode_interaction_response(response_200)
     return response_200

@@ -14,6 +14,8 @@ from ....types import UNSET, Unset
 from ...models.count_secure_mail_response import CountSecureMailResponse
 from ...models.secure_mail_read_status import SecureMailReadStatus
 
+_decode_count_secure_mail_response = CountSecureMailResponse.from_dict
+
 
 def request(
     *,
@@ -40,5 +42,5 @@ def request(
 def parse(response: httpx.Response) -> CountSecureMailResponse:
     """Decode a 2xx answer of count_secure_emails (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = CountSecureMailResponse.from_dict(response_200)
+    response_200 = _decode_count_secure_mail_response(response_200)
     return response_200

@@ -15,6 +15,8 @@ from ....types import UNSET, Unset
 from ...models.retrieve_secure_mail_response import RetrieveSecureMailResponse
 from ...models.secure_mail_remove_action import SecureMailRemoveAction
 
+_decode_retrieve_secure_mail_response = RetrieveSecureMailResponse.from_dict
+
 
 def request(
     secure_mail_id: str,
@@ -37,5 +39,5 @@ def request(
 def parse(response: httpx.Response) -> RetrieveSecureMailResponse:
     """Decode a 2xx answer of delete_secure_email (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = RetrieveSecureMailResponse.from_dict(response_200)
+    response_200 = _decode_retrieve_secure_mail_response(response_200)
     return response_200

@@ -13,6 +13,8 @@ from ...._runtime import (
 )
 from ...models.retrieve_secure_mail_userdata_response import RetrieveSecureMailUserdataResponse
 
+_decode_retrieve_secure_mail_userdata_response = RetrieveSecureMailUserdataResponse.from_dict
+
 
 def request(
     secure_mail_id: str,
@@ -29,5 +31,5 @@ def request(
 def parse(response: httpx.Response) -> RetrieveSecureMailUserdataResponse:
     """Decode a 2xx answer of get_secure_email_userdata (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = RetrieveSecureMailUserdataResponse.from_dict(response_200)
+    response_200 = _decode_retrieve_secure_mail_userdata_response(response_200)
     return response_200

@@ -14,6 +14,8 @@ from ....types import UNSET, Unset
 from ...models.list_secure_mail_response import ListSecureMailResponse
 from ...models.secure_mail_read_status import SecureMailReadStatus
 
+_decode_list_secure_mail_response = ListSecureMailResponse.from_dict
+
 
 def request(
     *,
@@ -46,5 +48,5 @@ def request(
 def parse(response: httpx.Response) -> ListSecureMailResponse:
     """Decode a 2xx answer of list_secure_emails (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = ListSecureMailResponse.from_dict(response_200)
+    response_200 = _decode_list_secure_mail_response(response_200)
     return response_200

@@ -15,6 +15,8 @@ from ....types import UNSET, Unset
 from ...models.create_secure_mail_request import CreateSecureMailRequest
 from ...models.create_secure_mail_response import CreateSecureMailResponse
 
+_decode_create_secure_mail_response = CreateSecureMailResponse.from_dict
+
 
 def request(
     *,
@@ -42,5 +44,5 @@ def request(
 def parse(response: httpx.Response) -> CreateSecureMailResponse:
     """Decode a 2xx answer of send_secure_email (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = CreateSecureMailResponse.from_dict(response_200)
+    response_200 = _decode_create_secure_mail_response(response_200)
     return response_200

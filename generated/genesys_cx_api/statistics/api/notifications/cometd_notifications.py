@@ -9,10 +9,13 @@ import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    at_index,
     json_bytes,
-    list_of,
 )
+from ....errors import InvalidData
 from ...models.bayeux_message import BayeuxMessage
+
+_decode_bayeux_message = BayeuxMessage.from_dict
 
 
 def request(
@@ -36,5 +39,10 @@ def request(
 def parse(response: httpx.Response) -> list[BayeuxMessage]:
     """Decode a 2xx answer of cometd_notifications (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = list_of(BayeuxMessage.from_dict, response_200)
+    if type(response_200) is not list and not isinstance(response_200, list):
+        raise InvalidData.of("array", response_200)
+    try:
+        response_200 = list(map(_decode_bayeux_message, response_200))
+    except InvalidData as exc:
+        raise at_index(exc, _decode_bayeux_message, response_200) from None
     return response_200

@@ -16,6 +16,8 @@ from ...models.create_subscription_request import CreateSubscriptionRequest
 from ...models.statistic_data_response import StatisticDataResponse
 from ...models.verbose import Verbose
 
+_decode_statistic_data_response = StatisticDataResponse.from_dict
+
 
 def request(
     *,
@@ -43,5 +45,5 @@ def request(
 def parse(response: httpx.Response) -> StatisticDataResponse:
     """Decode a 2xx answer of create_subscription (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = StatisticDataResponse.from_dict(response_200)
+    response_200 = _decode_statistic_data_response(response_200)
     return response_200

@@ -13,6 +13,8 @@ from ...._runtime import (
 )
 from ...models.peeked_statistic_response import PeekedStatisticResponse
 
+_decode_peeked_statistic_response = PeekedStatisticResponse.from_dict
+
 
 def request(
     statistic_name: str,
@@ -36,5 +38,5 @@ def request(
 def parse(response: httpx.Response) -> PeekedStatisticResponse:
     """Decode a 2xx answer of get_statistic_value (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = PeekedStatisticResponse.from_dict(response_200)
+    response_200 = _decode_peeked_statistic_response(response_200)
     return response_200

@@ -14,6 +14,8 @@ from ...._runtime import (
 from ...models.get_statistic_values_request import GetStatisticValuesRequest
 from ...models.peeked_statistics_response import PeekedStatisticsResponse
 
+_decode_peeked_statistics_response = PeekedStatisticsResponse.from_dict
+
 
 def request(
     *,
@@ -36,5 +38,5 @@ def request(
 def parse(response: httpx.Response) -> PeekedStatisticsResponse:
     """Decode a 2xx answer of get_statistic_values (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = PeekedStatisticsResponse.from_dict(response_200)
+    response_200 = _decode_peeked_statistics_response(response_200)
     return response_200

@@ -15,6 +15,8 @@ from ....types import UNSET, Unset
 from ...models.statistic_data_response import StatisticDataResponse
 from ...models.verbose import Verbose
 
+_decode_statistic_data_response = StatisticDataResponse.from_dict
+
 
 def request(
     id: str,
@@ -40,5 +42,5 @@ def request(
 def parse(response: httpx.Response) -> StatisticDataResponse:
     """Decode a 2xx answer of get_subscription_statistic_values (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = StatisticDataResponse.from_dict(response_200)
+    response_200 = _decode_statistic_data_response(response_200)
     return response_200

@@ -9,10 +9,13 @@ import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
-    list_of,
+    at_index,
 )
+from ....common.models.data_type import DataType
+from ....errors import InvalidData
 from ....types import UNSET, Unset
-from ...models.data_type import DataType
+
+_decode_data_type = DataType.from_dict
 
 
 def request(
@@ -36,7 +39,12 @@ def parse(response: httpx.Response) -> list[DataType] | None:
     """Decode a 2xx answer of get_data_types_v3 (``InvalidData`` when it does not fit the documentation)."""
     if response.status_code == 200:
         response_200 = response.json()
-        response_200 = list_of(DataType.from_dict, response_200)
+        if type(response_200) is not list and not isinstance(response_200, list):
+            raise InvalidData.of("array", response_200)
+        try:
+            response_200 = list(map(_decode_data_type, response_200))
+        except InvalidData as exc:
+            raise at_index(exc, _decode_data_type, response_200) from None
         return response_200
 
     return None

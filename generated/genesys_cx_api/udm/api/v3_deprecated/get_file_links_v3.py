@@ -12,8 +12,10 @@ from ...._runtime import (
     any_of,
     list_of,
 )
+from ....common.models.pre_signed_uri import PreSignedUri
 from ....types import UNSET, Unset
-from ...models.pre_signed_uri import PreSignedUri
+
+_decode_pre_signed_uri = PreSignedUri.from_dict
 
 
 def request(
@@ -39,7 +41,7 @@ def parse(response: httpx.Response) -> list[PreSignedUri] | PreSignedUri:
     response_200 = any_of(
         response_200,
         "PreSignedUri object or array",
-        PreSignedUri.from_dict,
-        lambda v: list_of(PreSignedUri.from_dict, v),
+        _decode_pre_signed_uri,
+        lambda v: list_of(_decode_pre_signed_uri, v),
     )
     return cast("list[PreSignedUri] | PreSignedUri", response_200)

@@ -9,9 +9,12 @@ import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
-    list_of,
+    at_index,
 )
-from ...models.key_value_item import KeyValueItem
+from ....common.models.key_value_item import KeyValueItem
+from ....errors import InvalidData
+
+_decode_key_value_item = KeyValueItem.from_dict
 
 
 def request() -> dict[str, Any]:
@@ -27,5 +30,10 @@ def request() -> dict[str, Any]:
 def parse(response: httpx.Response) -> list[KeyValueItem]:
     """Decode a 2xx answer of get_job_statuses_v3 (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = list_of(KeyValueItem.from_dict, response_200)
+    if type(response_200) is not list and not isinstance(response_200, list):
+        raise InvalidData.of("array", response_200)
+    try:
+        response_200 = list(map(_decode_key_value_item, response_200))
+    except InvalidData as exc:
+        raise at_index(exc, _decode_key_value_item, response_200) from None
     return response_200

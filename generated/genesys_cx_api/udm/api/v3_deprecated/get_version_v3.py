@@ -10,7 +10,9 @@ import httpx
 from ...._runtime import (
     OPERATION_EXTENSION,
 )
-from ...models.version_info import VersionInfo
+from ....common.models.version_info import VersionInfo
+
+_decode_version_info = VersionInfo.from_dict
 
 
 def request() -> dict[str, Any]:
@@ -26,5 +28,5 @@ def request() -> dict[str, Any]:
 def parse(response: httpx.Response) -> VersionInfo:
     """Decode a 2xx answer of get_version_v3 (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = VersionInfo.from_dict(response_200)
+    response_200 = _decode_version_info(response_200)
     return response_200

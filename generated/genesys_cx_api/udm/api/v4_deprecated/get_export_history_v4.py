@@ -10,8 +10,10 @@ import httpx
 from ...._runtime import (
     OPERATION_EXTENSION,
 )
+from ....common.models.paged_response import PagedResponse
 from ....types import UNSET, Unset
-from ...models.paged_response import PagedResponse
+
+_decode_paged_response = PagedResponse.from_dict
 
 
 def request(
@@ -56,7 +58,7 @@ def parse(response: httpx.Response) -> PagedResponse | None:
     """Decode a 2xx answer of get_export_history_v4 (``InvalidData`` when it does not fit the documentation)."""
     if response.status_code == 200:
         response_200 = response.json()
-        response_200 = PagedResponse.from_dict(response_200)
+        response_200 = _decode_paged_response(response_200)
         return response_200
 
     return None

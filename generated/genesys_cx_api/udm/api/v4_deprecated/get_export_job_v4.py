@@ -13,6 +13,8 @@ from ...._runtime import (
 )
 from ...models.saved_job_v4 import SavedJobV4
 
+_decode_saved_job_v4 = SavedJobV4.from_dict
+
 
 def request(
     id: str,
@@ -29,5 +31,5 @@ def request(
 def parse(response: httpx.Response) -> SavedJobV4:
     """Decode a 2xx answer of get_export_job_v4 (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = SavedJobV4.from_dict(response_200)
+    response_200 = _decode_saved_job_v4(response_200)
     return response_200

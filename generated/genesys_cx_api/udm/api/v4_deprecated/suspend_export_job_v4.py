@@ -11,7 +11,9 @@ import httpx
 from ...._runtime import (
     OPERATION_EXTENSION,
 )
-from ...models.status_response import StatusResponse
+from ....common.models.status_response import StatusResponse
+
+_decode_status_response = StatusResponse.from_dict
 
 
 def request(
@@ -29,5 +31,5 @@ def request(
 def parse(response: httpx.Response) -> StatusResponse:
     """Decode a 2xx answer of suspend_export_job_v4 (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = StatusResponse.from_dict(response_200)
+    response_200 = _decode_status_response(response_200)
     return response_200

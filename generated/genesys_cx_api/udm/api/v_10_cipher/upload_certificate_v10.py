@@ -11,8 +11,8 @@ import httpx
 from ...._runtime import (
     OPERATION_EXTENSION,
 )
+from ....common.models.certificate_upload import CertificateUpload
 from ....errors import InvalidData
-from ...models.certificate_upload import CertificateUpload
 
 
 def request(
@@ -34,6 +34,6 @@ def request(
 def parse(response: httpx.Response) -> str:
     """Decode a 2xx answer of upload_certificate_v10 (``InvalidData`` when it does not fit the documentation)."""
     response_201 = response.json()
-    if not isinstance(response_201, str):
+    if type(response_201) is not str and not isinstance(response_201, str):
         raise InvalidData.of("string", response_201)
     return response_201

@@ -13,6 +13,8 @@ from ...._runtime import (
 from ....types import UNSET, Unset
 from ...models.data_attributes import DataAttributes
 
+_decode_data_attributes = DataAttributes.from_dict
+
 
 def request(
     *,
@@ -34,5 +36,5 @@ def request(
 def parse(response: httpx.Response) -> DataAttributes:
     """Decode a 2xx answer of get_data_attributes_v10 (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = DataAttributes.from_dict(response_200)
+    response_200 = _decode_data_attributes(response_200)
     return response_200

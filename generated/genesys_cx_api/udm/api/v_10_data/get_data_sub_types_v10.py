@@ -12,9 +12,12 @@ from ...._runtime import (
     any_of,
     list_of,
 )
+from ....common.models.sub_type import SubType
 from ....types import UNSET, Unset
-from ...models.sub_type import SubType
 from ...models.sub_type_result_type_1 import SubTypeResultType1
+
+_decode_sub_type = SubType.from_dict
+_decode_sub_type_result_type_1 = SubTypeResultType1.from_dict
 
 
 def request(
@@ -44,8 +47,8 @@ def parse(response: httpx.Response) -> list[SubType] | SubTypeResultType1 | None
         response_200 = any_of(
             response_200,
             "array or SubTypeResultType1 object",
-            lambda v: list_of(SubType.from_dict, v),
-            SubTypeResultType1.from_dict,
+            lambda v: list_of(_decode_sub_type, v),
+            _decode_sub_type_result_type_1,
         )
         return cast("list[SubType] | SubTypeResultType1", response_200)
 

@@ -12,9 +12,12 @@ from ...._runtime import (
     any_of,
     list_of,
 )
+from ....common.models.data_type import DataType
 from ....types import UNSET, Unset
-from ...models.data_type import DataType
 from ...models.data_type_result_type_1 import DataTypeResultType1
+
+_decode_data_type = DataType.from_dict
+_decode_data_type_result_type_1 = DataTypeResultType1.from_dict
 
 
 def request(
@@ -41,8 +44,8 @@ def parse(response: httpx.Response) -> DataTypeResultType1 | list[DataType] | No
         response_200 = any_of(
             response_200,
             "array or DataTypeResultType1 object",
-            lambda v: list_of(DataType.from_dict, v),
-            DataTypeResultType1.from_dict,
+            lambda v: list_of(_decode_data_type, v),
+            _decode_data_type_result_type_1,
         )
         return cast("DataTypeResultType1 | list[DataType]", response_200)
 

@@ -12,8 +12,11 @@ from ...._runtime import (
     any_of,
     list_of,
 )
-from ...models.key_value_item import KeyValueItem
+from ....common.models.key_value_item import KeyValueItem
 from ...models.key_value_result_type_1 import KeyValueResultType1
+
+_decode_key_value_item = KeyValueItem.from_dict
+_decode_key_value_result_type_1 = KeyValueResultType1.from_dict
 
 
 def request() -> dict[str, Any]:
@@ -32,7 +35,7 @@ def parse(response: httpx.Response) -> KeyValueResultType1 | list[KeyValueItem]:
     response_200 = any_of(
         response_200,
         "array or KeyValueResultType1 object",
-        lambda v: list_of(KeyValueItem.from_dict, v),
-        KeyValueResultType1.from_dict,
+        lambda v: list_of(_decode_key_value_item, v),
+        _decode_key_value_result_type_1,
     )
     return cast("KeyValueResultType1 | list[KeyValueItem]", response_200)

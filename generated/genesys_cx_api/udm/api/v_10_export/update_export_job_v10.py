@@ -12,8 +12,10 @@ from ...._runtime import (
     OPERATION_EXTENSION,
     json_bytes,
 )
+from ....common.models.job_info import JobInfo
 from ...models.job import Job
-from ...models.job_info import JobInfo
+
+_decode_job_info = JobInfo.from_dict
 
 
 def request(
@@ -38,5 +40,5 @@ def request(
 def parse(response: httpx.Response) -> JobInfo:
     """Decode a 2xx answer of update_export_job_v10 (``InvalidData`` when it does not fit the documentation)."""
     response_200 = response.json()
-    response_200 = JobInfo.from_dict(response_200)
+    response_200 = _decode_job_info(response_200)
     return response_200
