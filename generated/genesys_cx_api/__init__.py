@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "3766255723b0041bfdb8a17b3d27227df8b2816ec30096c35a38d24bd41a0722"
+INPUT_DIGEST = "246be5c9cebb930dc2e46308d9efd4ce30dd2749e53e7017d286399b439d8cb1"
 
 __all__ = ("INPUT_DIGEST",)
