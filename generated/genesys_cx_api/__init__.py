@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "246be5c9cebb930dc2e46308d9efd4ce30dd2749e53e7017d286399b439d8cb1"
+INPUT_DIGEST = "b195f39a86f6afee6baa1d482bfd692adac900376024406481df767d5f50045b"
 
 __all__ = ("INPUT_DIGEST",)
