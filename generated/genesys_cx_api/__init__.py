@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "1ff1cbf62d89ecbca61c6c1f8570a17a21e672011309d7708d86f6d893555363"
+INPUT_DIGEST = "fb7d42682fb16be5b253fe608aaf88f215d4bf7f981d33eae703ae446ea37f95"
 
 __all__ = ("INPUT_DIGEST",)

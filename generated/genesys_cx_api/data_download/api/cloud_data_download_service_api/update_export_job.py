@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import httpx
 
+from ....common.models.job_info import JobInfo
 from ...models.job import Job
-from ...models.job_info import JobInfo
 
 _decode_job_info = JobInfo.from_dict
 

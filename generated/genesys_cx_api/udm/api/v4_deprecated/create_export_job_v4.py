@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from ...models.job_info import JobInfo
+from ....common.models.job_info import JobInfo
 from ...models.job_v4 import JobV4
 
 _decode_job_info = JobInfo.from_dict

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ...models.job_info import JobInfo
+from ....common.models.job_info import JobInfo
 
 _decode_job_info = JobInfo.from_dict
 

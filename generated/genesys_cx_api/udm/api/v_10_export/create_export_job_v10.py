@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
+from ....common.models.job_info import JobInfo
 from ...models.job import Job
-from ...models.job_info import JobInfo
 
 _decode_job_info = JobInfo.from_dict
 
