@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "fb7d42682fb16be5b253fe608aaf88f215d4bf7f981d33eae703ae446ea37f95"
+INPUT_DIGEST = "de48dcc7a926ed941be25d43bc5c53b3e05c5cf7660a74a38c2b76abb41dd966"
 
 __all__ = ("INPUT_DIGEST",)
