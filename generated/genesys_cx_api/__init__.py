@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "d919f79732ec7f06b4efa4d00ac225ee99370013b77b572ecdf9b6360865c4b2"
+INPUT_DIGEST = "ebb07a0d62b2f9f08e262b247b2a23dccf8710b3ffdc0f670881c8fe6b6ae817"
 
 __all__ = ("INPUT_DIGEST",)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import importlib
+import json
 import sys
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
 from enum import Enum
@@ -30,6 +31,7 @@ from .types import UNSET, Unset
 
 __all__ = (
     "MISSING",
+    "OPERATION_EXTENSION",
     "Ambient",
     "AsyncStream",
     "Handler",
@@ -44,6 +46,7 @@ __all__ = (
     "date_time",
     "enum_of",
     "integer",
+    "json_bytes",
     "lazy_exports",
     "list_of",
     "new_model",
@@ -61,6 +64,14 @@ HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 #: The default of ``dict.pop`` in ``from_dict``: ``UNSET``, typed so that a popped value stays ``Any``.
 MISSING: Any = UNSET
+
+#: The ``request.extensions`` key under which every request an API class sends names its operationId
+#: (the SDK plans credentials per operation with it, and names the operation in a ``TransportError``).
+OPERATION_EXTENSION = "genesys_cx_api.operation"
+
+#: Encodes a JSON body exactly as httpx's ``json=`` does (compact, UTF-8, no NaN), built once: ``json.dumps``
+#: with these options would build a new encoder on every call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class Handler(Protocol):
@@ -326,6 +337,11 @@ def any_of(value: Any, expected: str, *variants: Callable[[Any], Any]) -> Any:
     if best > 1 and scores.count(best) == 1:
         raise errors[scores.index(best)]
     raise InvalidData.of(expected, value)
+
+
+def json_bytes(value: Any) -> bytes:
+    """*value* (JSON data) as the body bytes httpx's ``json=`` would send."""
+    return _JSON.encode(value).encode("utf-8")
 
 
 def redirect_answer(response: httpx.Response, decode: Callable[[dict[str, str]], T]) -> T:

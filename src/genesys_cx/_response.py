@@ -203,6 +203,9 @@ def handle_response(
             operation=operation,
             response=response,
         ) from exc
+    typed_code = getattr(getattr(result, "status", None), "code", None)
+    if type(typed_code) is int and typed_code not in (1, 2):
+        return result  # the common case, a typed envelope with a plain code: nothing to log or raise
     code, message, detail = _envelope({"status": _status_of(result)})
     if code == 1:
         logger.info(

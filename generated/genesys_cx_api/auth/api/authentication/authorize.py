@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
     redirect_answer,
 )
 from ....errors import InvalidData
@@ -29,6 +30,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/oauth/authorize",
+        "extensions": {OPERATION_EXTENSION: "authorize"},
     }
     params: dict[str, Any] = {}
     params["client_id"] = client_id

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
     redirect_answer,
 )
 from ....common.models.api_response import ApiResponse
@@ -26,6 +27,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/sign-out",
+        "extensions": {OPERATION_EXTENSION: "sign_out_get"},
     }
     params: dict[str, Any] = {}
     if not isinstance(global_, Unset):
