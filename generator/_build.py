@@ -10,9 +10,7 @@ Nothing is patched afterwards; formatting is done once, by pinned ruff (see ``_p
 
 from __future__ import annotations
 
-import ast
 import copy
-import importlib.util
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +26,7 @@ from openapi_python_client.parser.errors import GeneratorError
 from openapi_python_client.strings import PythonIdentifier
 
 from ._bundle import SpecError, bundle
-from ._paths import COMMON, PACKAGE, SHARED_SOURCE, TEMPLATES
+from ._paths import COMMON, SHARED_SOURCE, TEMPLATES
 from ._postprocess import banner
 
 _OPERATIONS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -45,9 +43,6 @@ class Shared:
     modules: dict[str, str] = field(default_factory=dict)  # class name -> module in common/models
     texts: dict[str, str] = field(default_factory=dict)  # class name -> its module, as rendered
     multipart: set[str] = field(default_factory=set)  # the ones some API sends as a multipart body
-    #: operation modules by their code (docstrings aside, imports absolute): the first API to render
-    #: one holds it, a later API whose operation has the same code re-exports it (``endpoint_alias``)
-    operations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -213,7 +208,6 @@ class _Renderer:
         self.env = project.env
         self.source = source
         self.shared = shared
-        self.data_api = info.api
         self.standalone = False  # True while rendering a shared model as the common package has it
         class_name = cast(Callable[[str], str], project.env.globals["class_name"])
         self.schemas = {str(class_name(n)): s for n, s in (doc.get("components", {}).get("schemas") or {}).items()}
@@ -355,17 +349,7 @@ class _Renderer:
             self.write(out / "api" / tag / "__init__.py", "tag_package.py.jinja", tag=tag, collection=collection)
         for tag, endpoint in self.endpoints:
             name = PythonIdentifier(endpoint.name, "")
-            path = out / "api" / tag / f"{name}.py"
-            module = f"{PACKAGE}.{self.data_api}.api.{tag}.{name}"
-            text = self.env.get_template("endpoint_module.py.jinja").render(endpoint=endpoint)
-            key = _code_key(text, module)
-            home = self.shared.operations.setdefault(key, module)
-            if home == module:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(banner(self.source) + text, encoding="utf-8")
-            else:  # another API's operation has this very code: one module, re-exported here
-                names = _top_level_names(text)
-                self.write(path, "endpoint_alias.py.jinja", endpoint=endpoint, home=home, names=names)
+            self.write(out / "api" / tag / f"{name}.py", "endpoint_module.py.jinja", endpoint=endpoint)
 
     def _check_no_cycles(self) -> None:
         """Models import each other at module level: a reference cycle would not import."""
@@ -482,33 +466,6 @@ def render_shared(out_dir: Path) -> None:
     for template in sorted((TEMPLATES / "shared").glob("*.py.jinja")):
         name = template.name.removesuffix(".jinja")
         (out_dir / name).write_text(banner("specs/*.yaml") + env.get_template(template.name).render(), encoding="utf-8")
-
-
-def _code_key(text: str, module: str) -> str:
-    """What makes two modules the same code: their syntax tree without docstrings, with relative
-    imports made absolute (``from ...models.job import Job`` differs between APIs)."""
-    tree = ast.parse(text)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                node.body = body[1:] or [ast.Pass()]
-        elif isinstance(node, ast.ImportFrom) and node.level:
-            node.module = importlib.util.resolve_name("." * node.level + (node.module or ""), module.rpartition(".")[0])
-            node.level = 0
-    return ast.dump(tree)
-
-
-def _top_level_names(text: str) -> list[str]:
-    """The public functions, classes and variables a module defines at its top level."""
-    names: list[str] = []
-    for node in ast.parse(text).body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.append(node.name)
-        elif isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.extend(t.id for t in targets if isinstance(t, ast.Name))
-    return sorted(n for n in names if not n.startswith("_"))
 
 
 def _snake(name: str) -> str:

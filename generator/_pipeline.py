@@ -32,7 +32,7 @@ from ._paths import (
     spec_files,
 )
 from ._postprocess import banner, check_ruff_version, format_tree
-from ._registry import read_lines, write_registry
+from ._registry import write_registry
 
 _DIGEST = re.compile(r'^INPUT_DIGEST = "([0-9a-f]{64})"$', re.M)
 
@@ -119,8 +119,7 @@ def build(out_root: Path, specs: Path = SPECS) -> list[Built]:
         built.append(Built(api, source, str(doc.get("info", {}).get("version", "")), base_path(doc)))
     # the shared models first (what the APIs use decides their methods), then the APIs that import them
     shared = generate_common(shared_doc(specs), package, parsed)
-    order = list(read_lines(specs))  # specs/apis.toml's order: an API listed first holds code it shares
-    for api_parsed in sorted(parsed, key=lambda p: order.index(p.api)):
+    for api_parsed in parsed:
         render_api(api_parsed, package, shared)
     render_shared(package)
     _write_root(package, built, input_digest(specs))

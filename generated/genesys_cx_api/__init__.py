@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "ebb07a0d62b2f9f08e262b247b2a23dccf8710b3ffdc0f670881c8fe6b6ae817"
+INPUT_DIGEST = "b195f39a86f6afee6baa1d482bfd692adac900376024406481df767d5f50045b"
 
 __all__ = ("INPUT_DIGEST",)

@@ -75,7 +75,7 @@ def _code(path: Path) -> str:
 
 
 def test_no_two_generated_modules_are_copies() -> None:
-    """Models, operations, everything: what `duplicates` would list as a copied file (docstrings aside)."""
+    """Models, operations, everything: no module is the code of another (docstrings aside)."""
     seen: dict[str, str] = {}
     copies = []
     modules = sorted(COMMITTED.rglob("*.py"))
@@ -89,16 +89,6 @@ def test_no_two_generated_modules_are_copies() -> None:
             copies.append(f"{rel} is a copy of {seen[code]}")
         seen.setdefault(code, rel)
     assert not copies, "\n".join(copies)
-
-
-def test_an_operation_two_apis_share_is_one_function() -> None:
-    from genesys_cx_api.data_download.api.cloud_data_download_service_api import get_data_sub_types, get_version
-    from genesys_cx_api.udm.api.v3_deprecated import get_data_sub_types_v3, get_version_v3
-
-    assert get_data_sub_types.request is get_data_sub_types_v3.request
-    assert get_data_sub_types.parse is get_data_sub_types_v3.parse
-    assert get_version.request() == get_version_v3.request() == {"method": "GET", "url": "/v3/version"}
-    assert "get_data_sub_types" in (get_data_sub_types.__doc__ or "")
 
 
 # --- the rule in the generator, on small specs ----------------------------------------------------
@@ -119,12 +109,12 @@ SHARED = {
 }
 
 
-def spec(title: str, envelope: dict[str, Any], path: str = "/things") -> dict[str, Any]:
+def spec(title: str, envelope: dict[str, Any]) -> dict[str, Any]:
     ok = {"description": "ok", "content": {"application/json": {"schema": envelope}}}
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1.0.0"},
-        "paths": {path: {"get": {"operationId": "get_things", "responses": {"200": ok}}}},
+        "paths": {"/things": {"get": {"operationId": "get_things", "responses": {"200": ok}}}},
     }
 
 
@@ -141,8 +131,7 @@ def write_repo(root: Path, specs: dict[str, dict[str, Any]]) -> Path:
 
 def test_two_specs_using_a_shared_schema_get_it_once_from_common(tmp_path: Path) -> None:
     ref = {"$ref": "shared/common.yaml#/components/schemas/Envelope"}
-    specs = {"alpha": spec("Alpha", ref), "beta": spec("Beta", ref, "/other-things")}
-    build(tmp_path / "out", specs=write_repo(tmp_path, specs))
+    build(tmp_path / "out", specs=write_repo(tmp_path, {"alpha": spec("Alpha", ref), "beta": spec("Beta", ref)}))
     package = tmp_path / "out" / "genesys_cx_api"
     assert sorted(p.name for p in (package / "common" / "models").glob("*.py")) == [
         "__init__.py",
@@ -155,17 +144,6 @@ def test_two_specs_using_a_shared_schema_get_it_once_from_common(tmp_path: Path)
         assert '"Envelope": "...common.models.envelope"' in init
         endpoint = (package / api / "api" / "default" / "get_things.py").read_text(encoding="utf-8")
         assert "from ....common.models.envelope import Envelope" in endpoint
-
-
-def test_an_operation_with_the_code_of_an_earlier_apis_is_re_exported(tmp_path: Path) -> None:
-    ref = {"$ref": "shared/common.yaml#/components/schemas/Envelope"}
-    build(tmp_path / "out", specs=write_repo(tmp_path, {"beta": spec("Beta", ref), "alpha": spec("Alpha", ref)}))
-    package = tmp_path / "out" / "genesys_cx_api"
-    # beta is listed first in apis.toml: it holds the code, alpha imports it
-    home = (package / "beta" / "api" / "default" / "get_things.py").read_text(encoding="utf-8")
-    alias = (package / "alpha" / "api" / "default" / "get_things.py").read_text(encoding="utf-8")
-    assert "def request(" in home and "def request(" not in alias
-    assert "from ....beta.api.default.get_things import parse, request" in alias
 
 
 def test_a_local_schema_with_the_name_of_a_shared_one_fails(tmp_path: Path) -> None:
