@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "b195f39a86f6afee6baa1d482bfd692adac900376024406481df767d5f50045b"
+INPUT_DIGEST = "e542cc207a0de7741615bcf8f4327670343b575c3c63ab4b77972212b8f8054c"
 
 __all__ = ("INPUT_DIGEST",)
