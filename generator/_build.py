@@ -185,6 +185,16 @@ def _endpoint_classes(endpoint: Any) -> set[tuple[str, str]]:
     return found
 
 
+@dataclass(frozen=True)
+class Redirect:
+    """A redirect an operation documents as its answer (``x-sdk-redirect`` on a 3xx response): the SDK
+    does not follow it but returns the model *name* (module *module*) read from its ``Location``."""
+
+    status: int
+    module: str
+    name: str
+
+
 def _unsupported(thing: Any) -> str:
     raise SpecError(f"the generator's templates do not handle {type(thing).__name__} {getattr(thing, 'name', '')!r}")
 
@@ -201,6 +211,8 @@ class _Renderer:
         self.standalone = False  # True while rendering a shared model as the common package has it
         class_name = cast(Callable[[str], str], project.env.globals["class_name"])
         self.schemas = {str(class_name(n)): s for n, s in (doc.get("components", {}).get("schemas") or {}).items()}
+        self.class_name = class_name
+        self.doc = doc
         self.data = data
         self.endpoints = [(tag, e) for tag, c in data.endpoint_collections_by_tag.items() for e in c.endpoints]
         self.env.globals.update(
@@ -211,11 +223,12 @@ class _Renderer:
             genesys_refs=self.model_refs,
             genesys_decoders=_decoders,
             genesys_endpoint_decoders=lambda e: _decoders([r.prop for r in _successes(e)]),
-            genesys_endpoint_refs=lambda e: sorted(_endpoint_classes(e)),
+            genesys_endpoint_refs=lambda e: sorted(self.endpoint_classes(e)),
             genesys_api_refs=self.api_refs,
             genesys_all_models=self.all_models,
             genesys_successes=_successes,
-            genesys_success_type=_success_type,
+            genesys_success_type=self.success_type,
+            genesys_redirects=self.redirects,
             genesys_body_content_type=_body_content_type,
             genesys_if_absent=self.if_absent,
             genesys_from=self.import_from,
@@ -228,6 +241,39 @@ class _Renderer:
         if name in self.shared.modules and not self.standalone:
             return f"{root}{COMMON}.models.{self.shared.modules[name]}"
         return f"{local}{module}"
+
+    def redirects(self, endpoint: Any) -> list[Redirect]:
+        """The redirects *endpoint* documents as answers: 3xx responses with ``x-sdk-redirect: {$ref:
+        '#/components/schemas/<Model>'}``, where the model has a required string ``location``."""
+        where = f"{self.source}: {str(endpoint.method).upper()} {endpoint.path.get_untrusted_value()}"
+        path = endpoint.path.get_untrusted_value()
+        responses = ((self.doc.get("paths") or {}).get(path) or {}).get(str(endpoint.method), {})
+        found = []
+        for code, response in sorted((responses.get("responses") or {}).items()):
+            if not isinstance(response, dict) or "x-sdk-redirect" not in response:
+                continue
+            target = response["x-sdk-redirect"]
+            ref = target.get("$ref", "") if isinstance(target, dict) else ""
+            if not (str(code).isdigit() and 300 <= int(code) <= 399):
+                raise SpecError(f"{where}: x-sdk-redirect on response {code}: only a 3xx answer is a redirect")
+            if not ref.startswith("#/components/schemas/"):
+                raise SpecError(f"{where} {code}: x-sdk-redirect must be {{$ref: '#/components/schemas/<Model>'}}")
+            name = str(self.class_name(ref.rsplit("/", 1)[-1]))
+            schema = self.schemas.get(name, {})
+            location = (schema.get("properties") or {}).get("location") or {}
+            if location.get("type") != "string" or "location" not in (schema.get("required") or []):
+                raise SpecError(f"{where} {code}: {ref} needs a required string property `location` (the header)")
+            model = next(m for m in self.data.models if str(m.class_info.name) == name)
+            found.append(Redirect(int(code), str(model.class_info.module_name), name))
+        return found
+
+    def success_type(self, endpoint: Any) -> str:
+        """What the operation's method returns: its 2xx answers, then its documented redirects."""
+        types = [] if (text := _success_type(endpoint)) == "None" and not _successes(endpoint) else [text]
+        return " | ".join([*types, *(r.name for r in self.redirects(endpoint))]) or "None"
+
+    def endpoint_classes(self, endpoint: Any) -> set[tuple[str, str]]:
+        return _endpoint_classes(endpoint) | {(r.module, r.name) for r in self.redirects(endpoint)}
 
     def if_absent(self, model: Any, prop: Any) -> str:
         """``x-sdk-if-absent`` of an optional property: the JSON value ``from_dict`` reads when the field is
@@ -249,7 +295,7 @@ class _Renderer:
     def api_refs(self) -> list[tuple[str, str]]:
         found: set[tuple[str, str]] = set()
         for _, endpoint in self.endpoints:
-            found |= _endpoint_classes(endpoint)
+            found |= self.endpoint_classes(endpoint)
         return sorted(found)
 
     def all_models(self) -> list[tuple[str, str]]:

@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "739d0b9dfa3e0b892f2b07bfad0add8b3aca2b55378c2cc564e55bd85614073e"
+INPUT_DIGEST = "e542cc207a0de7741615bcf8f4327670343b575c3c63ab4b77972212b8f8054c"
 
 __all__ = ("INPUT_DIGEST",)

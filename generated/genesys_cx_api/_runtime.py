@@ -16,11 +16,13 @@ from __future__ import annotations
 import contextlib
 import datetime
 import importlib
+import json
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
 from enum import Enum
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -29,6 +31,7 @@ from .types import UNSET, Unset
 
 __all__ = (
     "MISSING",
+    "OPERATION_EXTENSION",
     "Ambient",
     "AsyncStream",
     "Handler",
@@ -43,12 +46,14 @@ __all__ = (
     "date_time",
     "enum_of",
     "integer",
+    "json_bytes",
     "lazy_exports",
     "list_of",
     "new_model",
     "no_ambient",
     "number",
     "operation",
+    "redirect_answer",
     "string",
     "to_json",
 )
@@ -60,9 +65,29 @@ HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 #: The default of ``dict.pop`` in ``from_dict``: ``UNSET``, typed so that a popped value stays ``Any``.
 MISSING: Any = UNSET
 
-#: ``handler(response, parse, operation_id)`` -> the value the method returns. The SDK's handler
-#: returns ``parse()`` for a 2xx answer and raises its typed errors for anything else.
-Handler = Callable[[httpx.Response, Callable[[], Any], str], Any]
+#: The ``request.extensions`` key under which every request an API class sends names its operationId
+#: (the SDK plans credentials per operation with it, and names the operation in a ``TransportError``).
+OPERATION_EXTENSION = "genesys_cx_api.operation"
+
+#: Encodes a JSON body exactly as httpx's ``json=`` does (compact, UTF-8, no NaN), built once: ``json.dumps``
+#: with these options would build a new encoder on every call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+class Handler(Protocol):
+    """``handler(response, parse, operation_id)`` -> the value the method returns.
+
+    The SDK's handler returns ``parse()`` for a 2xx answer, and for an answer whose status is in
+    *redirects* (the redirects the operation documents as its answer, ``x-sdk-redirect``: never
+    followed); it raises its typed errors for anything else. Only operations with such redirects
+    pass *redirects*.
+    """
+
+    def __call__(
+        self, response: httpx.Response, parse: Callable[[], Any], operation: str, /, *, redirects: Collection[int] = ...
+    ) -> Any: ...
+
+
 #: ``ambient(kind)`` -> the value of a configured header (kinds ``"ccid"``, ``"trace"``), or None.
 Ambient = Callable[[str], str | None]
 
@@ -216,7 +241,10 @@ def date_time(value: Any) -> datetime.datetime:
         try:
             return datetime.datetime.fromisoformat(value)
         except ValueError:
-            pass
+            try:  # RFC 3339 allows a lower-case "t" and "z", which fromisoformat refuses
+                return datetime.datetime.fromisoformat(value.upper())
+            except ValueError:
+                pass
     raise InvalidData.of("date-time string", value)
 
 
@@ -312,6 +340,29 @@ def any_of(value: Any, expected: str, *variants: Callable[[Any], Any]) -> Any:
     if best > 1 and scores.count(best) == 1:
         raise errors[scores.index(best)]
     raise InvalidData.of(expected, value)
+
+
+def json_bytes(value: Any) -> bytes:
+    """*value* (JSON data) as the body bytes httpx's ``json=`` would send."""
+    return _JSON.encode(value).encode("utf-8")
+
+
+def redirect_answer(response: httpx.Response, decode: Callable[[dict[str, str]], T]) -> T:
+    """A documented redirect answer (``x-sdk-redirect``), read instead of followed, as *decode* builds it.
+
+    The model's ``location`` is the ``Location`` header as sent; its other fields are the parameters
+    that URL carries, those of its query and then those of its fragment (where an OAuth2 implicit
+    grant puts the token, RFC 6749 4.2.2); the last of a repeated parameter wins, and one named
+    ``location`` is read only from the URL itself. No ``Location`` is ``InvalidData``.
+    """
+    location = response.headers.get("location")
+    if location is None:
+        raise InvalidData("a Location header", "nothing", "Location")
+    url = urlsplit(location)
+    fields = dict(parse_qsl(url.query, keep_blank_values=True))
+    fields.update(parse_qsl(url.fragment, keep_blank_values=True))
+    fields["location"] = location
+    return decode(fields)
 
 
 def to_json(value: Any) -> Any:

@@ -10,10 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
+from enum import Enum, IntEnum, StrEnum
 from typing import IO, Any, BinaryIO, ClassVar, Literal
 
-__all__ = ("UNSET", "File", "FileContent", "FileTypes", "Model", "OpenIntEnum", "OpenStrEnum", "RequestFiles", "Unset")
+__all__ = (
+    "UNKNOWN_VALUES_KEPT",
+    "UNSET",
+    "File",
+    "FileContent",
+    "FileTypes",
+    "Model",
+    "OpenIntEnum",
+    "OpenStrEnum",
+    "RequestFiles",
+    "Unset",
+)
 
 
 class Unset:
@@ -86,6 +97,21 @@ class Model:
         return key in self.additional_properties
 
 
+#: How many values an open enum remembers beyond its documented ones (the same member for the same
+#: value, looked up without a call by ``from_dict``). A sender naming a new value in every message
+#: must not grow memory without end: past this many, an unknown value still parses, to an equal
+#: member made for it, that is not remembered.
+UNKNOWN_VALUES_KEPT = 256
+
+
+def _remembered(cls: type[Enum], value: object, member: Any) -> Any:
+    """*member* (for the unknown *value*), from now on the one member of *value* while there is room."""
+    table = cls._value2member_map_
+    if len(table) - len(cls._member_map_) >= UNKNOWN_VALUES_KEPT:
+        return member
+    return table.setdefault(value, member)
+
+
 class OpenStrEnum(StrEnum):
     """A string enum that keeps values the spec does not list (Genesys adds values over time).
 
@@ -108,7 +134,7 @@ class OpenStrEnum(StrEnum):
         member = str.__new__(cls, value)
         member._name_ = "UNKNOWN"
         member._value_ = value
-        return cls._value2member_map_.setdefault(value, member)
+        return _remembered(cls, value, member)
 
 
 class OpenIntEnum(IntEnum):
@@ -129,4 +155,4 @@ class OpenIntEnum(IntEnum):
         member = int.__new__(cls, value)
         member._name_ = "UNKNOWN"
         member._value_ = value
-        return cls._value2member_map_.setdefault(value, member)
+        return _remembered(cls, value, member)

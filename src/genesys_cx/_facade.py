@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import threading
 from collections.abc import Callable
 from functools import cached_property
 from types import TracebackType
@@ -29,9 +28,8 @@ from genesys_cx_api._registry import APIS, Apis, AsyncApis
 from ._config import Settings
 from ._redact import register_secret
 from ._response import handle_response
-from ._retry import AsyncRetryTransport, RetryTransport
 from ._schemes import Providers, SchemeAuth
-from ._tracing import AsyncTracingTransport, TracingTransport
+from ._transport import AsyncTransport, SharedPool, Transport
 from ._version import __version__
 from .credentials import AsyncTokenManager, BearerToken, TokenManager
 from .signing import HubSignature
@@ -44,63 +42,6 @@ __all__ = ["AsyncGenesys", "Genesys"]
 
 _TOKEN_PATH = "/auth/v3/oauth/token"
 _T = TypeVar("_T")
-
-
-class _NoClose(httpx.BaseTransport, httpx.AsyncBaseTransport):
-    """The shared pool as seen by each per-API httpx client: closing one client must not close it."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response: httpx.Response = self._inner.handle_request(request)
-        return response
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response: httpx.Response = await self._inner.handle_async_request(request)
-        return response
-
-    def close(self) -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
-
-
-class _LazyPool(httpx.BaseTransport, httpx.AsyncBaseTransport):
-    """The httpx connection pool, built on the first request.
-
-    Building it loads the CA bundle into an SSL context (tens of milliseconds): a service that
-    creates its ``Genesys`` client at start-up should not pay for that before it sends anything.
-    """
-
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
-        self._pool: Any = None
-        self._lock = threading.Lock()
-
-    def _get(self) -> Any:
-        if self._pool is None:
-            with self._lock:
-                if self._pool is None:
-                    self._pool = self._factory()
-        return self._pool
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response: httpx.Response = self._get().handle_request(request)
-        return response
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response: httpx.Response = await self._get().handle_async_request(request)
-        return response
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-
-    async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
 
 
 class _Base:
@@ -150,7 +91,7 @@ class _Base:
         return SchemeAuth(APIS[api].base_path, security.OPERATIONS, self._providers(self._bearer()))
 
     _tokens: TokenManager | AsyncTokenManager | None
-    _transport: Any
+    _pool: SharedPool
 
     def _bearer(self) -> httpx.Auth | None:
         return BearerToken(self._tokens) if self._tokens is not None else None
@@ -158,7 +99,7 @@ class _Base:
     def _client_options(self, api: str | None) -> dict[str, Any]:
         """An httpx client on the shared pool: for one API (its base path and credentials), or, with
         ``None``, for the token endpoint (the token manager applies the client credentials itself)."""
-        options: dict[str, Any] = {"transport": _NoClose(self._transport), "timeout": self.settings.timeout}
+        options: dict[str, Any] = {"transport": self._transport(), "timeout": self.settings.timeout}
         if api is None:
             api_key = {"x-api-key": self.settings.api_key} if self.settings.api_key else {}
             return {**options, "base_url": self.settings.base_url, "headers": {**self._headers, **api_key}}
@@ -168,6 +109,10 @@ class _Base:
             "headers": self._headers,
             "auth": self._scheme_auth(api),
         }
+
+    def _transport(self) -> Any:
+        """A transport over the shared pool (tracing, logging, retries); closing it leaves the pool open."""
+        raise NotImplementedError
 
     def _http(self, api: str) -> Any:
         raise NotImplementedError
@@ -193,8 +138,9 @@ class Genesys(_Base, Apis):
     ) -> None:
         super().__init__(settings, **options)
         verify = self.settings.verify
-        inner = transport or _LazyPool(lambda: httpx.HTTPTransport(verify=verify, retries=0))
-        self._transport = TracingTransport(RetryTransport(inner, self.settings.retry))
+        self._pool = SharedPool(lambda: transport or httpx.HTTPTransport(verify=verify, retries=0))
+        if transport is not None:
+            self._pool.get()  # the caller's transport: in use (and closed with this client) from the start
         self._clients: list[httpx.Client] = []
         self._cometd: SyncCometdClient | None = None
         self._tokens: TokenManager | None = None
@@ -229,8 +175,7 @@ class Genesys(_Base, Apis):
             )
 
             def http() -> httpx.AsyncClient:  # built on the notifications thread, for its event loop
-                inner = httpx.AsyncHTTPTransport(verify=verify, retries=0)
-                transport = AsyncTracingTransport(AsyncRetryTransport(inner, retry))
+                transport = AsyncTransport(httpx.AsyncHTTPTransport(verify=verify, retries=0), retry)
                 return httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout, headers=headers)
 
             self._cometd = SyncCometdClient(http, "/notifications", headers=self._cometd_headers)
@@ -242,6 +187,9 @@ class Genesys(_Base, Apis):
         if self._tokens is not None:
             found["Authorization"] = f"Bearer {self._tokens.token()}"
         return found
+
+    def _transport(self) -> Transport:
+        return Transport(self._pool, self.settings.retry)
 
     def _http(self, api: str) -> httpx.Client:
         client = httpx.Client(**self._client_options(api))
@@ -256,7 +204,7 @@ class Genesys(_Base, Apis):
         for client in self._clients:
             client.close()
         self._clients.clear()
-        self._transport.close()
+        self._pool.close()
 
     def __enter__(self) -> Self:
         return self
@@ -282,8 +230,9 @@ class AsyncGenesys(_Base, AsyncApis):
     ) -> None:
         super().__init__(settings, **options)
         verify = self.settings.verify
-        inner = transport or _LazyPool(lambda: httpx.AsyncHTTPTransport(verify=verify, retries=0))
-        self._transport = AsyncTracingTransport(AsyncRetryTransport(inner, self.settings.retry))
+        self._pool = SharedPool(lambda: transport or httpx.AsyncHTTPTransport(verify=verify, retries=0))
+        if transport is not None:
+            self._pool.get()  # the caller's transport: in use (and closed with this client) from the start
         self._clients: list[httpx.AsyncClient] = []
         self._cometd: CometdClient | None = None
         self._tokens: AsyncTokenManager | None = None
@@ -312,6 +261,9 @@ class AsyncGenesys(_Base, AsyncApis):
             self._cometd = CometdClient(self._http("statistics"), "/notifications")
         return self._cometd
 
+    def _transport(self) -> AsyncTransport:
+        return AsyncTransport(self._pool, self.settings.retry)
+
     def _http(self, api: str) -> httpx.AsyncClient:
         client = httpx.AsyncClient(**self._client_options(api))
         self._clients.append(client)
@@ -325,7 +277,7 @@ class AsyncGenesys(_Base, AsyncApis):
         for client in self._clients:
             await client.aclose()
         self._clients.clear()
-        await self._transport.aclose()
+        await self._pool.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -9,14 +9,11 @@ from __future__ import annotations
 import datetime
 import email.utils
 
-__all__ = ["OPERATION_EXTENSION", "RETRY_AFTER_HEADER", "TRACE_HEADER", "parse_retry_after"]
+__all__ = ["RETRY_AFTER_HEADER", "TRACE_HEADER", "parse_retry_after"]
 
 #: The B3 trace id every request carries and every ``GenesysError`` reports.
 TRACE_HEADER = "X-B3-TraceId"
 RETRY_AFTER_HEADER = "Retry-After"
-#: Not a header: the ``request.extensions`` key holding a request's operationId (set by ``SchemeAuth``,
-#: named by the ``TransportError`` of a request that got no answer).
-OPERATION_EXTENSION = "genesys_cx.operation"
 
 
 def parse_retry_after(value: str | None, now: datetime.datetime | None = None) -> float | None:

@@ -43,6 +43,7 @@ __all__ = [
     "redact_headers",
     "redact_url",
     "register_secret",
+    "register_url_secrets",
 ]
 
 MASK = "***"
@@ -252,6 +253,19 @@ def redact_url(url: httpx.URL | str) -> str:
     query = _masked_params(parts.query) if parts.query else ""
     fragment = _masked_params(parts.fragment) if "=" in parts.fragment else parts.fragment
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, query, fragment))
+
+
+def register_url_secrets(url: str) -> None:
+    """Register (transient) the values of the secret-looking query and fragment parameters of *url*:
+    the authorization code or the implicit grant's token of a redirect the SDK hands back."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return
+    for text in (parts.query, parts.fragment):
+        for name, value in urllib.parse.parse_qsl(text, keep_blank_values=True):
+            if _secret_param(name):
+                register_secret(value, transient=True)
 
 
 def mask_fields(value: Any, *, form: bool = False) -> Any:

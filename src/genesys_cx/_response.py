@@ -1,7 +1,9 @@
 """Every HTTP answer becomes a result or a typed ``GenesysError``: the handler the API classes call.
 
 The generated API classes call ``handle_response(response, parse, operation)`` for every answer:
-a 2xx is parsed with the documented model; envelope code 1 (accepted, the outcome arrives through
+a 2xx is parsed with the documented model, and so is a redirect the operation documents as its
+answer (``redirects``: e.g. ``/oauth/authorize``'s 302, read from ``Location``, never followed; the
+secrets its URL carries are registered for redaction first); envelope code 1 (accepted, the outcome arrives through
 CometD) is returned like any success and logged at INFO; code 2 raises ``PartialSuccess`` so a
 partly failed bulk operation is never mistaken for a success. Anything else goes through
 ``error_for_response``, which reads the Genesys envelope leniently: ``{"status": {"code": 404,
@@ -18,7 +20,7 @@ logged anywhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import httpx
@@ -26,7 +28,7 @@ from genesys_cx_api.errors import InvalidData
 
 from . import errors
 from ._headers import RETRY_AFTER_HEADER, TRACE_HEADER, parse_retry_after
-from ._redact import get_logger, redact
+from ._redact import get_logger, redact, register_url_secrets
 
 __all__ = ["error_for_response", "handle_response", "transport_error"]
 
@@ -175,13 +177,19 @@ def transport_error(
     return kind(message, trace_id=trace_id, operation=operation)
 
 
-def handle_response(response: httpx.Response, parse: Callable[[], Any], operation: str) -> Any:
+def handle_response(
+    response: httpx.Response, parse: Callable[[], Any], operation: str, *, redirects: Collection[int] = ()
+) -> Any:
     """The handler of the generated API classes: the parsed 2xx answer, or a ``GenesysError``.
 
-    The envelope code of a 2xx answer is read from the parsed model (its ``status``, or an
-    undocumented ``status`` kept in ``additional_properties``), so the body is decoded once.
+    *redirects*: statuses the operation documents as redirect answers; they are parsed too (into a
+    model with the ``Location``), not raised. The envelope code of a 2xx answer is read from the
+    parsed model (its ``status``, or an undocumented ``status`` kept in ``additional_properties``),
+    so the body is decoded once.
     """
-    if not 200 <= response.status_code < 300:
+    if response.status_code in redirects:
+        register_url_secrets(response.headers.get("location", ""))
+    elif not 200 <= response.status_code < 300:
         raise error_for_response(response, operation)
     try:
         result = parse()
@@ -195,6 +203,9 @@ def handle_response(response: httpx.Response, parse: Callable[[], Any], operatio
             operation=operation,
             response=response,
         ) from exc
+    typed_code = getattr(getattr(result, "status", None), "code", None)
+    if type(typed_code) is int and typed_code not in (1, 2):
+        return result  # the common case, a typed envelope with a plain code: nothing to log or raise
     code, message, detail = _envelope({"status": _status_of(result)})
     if code == 1:
         logger.info(

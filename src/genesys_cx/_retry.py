@@ -1,7 +1,7 @@
-"""Retrying transports: transient failures are retried, and a request is never sent twice by accident.
+"""When to retry: transient failures are retried, and a request is never sent twice by accident.
 
-``RetryTransport`` / ``AsyncRetryTransport`` wrap the connection pool's transport and retry by a
-``RetryPolicy``:
+The SDK's transport (``genesys_cx._transport``: ``Transport``, or ``RetryTransport`` for retries
+alone) runs the attempts; a ``RetryPolicy`` and ``next_delay`` decide:
 
 * a failure to *establish* a connection (``ConnectError``, ``ConnectTimeout``, ``PoolTimeout``)
   means the request never reached the server, so it is retried whatever the method;
@@ -23,8 +23,8 @@ Why hand-written: httpx-retries (0.6) decides once per request whether its metho
 all, so it cannot retry a POST refused at connect time while refusing to repeat a POST whose read
 failed, has no per-call opt-in and sleeps with ``time.sleep`` only; stamina and tenacity retry
 whole callables, and the decision here needs the method, the failure phase and the response of
-each attempt, which only a transport sees. The loop that remains is short, so the SDK keeps one
-dependency fewer.
+each attempt, which only a transport sees. The loop that remains is short (it lives in the one
+transport that also traces and logs), so the SDK keeps one dependency fewer.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import random
-import time
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -41,7 +40,7 @@ import httpx
 from ._headers import RETRY_AFTER_HEADER, parse_retry_after
 from ._redact import get_logger
 
-__all__ = ["AsyncRetryTransport", "RetryPolicy", "RetryTransport", "retry_safe"]
+__all__ = ["RetryPolicy", "adiscard", "asyncio_sleep", "discard", "next_delay", "retry_safe"]
 
 logger = get_logger()
 
@@ -141,120 +140,57 @@ class RetryPolicy:
         return self.backoff(retry)
 
 
-class _Attempts:
-    """The bookkeeping shared by both transports: decide, log, and say how long to wait."""
+def next_delay(
+    policy: RetryPolicy, request: httpx.Request, outcome: httpx.Response | Exception, tries: int
+) -> float | None:
+    """The delay before attempt *tries* + 1 of *request*, or None when *outcome* is final; logs the decision.
 
-    def __init__(self, policy: RetryPolicy, request: httpx.Request) -> None:
-        self.policy, self.request, self.tries = policy, request, 1
-
-    def wait_before_next(self, outcome: httpx.Response | Exception) -> float | None:
-        """The delay before the next attempt, or None when *outcome* is final."""
-        if self.tries >= self.policy.attempts:
-            return None
-        reason = self.policy.reason_to_retry(self.request, outcome)
-        if reason is None:
-            return None
-        delay = self.policy.delay(outcome, self.tries)
-        if delay is None:
-            logger.info(
-                "not retrying %s %s: %s asks to wait longer than %.0f s",
-                self.request.method,
-                self.request.url.path,
-                reason,
-                self.policy.retry_after_cap,
-            )
-            return None
-        self.tries += 1
+    The retry loop itself is the transport's (``genesys_cx._transport``): it asks here only about an
+    outcome that may deserve another attempt (a failure, or a status in ``policy.statuses``).
+    """
+    if tries >= policy.attempts:
+        return None
+    reason = policy.reason_to_retry(request, outcome)
+    if reason is None:
+        return None
+    delay = policy.delay(outcome, tries)
+    if delay is None:
         logger.info(
-            "retrying %s %s (attempt %d of %d) after %s in %.2f s",
-            self.request.method,
-            self.request.url.path,
-            self.tries,
-            self.policy.attempts,
+            "not retrying %s %s: %s asks to wait longer than %.0f s",
+            request.method,
+            request.url.path,
             reason,
-            delay,
+            policy.retry_after_cap,
         )
-        return delay
+        return None
+    logger.info(
+        "retrying %s %s (attempt %d of %d) after %s in %.2f s",
+        request.method,
+        request.url.path,
+        tries + 1,
+        policy.attempts,
+        reason,
+        delay,
+    )
+    return delay
 
 
-def _discard(response: httpx.Response) -> None:
+def discard(response: httpx.Response) -> None:
     """Drain (so the connection goes back to the pool) and close an answer that will be retried."""
     with contextlib.suppress(httpx.HTTPError):
         response.read()
     response.close()
 
 
-async def _adiscard(response: httpx.Response) -> None:
+async def adiscard(response: httpx.Response) -> None:
+    """The async twin of ``discard``."""
     with contextlib.suppress(httpx.HTTPError):
         await response.aread()
     await response.aclose()
 
 
-class RetryTransport(httpx.BaseTransport):
-    """Retry requests through *inner* by *policy*; ``sleep`` is injectable for tests. Closing closes *inner*."""
-
-    def __init__(
-        self,
-        inner: httpx.BaseTransport,
-        policy: RetryPolicy | None = None,
-        *,
-        sleep: Callable[[float], object] = time.sleep,
-    ) -> None:
-        self._inner, self.policy, self._sleep = inner, policy or RetryPolicy(), sleep
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        attempts = _Attempts(self.policy, request)
-        while True:
-            try:
-                response = self._inner.handle_request(request)
-            except httpx.TransportError as exc:
-                delay = attempts.wait_before_next(exc)
-                if delay is None:
-                    raise
-            else:
-                delay = attempts.wait_before_next(response)
-                if delay is None:
-                    return response
-                _discard(response)
-            self._sleep(delay)
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-async def _asyncio_sleep(delay: float) -> None:
-    import asyncio  # only async users pay for importing asyncio
+async def asyncio_sleep(delay: float) -> None:
+    """``asyncio.sleep``, imported on first use (only async users pay for importing asyncio)."""
+    import asyncio
 
     await asyncio.sleep(delay)
-
-
-class AsyncRetryTransport(httpx.AsyncBaseTransport):
-    """The async twin of ``RetryTransport`` (``sleep`` defaults to ``asyncio.sleep``)."""
-
-    def __init__(
-        self,
-        inner: httpx.AsyncBaseTransport,
-        policy: RetryPolicy | None = None,
-        *,
-        sleep: Callable[[float], Awaitable[object]] | None = None,
-    ) -> None:
-        self._inner, self.policy, self._sleep = inner, policy or RetryPolicy(), sleep or _asyncio_sleep
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        attempts = _Attempts(self.policy, request)
-        while True:
-            try:
-                response = await self._inner.handle_async_request(request)
-            except httpx.TransportError as exc:
-                delay = attempts.wait_before_next(exc)
-                if delay is None:
-                    raise
-            else:
-                delay = attempts.wait_before_next(response)
-                if delay is None:
-                    return response
-                await _adiscard(response)
-            await self._sleep(delay)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()

@@ -1,8 +1,10 @@
 """Apply, to each request, the credentials its operation requires — as the spec says.
 
 The generator writes each API's security requirements to ``genesys_cx_api.<api>._security``
-(method, path template, operationId, alternatives of scheme names). ``SchemeAuth`` matches a request
-against those templates and applies the first alternative whose schemes are all configured:
+(method, path template, operationId, alternatives of scheme names). ``SchemeAuth`` decides once per
+operation which alternative applies (the first whose schemes are all configured), finds a request's
+operation by the name the generated API classes put in ``request.extensions`` (or else by the path
+templates), and applies it:
 ``apiKey`` (x-api-key), ``clientBasic`` (HTTP Basic client credentials), ``hubSignature``
 (HMAC of the exact body bytes) and ``bearer`` / ``oauth2`` (a fresh token; one refresh and retry
 on 401, delegated to ``genesys_cx.credentials.BearerToken``). When no alternative can be satisfied the
@@ -17,8 +19,8 @@ from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import dataclass, field
 
 import httpx
+from genesys_cx_api._runtime import OPERATION_EXTENSION
 
-from ._headers import OPERATION_EXTENSION
 from .errors import MissingCredentials
 from .signing import HEADER as SIGNATURE_HEADER
 from .signing import HubSignature, asign_request, sign_request
@@ -51,11 +53,21 @@ class Providers:
 
 
 @dataclass(frozen=True)
+class _Plan:
+    """What to do to a request of one operation, decided once when the client is built."""
+
+    operation: str | None
+    headers: tuple[tuple[str, str], ...]  # static credentials: x-api-key, Authorization: Basic
+    sign: bool
+    bearer: httpx.Auth | None
+    missing: str | None  # the MissingCredentials message when no alternative is configured
+
+
+@dataclass(frozen=True)
 class _Route:
     method: str
     pattern: re.Pattern[str]
-    operation: str
-    alternatives: tuple[tuple[str, ...], ...]
+    plan: _Plan
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -64,79 +76,92 @@ def _compile(template: str) -> re.Pattern[str]:
     return re.compile(regex + "$")
 
 
-class SchemeAuth(httpx.Auth):
-    """An ``httpx.Auth`` for one API: per-operation credentials from its generated security table."""
+def _plan(operation: str | None, schemes: tuple[str, ...], providers: Providers) -> _Plan:
+    headers: list[tuple[str, str]] = []
+    if "apiKey" in schemes and providers.api_key is not None:
+        headers.append(("x-api-key", providers.api_key))
+    if "clientBasic" in schemes and providers.client_basic is not None:
+        client_id, client_secret = providers.client_basic
+        token = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
+        headers.append(("Authorization", f"Basic {token}"))
+    sign = "hubSignature" in schemes and providers.hub_signature is not None
+    bearer = providers.bearer if "bearer" in schemes or "oauth2" in schemes else None
+    return _Plan(operation, tuple(headers), sign, bearer, None)
 
-    requires_request_body = False  # the flows read a body only when they must (see _signer)
+
+def _operation_plan(operation: str, alternatives: tuple[tuple[str, ...], ...], providers: Providers) -> _Plan:
+    available = providers.available()
+    for alternative in alternatives:
+        if set(alternative) <= available:
+            return _plan(operation, alternative, providers)
+    if not alternatives:
+        return _plan(operation, (), providers)
+    needed = " or ".join("+".join(alt) for alt in alternatives)
+    missing = f"{operation} requires {needed}; configure the missing credentials on the client"
+    return _Plan(operation, (), False, None, missing)
+
+
+class SchemeAuth(httpx.Auth):
+    """An ``httpx.Auth`` for one API: per-operation credentials from its generated security table.
+
+    What each operation gets is decided once, here, for every operation of the table. A request
+    names its operation in ``request.extensions`` (the generated API classes do); any other request
+    is matched against the table's path templates, and one matching none gets the API key and the
+    signature, never a bearer token.
+    """
+
+    requires_request_body = False  # the flows read a body only when they must (signing)
 
     def __init__(self, base_path: str, operations: Operations, providers: Providers) -> None:
         self._base_path = base_path.rstrip("/")
-        # Literal paths first, so /interactions/ext_{externalId} wins over /interactions/{interactionId}.
-        ordered = sorted(operations, key=lambda op: (op[1].count("{"), -len(op[1])))
-        self._routes = [_Route(m, _compile(t), o, alts) for m, t, o, alts in ordered]
         self._providers = providers
         self._available = providers.available()
+        self._hub = providers.hub_signature
+        plans: dict[object, _Plan] = {op: _operation_plan(op, alts, providers) for _, _, op, alts in operations}
+        self._plans = plans
+        # Literal paths first, so /interactions/ext_{externalId} wins over /interactions/{interactionId}.
+        ordered = sorted(operations, key=lambda op: (op[1].count("{"), -len(op[1])))
+        self._routes = [_Route(m, _compile(t), plans[o]) for m, t, o, _ in ordered]
+        # not an operation of the spec: send what we have, except bearer tokens
+        self._unknown = _plan(None, tuple(sorted(self._available & {"apiKey", "hubSignature"})), providers)
 
     def __repr__(self) -> str:
         return f"SchemeAuth({self._base_path!r}, schemes={sorted(self._available)})"
 
-    def _route(self, request: httpx.Request) -> _Route | None:
+    def _route(self, request: httpx.Request) -> _Plan:
         path = request.url.path
         if self._base_path and path.startswith(self._base_path):
             path = path[len(self._base_path) :] or "/"
         for route in self._routes:
             if route.method == request.method and route.pattern.match(path):
-                return route
-        return None
+                request.extensions[OPERATION_EXTENSION] = route.plan.operation  # named by a TransportError
+                return route.plan
+        return self._unknown
 
-    def _schemes(self, request: httpx.Request) -> tuple[str, ...]:
-        route = self._route(request)
-        if route is None:  # not an operation of the spec: send what we have, except bearer tokens
-            return tuple(sorted(self._available & {"apiKey", "hubSignature"}))
-        request.extensions[OPERATION_EXTENSION] = route.operation  # named by a TransportError
-        for alternative in route.alternatives:
-            if set(alternative) <= self._available:
-                return alternative
-        if not route.alternatives:
-            return ()
-        needed = " or ".join("+".join(alt) for alt in route.alternatives)
-        raise MissingCredentials(
-            f"{route.operation} requires {needed}; configure the missing credentials on the client",
-            operation=route.operation,
-        )
-
-    def _prepare(self, request: httpx.Request, signature: str | None) -> httpx.Auth | None:
-        """Set the static credentials; return the bearer auth to run last, if the operation needs it."""
-        schemes = self._schemes(request)
-        providers = self._providers
-        if "apiKey" in schemes and providers.api_key is not None:
-            request.headers["x-api-key"] = providers.api_key
-        if "clientBasic" in schemes and providers.client_basic is not None:
-            client_id, client_secret = providers.client_basic
-            token = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
-            request.headers["Authorization"] = f"Basic {token}"
-        if signature is not None:
-            request.headers[SIGNATURE_HEADER] = signature
-        if ("bearer" in schemes or "oauth2" in schemes) and providers.bearer is not None:
-            return providers.bearer
-        return None
-
-    def _signer(self, request: httpx.Request) -> HubSignature | None:
-        """The ``hubSignature`` provider when the operation is to be signed (the body is read for it only)."""
-        hub = self._providers.hub_signature
-        return hub if hub is not None and "hubSignature" in self._schemes(request) else None
+    def _credentials(self, request: httpx.Request) -> _Plan:
+        """Set the static credentials of *request*'s operation; its plan says what else to do."""
+        plan = self._plans.get(request.extensions.get(OPERATION_EXTENSION)) or self._route(request)
+        if plan.missing is not None:
+            raise MissingCredentials(plan.missing, operation=plan.operation)
+        for name, value in plan.headers:
+            request.headers[name] = value
+        return plan
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        hub = self._signer(request)
-        bearer = self._prepare(request, sign_request(hub.secret_for(request), request) if hub else None)
+        plan = self._credentials(request)
+        if plan.sign and self._hub is not None:
+            request.headers[SIGNATURE_HEADER] = sign_request(self._hub.secret_for(request), request)
+        bearer = plan.bearer
         if bearer is None:
             yield request
             return
         yield from bearer.sync_auth_flow(request)
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        hub = self._signer(request)
-        bearer = self._prepare(request, await asign_request(hub.secret_for(request), request) if hub else None)
+        plan = self._credentials(request)
+        if plan.sign and self._hub is not None:
+            request.headers[SIGNATURE_HEADER] = await asign_request(self._hub.secret_for(request), request)
+        bearer = plan.bearer
         if bearer is None:
             yield request
             return

@@ -1,11 +1,11 @@
 """Trace ids, request logging and redaction: what the SDK writes to logs, and what it never writes.
 
 Every request leaves with an ``X-B3-TraceId`` header (32 lowercase hex, B3 propagation): a caller's
-own id is kept, otherwise ``TracingTransport`` / ``AsyncTracingTransport`` draw one. Tracing wraps
-the retry transport, so all attempts of one call share one id, the id the API's support staff can
-look up and the one every ``GenesysError`` carries.
+own id is kept, otherwise the SDK's transport (``genesys_cx._transport``, via ``Tracer``) draws one
+before the first attempt, so all attempts of one call share one id, the id the API's support staff
+can look up and the one every ``GenesysError`` carries.
 
-The same transports log each call at DEBUG on the ``genesys_cx`` logger: method, URL (query values
+The same transport logs each call at DEBUG on the ``genesys_cx`` logger: method, URL (query values
 with secret-looking names masked), status, elapsed time and trace id, headers through
 ``redact_headers``, and at most the first 2 KiB of a JSON or form body with secret-looking fields
 masked. Bodies are never logged above DEBUG. A connection failure leaves the transport as a typed
@@ -25,18 +25,13 @@ import time
 import urllib.parse
 
 import httpx
+from genesys_cx_api._runtime import OPERATION_EXTENSION
 
-from ._headers import OPERATION_EXTENSION, TRACE_HEADER
-from ._redact import get_logger, mask_fields, protect_http_loggers, redact_headers, redact_url
+from ._headers import TRACE_HEADER
+from ._redact import get_logger, mask_fields, redact_headers, redact_url
 from ._response import transport_error
 
-__all__ = [
-    "TRACE_HEADER",
-    "AsyncTracingTransport",
-    "TracingTransport",
-    "describe_body",
-    "new_trace_id",
-]
+__all__ = ["TRACE_HEADER", "Tracer", "describe_body", "new_trace_id"]
 
 #: How much of a body a DEBUG record may show.
 BODY_LOG_LIMIT = 2048
@@ -89,12 +84,8 @@ def _is_json(media_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-def _loggable_response(response: httpx.Response) -> bool:
-    return _is_json(_media_type(response.headers.get("content-type")))
-
-
-class _Tracer:
-    """What both transports do before and after the inner transport runs."""
+class Tracer:
+    """What the transports (``genesys_cx._transport``) do before and after the inner transport runs."""
 
     @staticmethod
     def start(request: httpx.Request) -> str:
@@ -112,6 +103,11 @@ class _Tracer:
                 _request_body(request),
             )
         return trace_id
+
+    @staticmethod
+    def loggable(response: httpx.Response) -> bool:
+        """Whether a DEBUG record may show *response*'s body (JSON only: it is buffered for that)."""
+        return _is_json(_media_type(response.headers.get("content-type")))
 
     @staticmethod
     def buffered(response: httpx.Response, raw: bytes) -> httpx.Response:
@@ -160,51 +156,3 @@ class _Tracer:
         exc.__cause__, exc.__suppress_context__ = None, True
         named = operation if isinstance(operation, str) else None
         return transport_error(exc, trace_id=trace_id, operation=named, request=request)
-
-
-class TracingTransport(httpx.BaseTransport):
-    """Add ``X-B3-TraceId`` when absent, log the call at DEBUG, turn connection failures into ``TransportError``."""
-
-    def __init__(self, inner: httpx.BaseTransport) -> None:
-        self._inner = inner
-        protect_http_loggers()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        trace_id = _Tracer.start(request)
-        started = time.perf_counter()
-        try:
-            response = self._inner.handle_request(request)
-        except httpx.TransportError as exc:
-            raise _Tracer.failed(request, exc, trace_id, started) from exc
-        if logger.isEnabledFor(logging.DEBUG):
-            if _loggable_response(response):
-                response = _Tracer.buffered(response, b"".join(response.iter_raw()))
-            _Tracer.finish(request, response, trace_id, started)
-        return response
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class AsyncTracingTransport(httpx.AsyncBaseTransport):
-    """The async twin of ``TracingTransport``."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
-        protect_http_loggers()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        trace_id = _Tracer.start(request)
-        started = time.perf_counter()
-        try:
-            response = await self._inner.handle_async_request(request)
-        except httpx.TransportError as exc:
-            raise _Tracer.failed(request, exc, trace_id, started) from exc
-        if logger.isEnabledFor(logging.DEBUG):
-            if _loggable_response(response):
-                response = _Tracer.buffered(response, b"".join([chunk async for chunk in response.aiter_raw()]))
-            _Tracer.finish(request, response, trace_id, started)
-        return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import io
 import re
-from urllib.parse import parse_qs, urlsplit
 
-import pytest
-from genesys_cx_api.auth.models import AuthorizationCodeTokenRequest, AuthorizeResponseType
+from genesys_cx_api.auth.models import AuthorizationCodeTokenRequest, AuthorizationRedirect, AuthorizeResponseType
 
 from genesys_cx import Genesys, Settings
 from genesys_cx._demo import EMAIL_SECRET, run
+from genesys_cx._redact import get_logger
 from genesys_cx.credentials import OAuth2Credentials
-from genesys_cx.errors import UnexpectedStatus
 from genesys_cx.sandbox import (
     DEMO_API_KEY,
     DEMO_CCID,
@@ -34,17 +32,18 @@ from genesys_cx.sandbox import (
 from ._logs import debug_log
 
 
-def _location(genesys: Genesys, response_type: str) -> str:
-    """Run ``GET /oauth/authorize`` through the facade; the 302's ``Location``."""
-    with pytest.raises(UnexpectedStatus) as info:  # a redirect is not a documented answer of the API
-        genesys.auth.authorize(
-            client_id=DEMO_CLIENT_ID,
-            redirect_uri=DEMO_REDIRECT_URI,
-            response_type=AuthorizeResponseType(response_type),
-            state="state-1",
-        )
-    assert info.value.status == 302 and info.value.response is not None
-    return str(info.value.response.headers["location"])
+def _authorize(genesys: Genesys, response_type: str) -> AuthorizationRedirect:
+    """Run ``GET /oauth/authorize`` through the facade: its documented 302, read and not followed."""
+    answer = genesys.auth.authorize(
+        client_id=DEMO_CLIENT_ID,
+        redirect_uri=DEMO_REDIRECT_URI,
+        response_type=AuthorizeResponseType(response_type),
+        state="state-1",
+    )
+    assert answer.state == "state-1" and answer.location.startswith(DEMO_REDIRECT_URI)
+    # What a user logs through the SDK's logger: the code it handed back is masked there too.
+    get_logger().info("authorize answered %r", answer)
+    return answer
 
 
 def test_the_debug_log_of_the_demo_and_the_authorize_flows_has_no_secret() -> None:
@@ -55,6 +54,7 @@ def test_the_debug_log_of_the_demo_and_the_authorize_flows_has_no_secret() -> No
     log = captured.getvalue()
     # the log is the real thing: the SDK's records and httpcore's raw response headers were captured
     assert "request GET" in log and "receive_response_headers.complete" in log and "oauthcallback" in log
+    assert "authorize answered AuthorizationRedirect(location=" in log
     assert "x-ccid" in log  # the header is there, its value is not
     leaked = [value for value in seen if value in log]
     assert leaked == []
@@ -73,8 +73,9 @@ def _authorize_flows() -> list[str]:
             oauth=OAuth2Credentials(client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET),
         )
         with Genesys(settings) as genesys:
-            code = parse_qs(urlsplit(_location(genesys, "code")).query)["code"][0]
-            implicit = parse_qs(urlsplit(_location(genesys, "token")).fragment)["access_token"][0]
+            code = _authorize(genesys, "code").code
+            implicit = _authorize(genesys, "token").access_token
+            assert isinstance(code, str) and isinstance(implicit, str)
             token = genesys.auth.retrieve_token(
                 body=AuthorizationCodeTokenRequest(code=code, redirect_uri=DEMO_REDIRECT_URI)
             )

@@ -165,3 +165,36 @@ def test_an_unreferenced_bare_schema_fails_the_completeness_check(tmp_path: Path
     doc["components"]["schemas"]["WidgetName"] = {"type": "string", "maxLength": 20}
     message = build_error(tmp_path, doc)
     assert "WidgetName (a bare schema that nothing references" in message
+
+
+def _with_redirect(status: str, model: dict[str, Any]) -> dict[str, Any]:
+    doc = widgets()
+    doc["paths"]["/widgets"]["get"]["responses"][status] = {
+        "description": "found",
+        "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+        "x-sdk-redirect": {"$ref": "#/components/schemas/Moved"},
+    }
+    doc["components"]["schemas"]["Moved"] = model
+    return doc
+
+
+LOCATED = {"type": "object", "required": ["location"], "properties": {"location": {"type": "string"}}}
+
+
+def test_a_documented_redirect_becomes_part_of_the_answer_type(tmp_path: Path) -> None:
+    build(tmp_path / "out", specs=write_specs(tmp_path, _with_redirect("302", LOCATED)))
+    clients = (tmp_path / "out" / "genesys_cx_api" / "widgets" / "api" / "_clients.py").read_text(encoding="utf-8")
+    assert "-> Widget | Moved:" in clients and "redirects=(302,)" in clients
+
+
+@pytest.mark.parametrize(
+    ("status", "model", "words"),
+    [
+        ("200", LOCATED, "only a 3xx answer is a redirect"),
+        ("302", {"type": "object", "properties": {"location": {"type": "string"}}}, "required string property"),
+        ("302", {"type": "object", "required": ["where"], "properties": {"where": {"type": "string"}}}, "`location`"),
+    ],
+)
+def test_a_misused_redirect_mark_fails(tmp_path: Path, status: str, model: dict[str, Any], words: str) -> None:
+    doc = _with_redirect(status, model)  # on a 200: the mark replaces the success itself
+    assert words in build_error(tmp_path, doc)

@@ -18,7 +18,7 @@ from genesys_cx_api.messaging.models import (
     SendMessagesRequest,
     TextMessage,
 )
-from genesys_cx_api.types import UNSET, Unset
+from genesys_cx_api.types import UNKNOWN_VALUES_KEPT, UNSET, Unset
 
 from genesys_cx import handle_response
 from genesys_cx.errors import InvalidResponse
@@ -156,3 +156,20 @@ def test_enum_values_known_unknown_and_wrong() -> None:
         assert (info.value.path, info.value.expected, info.value.found) == ("status", "string", found)
     with pytest.raises(InvalidData, match=r"^status: required field is missing \(expected string\)$"):
         ReceiptMessage.from_dict(base)
+
+
+def test_unknown_enum_values_are_remembered_up_to_a_bound() -> None:
+    """A sender naming a new value in every message gets each one parsed, and memory stays bounded."""
+    table = ReceiptStatus._value2member_map_
+    kept = dict(table)
+    try:
+        values = [f"status-{n}" for n in range(UNKNOWN_VALUES_KEPT + 500)]
+        members = [ReceiptStatus(value) for value in values]
+        assert [m.value for m in members] == values and not any(m.is_known for m in members)
+        assert len(table) - len(ReceiptStatus.__members__) <= UNKNOWN_VALUES_KEPT
+        assert values[0] in table  # the first ones are remembered: the same member for the same value
+        assert ReceiptStatus(values[0]) is members[0] and ReceiptStatus(values[-1]) == members[-1]
+        assert ReceiptStatus("Failed") is ReceiptStatus.FAILED
+    finally:  # the other tests expect room for their own unknown values
+        table.clear()
+        table.update(kept)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import httpx
@@ -163,7 +163,7 @@ def test_a_required_ambient_header_without_a_value_fails_before_sending(server: 
 def test_an_undocumented_status_code_reaches_the_handler_as_an_int(server: ServerThread, code: int) -> None:
     seen: list[tuple[int, bytes, str]] = []
 
-    def handler(response: httpx.Response, parse: Any, operation: str) -> str:
+    def handler(response: httpx.Response, parse: Any, operation: str, *, redirects: Collection[int] = ()) -> str:
         seen.append((response.status_code, response.content, operation))
         return "handled"
 

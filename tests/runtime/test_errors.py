@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from genesys_cx import errors
 from genesys_cx._redact import register_secret
 from genesys_cx._response import error_for_response, handle_response
-from genesys_cx._retry import RetryPolicy, RetryTransport
+from genesys_cx._retry import RetryPolicy
 from genesys_cx._serve import serve
-from genesys_cx._tracing import AsyncTracingTransport, TracingTransport
+from genesys_cx._transport import AsyncTracingTransport, RetryTransport, TracingTransport
 from genesys_cx.errors import (
     ApiError,
     BadRequest,

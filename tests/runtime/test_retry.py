@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from genesys_cx._headers import parse_retry_after
-from genesys_cx._retry import AsyncRetryTransport, RetryPolicy, RetryTransport, retry_safe
+from genesys_cx._retry import RetryPolicy, retry_safe
 from genesys_cx._serve import serve
+from genesys_cx._transport import AsyncRetryTransport, RetryTransport
 
 from ._core_helpers import Answer, Scripted, dead_port
 

@@ -19,9 +19,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from genesys_cx._redact import SecretFilter, get_logger, redact, redact_headers, redact_url, register_secret
-from genesys_cx._retry import AsyncRetryTransport, RetryPolicy, RetryTransport
+from genesys_cx._retry import RetryPolicy
 from genesys_cx._serve import serve
-from genesys_cx._tracing import BODY_LOG_LIMIT, AsyncTracingTransport, TracingTransport, describe_body, new_trace_id
+from genesys_cx._tracing import BODY_LOG_LIMIT, describe_body, new_trace_id
+from genesys_cx._transport import AsyncRetryTransport, AsyncTracingTransport, RetryTransport, TracingTransport
 from genesys_cx.credentials import ApiKey, BearerToken, OAuth2Credentials, TokenManager, combine_auth
 from genesys_cx.signing import HubSignature, sign
 

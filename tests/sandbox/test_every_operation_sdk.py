@@ -17,6 +17,7 @@ import importlib
 import inspect
 import types
 import typing
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -50,10 +51,6 @@ IDS = [f"{api.name}.{op.operation_id}" for api, op in CASES]
 
 #: Query values the spec's samples cannot give (a registered redirect URI, a statistic that exists).
 QUERY_VALUES = {"client_id": DEMO_CLIENT_ID, "redirect_uri": DEMO_REDIRECT_URI, "response_type": "code"}
-#: Known defects, each a strict xfail (the test fails once it is fixed, so the mark goes too).
-KNOWN_DEFECTS = {
-    "authorize": "its documented answer is a 302 redirect; handle_response raises UnexpectedStatus for any non-2xx",
-}
 
 
 # -- recording the raw answer ------------------------------------------------------------------------
@@ -98,17 +95,7 @@ class _AsyncRecorder(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-PARAMS = [
-    pytest.param(
-        api,
-        op,
-        id=f"{api.name}.{op.operation_id}",
-        marks=[pytest.mark.xfail(reason=KNOWN_DEFECTS[op.operation_id], strict=True)]
-        if op.operation_id in KNOWN_DEFECTS
-        else [],
-    )
-    for api, op in CASES
-]
+PARAMS = [pytest.param(api, op, id=f"{api.name}.{op.operation_id}") for api, op in CASES]
 
 
 def settings(sb: Sandbox) -> Settings:
@@ -355,6 +342,12 @@ def _untyped(value: Any, path: str = "") -> list[str]:
 def check_answer(op: OperationEntry, result: Any, returns: Any, raw: httpx.Response) -> None:
     assert _conforms(result, returns), f"{op.operation_id} returned {type(result).__name__}, declared {returns}"
     assert _untyped(result) == [], f"{op.operation_id}: fields not typed by the answer's model"
+    if raw.is_redirect:  # a documented redirect answer: its Location, with the parameters it carries
+        location = raw.headers["location"]
+        url = urllib.parse.urlsplit(location)
+        carried = urllib.parse.parse_qsl(url.query) + urllib.parse.parse_qsl(url.fragment)
+        assert carried and _dump(result) == {**dict(carried), "location": location}
+        return
     if not raw.content:
         assert result is None
         return

@@ -28,11 +28,13 @@ from starlette.responses import Response
 from ._config import SandboxConfig
 from ._http import Call, ErrorReply, envelope, json_response
 
-__all__ = ["Interaction", "OpenMediaEmulator"]
+__all__ = ["OpenMediaEmulator", "StoredInteraction"]
 
 
 @dataclass
-class Interaction:
+class StoredInteraction:
+    """The sandbox's record of an interaction: what answers carry (``to_dict``) plus its own state."""
+
     id: str
     service: str
     external_id: str | None
@@ -63,8 +65,8 @@ class OpenMediaEmulator:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self._lock = threading.Lock()
-        self._by_id: dict[tuple[str, str], Interaction] = {}
-        self._by_external: dict[tuple[str, str], Interaction] = {}
+        self._by_id: dict[tuple[str, str], StoredInteraction] = {}
+        self._by_external: dict[tuple[str, str], StoredInteraction] = {}
 
     def handlers(self) -> dict[str, Callable[[Call], Awaitable[Response]]]:
         return {
@@ -77,7 +79,7 @@ class OpenMediaEmulator:
             "stop_interaction_by_external_id": self.stop,
         }
 
-    def interactions(self, service: str | None = None) -> list[Interaction]:
+    def interactions(self, service: str | None = None) -> list[StoredInteraction]:
         with self._lock:
             return [i for i in self._by_id.values() if service is None or i.service == service]
 
@@ -87,7 +89,7 @@ class OpenMediaEmulator:
             raise ErrorReply(404, f"open media service {service} not found")
         return service
 
-    def _find(self, call: Call) -> Interaction:
+    def _find(self, call: Call) -> StoredInteraction:
         service = self._service(call)
         with self._lock:
             if "externalId" in call.params:
@@ -110,7 +112,7 @@ class OpenMediaEmulator:
         service = self._service(call)
         data = self._data(call)
         external_id = data.get("externalId")
-        interaction = Interaction(
+        interaction = StoredInteraction(
             id=uuid.uuid4().hex[:16].upper(),
             service=service,
             external_id=external_id,

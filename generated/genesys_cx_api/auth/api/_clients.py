@@ -19,12 +19,14 @@ if TYPE_CHECKING:  # models load with their operation, on its first call
     from ...common.models.api_response import ApiResponse
     from ..models.api_request_of_change_password_operation import ApiRequestOfChangePasswordOperation
     from ..models.authorization_code_token_request import AuthorizationCodeTokenRequest
+    from ..models.authorization_redirect import AuthorizationRedirect
     from ..models.authorize_response_type import AuthorizeResponseType
     from ..models.client_credentials_token_request import ClientCredentialsTokenRequest
     from ..models.cloud_user_details import CloudUserDetails
     from ..models.default_o_auth_2_access_token import DefaultOAuth2AccessToken
     from ..models.open_id_user_info import OpenIdUserInfo
     from ..models.password_token_request import PasswordTokenRequest
+    from ..models.redirect import Redirect
     from ..models.refresh_token_request import RefreshTokenRequest
 
 
@@ -77,7 +79,7 @@ class AuthApi(Operations[httpx.Client]):
         response_type: AuthorizeResponseType,
         scope: str | Unset = UNSET,
         state: str | Unset = UNSET,
-    ) -> None:
+    ) -> AuthorizationRedirect:
         """Perform authorization
 
         ``GET /oauth/authorize`` (operationId ``authorize``).
@@ -103,7 +105,10 @@ class AuthApi(Operations[httpx.Client]):
                 state=state,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "authorize"))
+        return cast(
+            "AuthorizationRedirect",
+            self._handle(response, lambda: op.parse(response), "authorize", redirects=(302,)),
+        )
 
     def retrieve_token(
         self,
@@ -167,7 +172,7 @@ class AuthApi(Operations[httpx.Client]):
         *,
         global_: bool | Unset = UNSET,
         redirect_uri: str | Unset = UNSET,
-    ) -> ApiResponse:
+    ) -> ApiResponse | Redirect:
         """Sign-out a logged in user
 
         ``GET /sign-out`` (operationId ``sign_out_get``).
@@ -184,7 +189,10 @@ class AuthApi(Operations[httpx.Client]):
                 redirect_uri=redirect_uri,
             )
         )
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "sign_out_get"))
+        return cast(
+            "ApiResponse | Redirect",
+            self._handle(response, lambda: op.parse(response), "sign_out_get", redirects=(302,)),
+        )
 
     def sign_out(
         self,
@@ -271,7 +279,7 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
         response_type: AuthorizeResponseType,
         scope: str | Unset = UNSET,
         state: str | Unset = UNSET,
-    ) -> None:
+    ) -> AuthorizationRedirect:
         """Perform authorization
 
         ``GET /oauth/authorize`` (operationId ``authorize``).
@@ -297,7 +305,10 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
                 state=state,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "authorize"))
+        return cast(
+            "AuthorizationRedirect",
+            self._handle(response, lambda: op.parse(response), "authorize", redirects=(302,)),
+        )
 
     async def retrieve_token(
         self,
@@ -361,7 +372,7 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
         *,
         global_: bool | Unset = UNSET,
         redirect_uri: str | Unset = UNSET,
-    ) -> ApiResponse:
+    ) -> ApiResponse | Redirect:
         """Sign-out a logged in user
 
         ``GET /sign-out`` (operationId ``sign_out_get``).
@@ -378,7 +389,10 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
                 redirect_uri=redirect_uri,
             )
         )
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "sign_out_get"))
+        return cast(
+            "ApiResponse | Redirect",
+            self._handle(response, lambda: op.parse(response), "sign_out_get", redirects=(302,)),
+        )
 
     async def sign_out(
         self,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ...common.models.status_response import StatusResponse
     from .api_request_of_change_password_operation import ApiRequestOfChangePasswordOperation
     from .authorization_code_token_request import AuthorizationCodeTokenRequest
+    from .authorization_redirect import AuthorizationRedirect
     from .authorize_response_type import AuthorizeResponseType
     from .change_password_operation import ChangePasswordOperation
     from .client_credentials_token_request import ClientCredentialsTokenRequest
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .o_auth_2_error import OAuth2Error
     from .open_id_user_info import OpenIdUserInfo
     from .password_token_request import PasswordTokenRequest
+    from .redirect import Redirect
     from .refresh_token_request import RefreshTokenRequest
     from .user_properties import UserProperties
     from .user_role import UserRole
@@ -42,6 +44,7 @@ __getattr__, __dir__ = lazy_exports(
         "ApiResponse": "...common.models.api_response",
         "ApiResponseData": "...common.models.api_response_data",
         "AuthorizationCodeTokenRequest": ".authorization_code_token_request",
+        "AuthorizationRedirect": ".authorization_redirect",
         "AuthorizeResponseType": ".authorize_response_type",
         "ChangePasswordOperation": ".change_password_operation",
         "ClientCredentialsTokenRequest": ".client_credentials_token_request",
@@ -53,6 +56,7 @@ __getattr__, __dir__ = lazy_exports(
         "OAuth2Error": ".o_auth_2_error",
         "OpenIdUserInfo": ".open_id_user_info",
         "PasswordTokenRequest": ".password_token_request",
+        "Redirect": ".redirect",
         "RefreshTokenRequest": ".refresh_token_request",
         "Status": "...common.models.status",
         "StatusDetail": "...common.models.status_detail",
@@ -67,6 +71,7 @@ __all__ = (
     "ApiResponse",
     "ApiResponseData",
     "AuthorizationCodeTokenRequest",
+    "AuthorizationRedirect",
     "AuthorizeResponseType",
     "ChangePasswordOperation",
     "ClientCredentialsTokenRequest",
@@ -78,6 +83,7 @@ __all__ = (
     "OAuth2Error",
     "OpenIdUserInfo",
     "PasswordTokenRequest",
+    "Redirect",
     "RefreshTokenRequest",
     "Status",
     "StatusDetail",

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .certificate_info import CertificateInfo
     from .certificate_upload import CertificateUpload
     from .data_type import DataType
+    from .job_info import JobInfo
     from .job_progress import JobProgress
     from .key_value_item import KeyValueItem
     from .paged_response import PagedResponse
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .status_response import StatusResponse
     from .sub_type import SubType
     from .time_frame import TimeFrame
+    from .ucs_job_params import UcsJobParams
     from .version_info import VersionInfo
 
 __getattr__, __dir__ = lazy_exports(
@@ -36,6 +38,7 @@ __getattr__, __dir__ = lazy_exports(
         "CertificateInfo": ".certificate_info",
         "CertificateUpload": ".certificate_upload",
         "DataType": ".data_type",
+        "JobInfo": ".job_info",
         "JobProgress": ".job_progress",
         "KeyValueItem": ".key_value_item",
         "PagedResponse": ".paged_response",
@@ -47,6 +50,7 @@ __getattr__, __dir__ = lazy_exports(
         "StatusResponse": ".status_response",
         "SubType": ".sub_type",
         "TimeFrame": ".time_frame",
+        "UcsJobParams": ".ucs_job_params",
         "VersionInfo": ".version_info",
     },
 )
@@ -57,6 +61,7 @@ __all__ = (
     "CertificateInfo",
     "CertificateUpload",
     "DataType",
+    "JobInfo",
     "JobProgress",
     "KeyValueItem",
     "PagedResponse",
@@ -68,5 +73,6 @@ __all__ = (
     "StatusResponse",
     "SubType",
     "TimeFrame",
+    "UcsJobParams",
     "VersionInfo",
 )

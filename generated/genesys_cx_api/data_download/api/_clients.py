@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # models load with their operation, on its first call
     from ...common.models.certificate_info import CertificateInfo
     from ...common.models.certificate_upload import CertificateUpload
     from ...common.models.data_type import DataType
+    from ...common.models.job_info import JobInfo
     from ...common.models.job_progress import JobProgress
     from ...common.models.key_value_item import KeyValueItem
     from ...common.models.paged_response import PagedResponse
@@ -26,7 +27,6 @@ if TYPE_CHECKING:  # models load with their operation, on its first call
     from ...common.models.sub_type import SubType
     from ...common.models.version_info import VersionInfo
     from ..models.job import Job
-    from ..models.job_info import JobInfo
 
 
 class DataDownloadApi(Operations[httpx.Client]):

@@ -5,9 +5,9 @@ Each loads on first access (``models.X`` or ``from .models import X``), so impor
 not pay for all of them.
 
 Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``:
-``CertificateInfo``, ``CertificateUpload``, ``DataType``, ``JobProgress``, ``KeyValueItem``,
-``PagedResponse``, ``PagedResponseItemsItem``, ``PreSignedUri``, ``SchedulerParam``, ``SubType``,
-``TimeFrame``, ``VersionInfo``.
+``CertificateInfo``, ``CertificateUpload``, ``DataType``, ``JobInfo``, ``JobProgress``,
+``KeyValueItem``, ``PagedResponse``, ``PagedResponseItemsItem``, ``PreSignedUri``,
+``SchedulerParam``, ``SubType``, ``TimeFrame``, ``UcsJobParams``, ``VersionInfo``.
 """
 
 from typing import TYPE_CHECKING
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ...common.models.certificate_info import CertificateInfo
     from ...common.models.certificate_upload import CertificateUpload
     from ...common.models.data_type import DataType
+    from ...common.models.job_info import JobInfo
     from ...common.models.job_progress import JobProgress
     from ...common.models.key_value_item import KeyValueItem
     from ...common.models.paged_response import PagedResponse
@@ -26,10 +27,9 @@ if TYPE_CHECKING:
     from ...common.models.scheduler_param import SchedulerParam
     from ...common.models.sub_type import SubType
     from ...common.models.time_frame import TimeFrame
+    from ...common.models.ucs_job_params import UcsJobParams
     from ...common.models.version_info import VersionInfo
     from .job import Job
-    from .job_info import JobInfo
-    from .ucs_job_params import UcsJobParams
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -38,7 +38,7 @@ __getattr__, __dir__ = lazy_exports(
         "CertificateUpload": "...common.models.certificate_upload",
         "DataType": "...common.models.data_type",
         "Job": ".job",
-        "JobInfo": ".job_info",
+        "JobInfo": "...common.models.job_info",
         "JobProgress": "...common.models.job_progress",
         "KeyValueItem": "...common.models.key_value_item",
         "PagedResponse": "...common.models.paged_response",
@@ -47,7 +47,7 @@ __getattr__, __dir__ = lazy_exports(
         "SchedulerParam": "...common.models.scheduler_param",
         "SubType": "...common.models.sub_type",
         "TimeFrame": "...common.models.time_frame",
-        "UcsJobParams": ".ucs_job_params",
+        "UcsJobParams": "...common.models.ucs_job_params",
         "VersionInfo": "...common.models.version_info",
     },
 )

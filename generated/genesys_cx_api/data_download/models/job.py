@@ -12,9 +12,9 @@ from ..._runtime import (
 )
 from ...common.models.scheduler_param import SchedulerParam
 from ...common.models.time_frame import TimeFrame
+from ...common.models.ucs_job_params import UcsJobParams
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
-from .ucs_job_params import UcsJobParams
 
 _decode_scheduler_param = SchedulerParam.from_dict
 _decode_time_frame = TimeFrame.from_dict
@@ -30,7 +30,7 @@ class Job(Model):
         title: Title of job.
         time_frame: Export time parameter of a job: all data, or the data between dateFrom and dateTo.
         scheduler_param: Scheduler parameter of a job: run immediately, or on a cron schedule.
-        job_params: The parameters of a job exporting Universal Contact Server (UCS) data.
+        job_params: Parameters of a UCS export job.
         suspended: Suspended job (the docs type it as string, not boolean).
         file_split_size: Size of splitted file.
         description: A description.

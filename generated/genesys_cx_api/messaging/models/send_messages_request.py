@@ -11,7 +11,6 @@ from ..._runtime import (
     any_of,
     at_index,
     new_model,
-    to_json,
 )
 from ...errors import InvalidData
 from ...types import Model
@@ -43,7 +42,7 @@ class SendMessagesRequest(Model):
         """This model as JSON data (unset fields left out, undocumented fields kept)."""
         _json: dict[str, Any] = {
             **self.additional_properties,
-            "messages": to_json(self.messages),
+            "messages": [item.to_dict() for item in self.messages],
         }
         return _json
 

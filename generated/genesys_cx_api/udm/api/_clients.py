@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # models load with their operation, on its first call
     from ...common.models.certificate_info import CertificateInfo
     from ...common.models.certificate_upload import CertificateUpload
     from ...common.models.data_type import DataType
+    from ...common.models.job_info import JobInfo
     from ...common.models.job_progress import JobProgress
     from ...common.models.key_value_item import KeyValueItem
     from ...common.models.paged_response import PagedResponse
@@ -29,7 +30,6 @@ if TYPE_CHECKING:  # models load with their operation, on its first call
     from ..models.data_attributes import DataAttributes
     from ..models.data_type_result_type_1 import DataTypeResultType1
     from ..models.job import Job
-    from ..models.job_info import JobInfo
     from ..models.job_v4 import JobV4
     from ..models.key_value_result_type_1 import KeyValueResultType1
     from ..models.saved_job_v4 import SavedJobV4

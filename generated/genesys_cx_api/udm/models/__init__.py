@@ -5,9 +5,10 @@ Each loads on first access (``models.X`` or ``from .models import X``), so impor
 not pay for all of them.
 
 Shared with other APIs, the same class objects as in ``genesys_cx_api.common.models``:
-``CertificateInfo``, ``CertificateUpload``, ``DataType``, ``JobProgress``, ``KeyValueItem``,
-``PagedResponse``, ``PagedResponseItemsItem``, ``PreSignedUri``, ``SchedulerParam``, ``Status``,
-``StatusDetail``, ``StatusResponse``, ``SubType``, ``TimeFrame``, ``VersionInfo``.
+``CertificateInfo``, ``CertificateUpload``, ``DataType``, ``JobInfo``, ``JobProgress``,
+``KeyValueItem``, ``PagedResponse``, ``PagedResponseItemsItem``, ``PreSignedUri``,
+``SchedulerParam``, ``Status``, ``StatusDetail``, ``StatusResponse``, ``SubType``, ``TimeFrame``,
+``UcsJobParams``, ``VersionInfo``.
 """
 
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from ...common.models.certificate_info import CertificateInfo
     from ...common.models.certificate_upload import CertificateUpload
     from ...common.models.data_type import DataType
+    from ...common.models.job_info import JobInfo
     from ...common.models.job_progress import JobProgress
     from ...common.models.key_value_item import KeyValueItem
     from ...common.models.paged_response import PagedResponse
@@ -29,17 +31,16 @@ if TYPE_CHECKING:
     from ...common.models.status_response import StatusResponse
     from ...common.models.sub_type import SubType
     from ...common.models.time_frame import TimeFrame
+    from ...common.models.ucs_job_params import UcsJobParams
     from ...common.models.version_info import VersionInfo
     from .data_attributes import DataAttributes
     from .data_type_result_type_1 import DataTypeResultType1
     from .files_not_found_type_1 import FilesNotFoundType1
     from .job import Job
-    from .job_info import JobInfo
     from .job_v4 import JobV4
     from .key_value_result_type_1 import KeyValueResultType1
     from .saved_job_v4 import SavedJobV4
     from .sub_type_result_type_1 import SubTypeResultType1
-    from .ucs_job_params import UcsJobParams
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -51,7 +52,7 @@ __getattr__, __dir__ = lazy_exports(
         "DataTypeResultType1": ".data_type_result_type_1",
         "FilesNotFoundType1": ".files_not_found_type_1",
         "Job": ".job",
-        "JobInfo": ".job_info",
+        "JobInfo": "...common.models.job_info",
         "JobProgress": "...common.models.job_progress",
         "JobV4": ".job_v4",
         "KeyValueItem": "...common.models.key_value_item",
@@ -67,7 +68,7 @@ __getattr__, __dir__ = lazy_exports(
         "SubType": "...common.models.sub_type",
         "SubTypeResultType1": ".sub_type_result_type_1",
         "TimeFrame": "...common.models.time_frame",
-        "UcsJobParams": ".ucs_job_params",
+        "UcsJobParams": "...common.models.ucs_job_params",
         "VersionInfo": "...common.models.version_info",
     },
 )

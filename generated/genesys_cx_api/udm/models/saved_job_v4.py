@@ -16,9 +16,9 @@ from ..._runtime import (
 )
 from ...common.models.scheduler_param import SchedulerParam
 from ...common.models.time_frame import TimeFrame
+from ...common.models.ucs_job_params import UcsJobParams
 from ...errors import InvalidData
 from ...types import UNSET, Model, Unset
-from .ucs_job_params import UcsJobParams
 
 _decode_scheduler_param = SchedulerParam.from_dict
 _decode_time_frame = TimeFrame.from_dict

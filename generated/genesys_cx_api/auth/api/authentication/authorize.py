@@ -7,7 +7,13 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    redirect_answer,
+)
+from ....errors import InvalidData
 from ....types import UNSET, Unset
+from ...models.authorization_redirect import AuthorizationRedirect
 from ...models.authorize_response_type import AuthorizeResponseType
 
 
@@ -24,6 +30,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/oauth/authorize",
+        "extensions": {OPERATION_EXTENSION: "authorize"},
     }
     params: dict[str, Any] = {}
     params["client_id"] = client_id
@@ -39,6 +46,8 @@ def request(
     return kwargs
 
 
-def parse(response: httpx.Response) -> None:
-    """Decode a 2xx answer of authorize (``InvalidData`` when it does not fit the documentation)."""
-    return None
+def parse(response: httpx.Response) -> AuthorizationRedirect:
+    """Decode a 2xx answer of authorize or a documented redirect (``InvalidData`` when it does not fit the documentation)."""
+    if response.status_code == 302:  # documented redirect: the answer itself, not followed
+        return redirect_answer(response, AuthorizationRedirect.from_dict)
+    raise InvalidData("a 302 redirect", f"status {response.status_code}")

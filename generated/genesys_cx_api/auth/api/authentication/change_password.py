@@ -7,6 +7,10 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
 from ....common.models.api_response import ApiResponse
 from ...models.api_request_of_change_password_operation import ApiRequestOfChangePasswordOperation
 
@@ -18,11 +22,15 @@ def request(
     body: ApiRequestOfChangePasswordOperation,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for change_password."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/change-password",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "change_password"},
     }
-    kwargs["json"] = body.to_dict()
+    kwargs["content"] = json_bytes(body.to_dict())
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

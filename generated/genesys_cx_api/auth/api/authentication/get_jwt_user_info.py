@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....common.models.api_response import ApiResponse
 
 _decode_api_response = ApiResponse.from_dict
@@ -17,6 +20,7 @@ def request() -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/jwt-userinfo",
+        "extensions": {OPERATION_EXTENSION: "get_jwt_user_info"},
     }
     return kwargs
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.open_id_user_info import OpenIdUserInfo
 
 _decode_open_id_user_info = OpenIdUserInfo.from_dict
@@ -17,6 +20,7 @@ def request() -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/openid/userinfo",
+        "extensions": {OPERATION_EXTENSION: "get_openid_user_info"},
     }
     return kwargs
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.cloud_user_details import CloudUserDetails
 
 _decode_cloud_user_details = CloudUserDetails.from_dict
@@ -17,6 +20,7 @@ def request() -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/userinfo",
+        "extensions": {OPERATION_EXTENSION: "get_user_info"},
     }
     return kwargs
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.authorization_code_token_request import AuthorizationCodeTokenRequest
 from ...models.client_credentials_token_request import ClientCredentialsTokenRequest
 from ...models.default_o_auth_2_access_token import DefaultOAuth2AccessToken
@@ -24,6 +27,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/oauth/token",
+        "extensions": {OPERATION_EXTENSION: "retrieve_token"},
     }
     kwargs["data"] = body.to_dict()
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....common.models.api_response import ApiResponse
 from ....types import UNSET, Unset
 
@@ -21,6 +24,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/sign-out",
+        "extensions": {OPERATION_EXTENSION: "sign_out"},
     }
     params: dict[str, Any] = {}
     if not isinstance(global_, Unset):

@@ -7,8 +7,13 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    redirect_answer,
+)
 from ....common.models.api_response import ApiResponse
 from ....types import UNSET, Unset
+from ...models.redirect import Redirect
 
 _decode_api_response = ApiResponse.from_dict
 
@@ -22,6 +27,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/sign-out",
+        "extensions": {OPERATION_EXTENSION: "sign_out_get"},
     }
     params: dict[str, Any] = {}
     if not isinstance(global_, Unset):
@@ -32,8 +38,10 @@ def request(
     return kwargs
 
 
-def parse(response: httpx.Response) -> ApiResponse:
-    """Decode a 2xx answer of sign_out_get (``InvalidData`` when it does not fit the documentation)."""
+def parse(response: httpx.Response) -> ApiResponse | Redirect:
+    """Decode a 2xx answer of sign_out_get or a documented redirect (``InvalidData`` when it does not fit the documentation)."""
+    if response.status_code == 302:  # documented redirect: the answer itself, not followed
+        return redirect_answer(response, Redirect.from_dict)
     response_200 = response.json()
     response_200 = _decode_api_response(response_200)
     return response_200

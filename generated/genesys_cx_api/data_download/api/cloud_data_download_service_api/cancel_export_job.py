@@ -8,6 +8,10 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
+
 
 def request(
     id: str,
@@ -15,9 +19,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for cancel_export_job."""
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": "/v4/export/jobs/cancel/{id}".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v4/export/jobs/cancel/{quote(id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "cancel_export_job"},
     }
     return kwargs
 

@@ -7,8 +7,12 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
+from ....common.models.job_info import JobInfo
 from ...models.job import Job
-from ...models.job_info import JobInfo
 
 _decode_job_info = JobInfo.from_dict
 
@@ -18,11 +22,15 @@ def request(
     body: Job,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for create_export_job."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/v4/export/jobs",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "create_export_job"},
     }
-    kwargs["json"] = body.to_dict()
+    kwargs["content"] = json_bytes(body.to_dict())
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

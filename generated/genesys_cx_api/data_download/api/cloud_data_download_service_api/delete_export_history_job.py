@@ -8,6 +8,10 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
+
 
 def request(
     id: str,
@@ -15,9 +19,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for delete_export_history_job."""
     kwargs: dict[str, Any] = {
         "method": "DELETE",
-        "url": "/v4/export/history/{id}".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v4/export/history/{quote(id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "delete_export_history_job"},
     }
     return kwargs
 

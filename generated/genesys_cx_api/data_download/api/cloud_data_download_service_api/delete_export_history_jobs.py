@@ -7,6 +7,10 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
+
 
 def request(
     *,
@@ -16,6 +20,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "DELETE",
         "url": "/v4/export/history",
+        "extensions": {OPERATION_EXTENSION: "delete_export_history_jobs"},
     }
     params: dict[str, Any] = {}
     params["jobIDs"] = job_i_ds

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
     at_index,
 )
 from ....common.models.sub_type import SubType
@@ -26,6 +27,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/data/sub-types",
+        "extensions": {OPERATION_EXTENSION: "get_data_sub_types"},
     }
     params: dict[str, Any] = {}
     if not isinstance(source, Unset):

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
     at_index,
 )
 from ....common.models.data_type import DataType
@@ -25,6 +26,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/data/types",
+        "extensions": {OPERATION_EXTENSION: "get_data_types"},
     }
     params: dict[str, Any] = {}
     if not isinstance(source, Unset):

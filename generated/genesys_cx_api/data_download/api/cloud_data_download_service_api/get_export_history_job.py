@@ -8,7 +8,10 @@ from urllib.parse import quote
 
 import httpx
 
-from ...models.job_info import JobInfo
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
+from ....common.models.job_info import JobInfo
 
 _decode_job_info = JobInfo.from_dict
 
@@ -19,9 +22,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_export_history_job."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/v4/export/history/{id}".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v4/export/history/{quote(id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "get_export_history_job"},
     }
     return kwargs
 

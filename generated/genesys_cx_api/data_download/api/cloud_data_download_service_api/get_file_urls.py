@@ -8,6 +8,7 @@ from typing import Any, cast
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
     any_of,
     list_of,
 )
@@ -25,6 +26,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/files",
+        "extensions": {OPERATION_EXTENSION: "get_file_urls"},
     }
     params: dict[str, Any] = {}
     if not isinstance(filename, Unset):

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
     at_index,
 )
 from ....common.models.key_value_item import KeyValueItem
@@ -21,6 +22,7 @@ def request() -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/data/job-statuses",
+        "extensions": {OPERATION_EXTENSION: "get_job_statuses"},
     }
     return kwargs
 

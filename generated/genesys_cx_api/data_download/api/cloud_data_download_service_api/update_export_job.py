@@ -8,8 +8,12 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
+from ....common.models.job_info import JobInfo
 from ...models.job import Job
-from ...models.job_info import JobInfo
 
 _decode_job_info = JobInfo.from_dict
 
@@ -20,13 +24,15 @@ def request(
     body: Job,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for update_export_job."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "PUT",
-        "url": "/v4/export/jobs/{id}".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v4/export/jobs/{quote(id, safe='')}",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "update_export_job"},
     }
-    kwargs["json"] = body.to_dict()
+    kwargs["content"] = json_bytes(body.to_dict())
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

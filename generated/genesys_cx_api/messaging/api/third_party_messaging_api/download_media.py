@@ -9,6 +9,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, File, Unset
 
 
@@ -26,11 +29,9 @@ def request(
         headers["X-B3-TraceId"] = x_b3_trace_id
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/channels/{channel_id}/media/{media_id}".format(
-            channel_id=quote(str(channel_id), safe=""),
-            media_id=quote(str(media_id), safe=""),
-        ),
+        "url": f"/channels/{quote(channel_id, safe='')}/media/{quote(media_id, safe='')}",
         "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "download_media"},
     }
     return kwargs
 

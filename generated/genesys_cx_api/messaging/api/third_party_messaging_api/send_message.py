@@ -8,6 +8,10 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
 from ....types import UNSET, Unset
 from ...models.inbound_message_response import InboundMessageResponse
 from ...models.send_messages_request import SendMessagesRequest
@@ -29,12 +33,12 @@ def request(
         headers["X-B3-TraceId"] = x_b3_trace_id
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": "/channels/{channel_id}/messages".format(
-            channel_id=quote(str(channel_id), safe=""),
-        ),
+        "url": f"/channels/{quote(channel_id, safe='')}/messages",
         "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "send_message"},
     }
-    kwargs["json"] = body.to_dict()
+    kwargs["content"] = json_bytes(body.to_dict())
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, Unset
 from ...models.upload_media_request import UploadMediaRequest
 from ...models.upload_response import UploadResponse
@@ -29,10 +32,9 @@ def request(
         headers["X-B3-TraceId"] = x_b3_trace_id
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": "/channels/{channel_id}/media".format(
-            channel_id=quote(str(channel_id), safe=""),
-        ),
+        "url": f"/channels/{quote(channel_id, safe='')}/media",
         "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "upload_media"},
     }
     kwargs["files"] = body.to_multipart()
 

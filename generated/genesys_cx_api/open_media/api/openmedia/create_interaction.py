@@ -8,6 +8,10 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
 from ....types import UNSET, Unset
 from ...models.create_interaction_data import CreateInteractionData
 from ...models.interaction_response import InteractionResponse
@@ -21,14 +25,16 @@ def request(
     body: CreateInteractionData | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for create_interaction."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": "/openmedia/{open_media_service}/interactions".format(
-            open_media_service=quote(str(open_media_service), safe=""),
-        ),
+        "url": f"/openmedia/{quote(open_media_service, safe='')}/interactions",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "create_interaction"},
     }
     if not isinstance(body, Unset):
-        kwargs["json"] = body.to_dict()
+        kwargs["content"] = json_bytes(body.to_dict())
+        headers["Content-Type"] = "application/json"
 
     return kwargs
 

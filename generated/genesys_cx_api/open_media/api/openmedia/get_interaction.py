@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.interaction_response import InteractionResponse
 
 _decode_interaction_response = InteractionResponse.from_dict
@@ -20,10 +23,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_interaction."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/openmedia/{open_media_service}/interactions/{interaction_id}".format(
-            open_media_service=quote(str(open_media_service), safe=""),
-            interaction_id=quote(str(interaction_id), safe=""),
-        ),
+        "url": f"/openmedia/{quote(open_media_service, safe='')}/interactions/{quote(interaction_id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "get_interaction"},
     }
     return kwargs
 

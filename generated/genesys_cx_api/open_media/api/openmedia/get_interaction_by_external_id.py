@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.interaction_response import InteractionResponse
 
 _decode_interaction_response = InteractionResponse.from_dict
@@ -20,10 +23,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_interaction_by_external_id."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/openmedia/{open_media_service}/interactions/ext_{external_id}".format(
-            open_media_service=quote(str(open_media_service), safe=""),
-            external_id=quote(str(external_id), safe=""),
-        ),
+        "url": f"/openmedia/{quote(open_media_service, safe='')}/interactions/ext_{quote(external_id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "get_interaction_by_external_id"},
     }
     return kwargs
 

@@ -8,6 +8,10 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
 from ....types import UNSET, Unset
 from ...models.interaction_response import InteractionResponse
 from ...models.stop_interaction_data import StopInteractionData
@@ -22,15 +26,16 @@ def request(
     body: StopInteractionData | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for stop_interaction."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": "/openmedia/{open_media_service}/interactions/{interaction_id}/stop".format(
-            open_media_service=quote(str(open_media_service), safe=""),
-            interaction_id=quote(str(interaction_id), safe=""),
-        ),
+        "url": f"/openmedia/{quote(open_media_service, safe='')}/interactions/{quote(interaction_id, safe='')}/stop",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "stop_interaction"},
     }
     if not isinstance(body, Unset):
-        kwargs["json"] = body.to_dict()
+        kwargs["content"] = json_bytes(body.to_dict())
+        headers["Content-Type"] = "application/json"
 
     return kwargs
 

@@ -8,6 +8,10 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
 from ...models.change_properties_data import ChangePropertiesData
 from ...models.interaction_response import InteractionResponse
 
@@ -21,14 +25,15 @@ def request(
     body: ChangePropertiesData,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for update_interaction_by_external_id."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": "/openmedia/{open_media_service}/interactions/ext_{external_id}/update".format(
-            open_media_service=quote(str(open_media_service), safe=""),
-            external_id=quote(str(external_id), safe=""),
-        ),
+        "url": f"/openmedia/{quote(open_media_service, safe='')}/interactions/ext_{quote(external_id, safe='')}/update",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "update_interaction_by_external_id"},
     }
-    kwargs["json"] = body.to_dict()
+    kwargs["content"] = json_bytes(body.to_dict())
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, Unset
 from ...models.count_secure_mail_response import CountSecureMailResponse
 from ...models.secure_mail_read_status import SecureMailReadStatus
@@ -24,6 +27,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/securemail/count",
+        "extensions": {OPERATION_EXTENSION: "count_secure_emails"},
     }
     params: dict[str, Any] = {}
     params["address"] = address

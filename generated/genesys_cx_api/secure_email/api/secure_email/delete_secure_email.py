@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, Unset
 from ...models.retrieve_secure_mail_response import RetrieveSecureMailResponse
 from ...models.secure_mail_remove_action import SecureMailRemoveAction
@@ -23,9 +26,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for delete_secure_email."""
     kwargs: dict[str, Any] = {
         "method": "DELETE",
-        "url": "/securemail/{secure_mail_id}".format(
-            secure_mail_id=quote(str(secure_mail_id), safe=""),
-        ),
+        "url": f"/securemail/{quote(secure_mail_id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "delete_secure_email"},
     }
     params: dict[str, Any] = {}
     if not isinstance(remove, Unset):

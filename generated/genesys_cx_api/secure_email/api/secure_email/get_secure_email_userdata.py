@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.retrieve_secure_mail_userdata_response import RetrieveSecureMailUserdataResponse
 
 _decode_retrieve_secure_mail_userdata_response = RetrieveSecureMailUserdataResponse.from_dict
@@ -19,9 +22,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_secure_email_userdata."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/securemail/{secure_mail_id}/userdata".format(
-            secure_mail_id=quote(str(secure_mail_id), safe=""),
-        ),
+        "url": f"/securemail/{quote(secure_mail_id, safe='')}/userdata",
+        "extensions": {OPERATION_EXTENSION: "get_secure_email_userdata"},
     }
     return kwargs
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, Unset
 from ...models.list_secure_mail_response import ListSecureMailResponse
 from ...models.secure_mail_read_status import SecureMailReadStatus
@@ -26,6 +29,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/securemail",
+        "extensions": {OPERATION_EXTENSION: "list_secure_emails"},
     }
     params: dict[str, Any] = {}
     params["address"] = address

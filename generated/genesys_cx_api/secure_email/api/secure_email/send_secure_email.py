@@ -7,6 +7,10 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
 from ....types import UNSET, Unset
 from ...models.create_secure_mail_request import CreateSecureMailRequest
 from ...models.create_secure_mail_response import CreateSecureMailResponse
@@ -20,15 +24,19 @@ def request(
     securebox: str | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for send_secure_email."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/securemail",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "send_secure_email"},
     }
     params: dict[str, Any] = {}
     if not isinstance(securebox, Unset):
         params["securebox"] = securebox
     kwargs["params"] = params
-    kwargs["json"] = body.to_dict()
+    kwargs["content"] = json_bytes(body.to_dict())
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

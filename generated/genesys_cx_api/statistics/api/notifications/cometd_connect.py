@@ -8,7 +8,9 @@ from typing import Any
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
     at_index,
+    json_bytes,
 )
 from ....errors import InvalidData
 from ...models.bayeux_message import BayeuxMessage
@@ -21,11 +23,15 @@ def request(
     body: list[BayeuxMessage],
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for cometd_connect."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/notifications/connect",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "cometd_connect"},
     }
-    kwargs["json"] = [item.to_dict() for item in body]
+    kwargs["content"] = json_bytes([item.to_dict() for item in body])
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

@@ -7,6 +7,10 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
 from ....types import UNSET, Unset
 from ...models.create_subscription_request import CreateSubscriptionRequest
 from ...models.statistic_data_response import StatisticDataResponse
@@ -21,15 +25,19 @@ def request(
     verbose: Verbose | Unset = UNSET,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for create_subscription."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/subscriptions",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "create_subscription"},
     }
     params: dict[str, Any] = {}
     if not isinstance(verbose, Unset):
         params["verbose"] = verbose.value
     kwargs["params"] = params
-    kwargs["json"] = body.to_dict()
+    kwargs["content"] = json_bytes(body.to_dict())
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....common.models.api_response import ApiResponse
 
 _decode_api_response = ApiResponse.from_dict
@@ -19,9 +22,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for delete_subscription."""
     kwargs: dict[str, Any] = {
         "method": "DELETE",
-        "url": "/subscriptions/{id}".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/subscriptions/{quote(id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "delete_subscription"},
     }
     return kwargs
 

@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.peeked_statistic_response import PeekedStatisticResponse
 
 _decode_peeked_statistic_response = PeekedStatisticResponse.from_dict
@@ -22,9 +25,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_statistic_value."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/statistic-values/{statistic_name}".format(
-            statistic_name=quote(str(statistic_name), safe=""),
-        ),
+        "url": f"/statistic-values/{quote(statistic_name, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "get_statistic_value"},
     }
     params: dict[str, Any] = {}
     params["objectId"] = object_id

@@ -7,6 +7,10 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
 from ...models.get_statistic_values_request import GetStatisticValuesRequest
 from ...models.peeked_statistics_response import PeekedStatisticsResponse
 
@@ -18,11 +22,15 @@ def request(
     body: GetStatisticValuesRequest,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for get_statistic_values."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/operations/get-statistic-ex",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "get_statistic_values"},
     }
-    kwargs["json"] = body.to_dict()
+    kwargs["content"] = json_bytes(body.to_dict())
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, Unset
 from ...models.statistic_data_response import StatisticDataResponse
 from ...models.verbose import Verbose
@@ -24,9 +27,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_subscription_statistic_values."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/subscriptions/{id}/statistic-values".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/subscriptions/{quote(id, safe='')}/statistic-values",
+        "extensions": {OPERATION_EXTENSION: "get_subscription_statistic_values"},
     }
     params: dict[str, Any] = {}
     if not isinstance(statistic_ids, Unset):

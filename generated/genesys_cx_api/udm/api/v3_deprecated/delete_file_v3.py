@@ -8,6 +8,10 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
+
 
 def request(
     filename: str,
@@ -15,9 +19,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for delete_file_v3."""
     kwargs: dict[str, Any] = {
         "method": "DELETE",
-        "url": "/v3/files/{filename}".format(
-            filename=quote(str(filename), safe=""),
-        ),
+        "url": f"/v3/files/{quote(filename, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "delete_file_v3"},
     }
     return kwargs
 

@@ -7,6 +7,10 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
+
 
 def request(
     *,
@@ -16,6 +20,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "DELETE",
         "url": "/v3/files",
+        "extensions": {OPERATION_EXTENSION: "delete_files_v3"},
     }
     params: dict[str, Any] = {}
     params["filename"] = filename

@@ -9,6 +9,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import File
 
 
@@ -18,9 +21,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for download_file_v3."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/v3/files/{filename}".format(
-            filename=quote(str(filename), safe=""),
-        ),
+        "url": f"/v3/files/{quote(filename, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "download_file_v3"},
     }
     return kwargs
 

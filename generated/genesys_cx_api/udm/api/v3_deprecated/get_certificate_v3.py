@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....common.models.certificate_info import CertificateInfo
 
 _decode_certificate_info = CertificateInfo.from_dict
@@ -17,6 +20,7 @@ def request() -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v3/cipher",
+        "extensions": {OPERATION_EXTENSION: "get_certificate_v3"},
     }
     return kwargs
 

@@ -7,7 +7,11 @@ from typing import Any
 
 import httpx
 
-from ...models.job_info import JobInfo
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
+from ....common.models.job_info import JobInfo
 from ...models.job_v4 import JobV4
 
 _decode_job_info = JobInfo.from_dict
@@ -18,11 +22,15 @@ def request(
     body: JobV4,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for create_export_job_v4."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
         "url": "/v4/export/jobs",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "create_export_job_v4"},
     }
-    kwargs["json"] = body.to_dict()
+    kwargs["content"] = json_bytes(body.to_dict())
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

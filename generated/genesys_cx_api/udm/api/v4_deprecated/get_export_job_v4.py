@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ...models.saved_job_v4 import SavedJobV4
 
 _decode_saved_job_v4 = SavedJobV4.from_dict
@@ -19,9 +22,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_export_job_v4."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/v4/export/jobs/{id}".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v4/export/jobs/{quote(id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "get_export_job_v4"},
     }
     return kwargs
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....common.models.paged_response import PagedResponse
 from ....types import UNSET, Unset
 
@@ -28,6 +31,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v4/export/jobs",
+        "extensions": {OPERATION_EXTENSION: "get_export_jobs_v4"},
     }
     params: dict[str, Any] = {}
     if not isinstance(desc_asc, Unset):

@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....common.models.status_response import StatusResponse
 
 _decode_status_response = StatusResponse.from_dict
@@ -19,9 +22,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for resume_export_job_v4."""
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": "/v4/export/jobs/resume/{id}".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v4/export/jobs/resume/{quote(id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "resume_export_job_v4"},
     }
     return kwargs
 

@@ -8,7 +8,11 @@ from urllib.parse import quote
 
 import httpx
 
-from ...models.job_info import JobInfo
+from ...._runtime import (
+    OPERATION_EXTENSION,
+    json_bytes,
+)
+from ....common.models.job_info import JobInfo
 from ...models.job_v4 import JobV4
 
 _decode_job_info = JobInfo.from_dict
@@ -20,13 +24,15 @@ def request(
     body: JobV4,
 ) -> dict[str, Any]:
     """The keyword arguments of ``httpx.Client.request`` for update_export_job_v4."""
+    headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "PUT",
-        "url": "/v4/export/jobs/{id}".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v4/export/jobs/{quote(id, safe='')}",
+        "headers": headers,
+        "extensions": {OPERATION_EXTENSION: "update_export_job_v4"},
     }
-    kwargs["json"] = body.to_dict()
+    kwargs["content"] = json_bytes(body.to_dict())
+    headers["Content-Type"] = "application/json"
 
     return kwargs
 

@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....common.models.certificate_upload import CertificateUpload
 from ....errors import InvalidData
 
@@ -20,9 +23,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for upload_certificate_v10."""
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": "/v10/cipher/{certificatefilename}".format(
-            certificatefilename=quote(str(certificatefilename), safe=""),
-        ),
+        "url": f"/v10/cipher/{quote(certificatefilename, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "upload_certificate_v10"},
     }
     kwargs["files"] = body.to_multipart()
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....types import UNSET, Unset
 from ...models.data_attributes import DataAttributes
 
@@ -21,6 +24,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/data/attributes",
+        "extensions": {OPERATION_EXTENSION: "get_data_attributes_v10"},
     }
     params: dict[str, Any] = {}
     if not isinstance(entities, Unset):

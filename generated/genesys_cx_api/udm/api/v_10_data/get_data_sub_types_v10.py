@@ -8,6 +8,7 @@ from typing import Any, cast
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
     any_of,
     list_of,
 )
@@ -28,6 +29,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/data/sub-types",
+        "extensions": {OPERATION_EXTENSION: "get_data_sub_types_v10"},
     }
     params: dict[str, Any] = {}
     if not isinstance(data_type, Unset):

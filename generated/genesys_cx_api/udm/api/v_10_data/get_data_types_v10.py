@@ -8,6 +8,7 @@ from typing import Any, cast
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
     any_of,
     list_of,
 )
@@ -27,6 +28,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/data/types",
+        "extensions": {OPERATION_EXTENSION: "get_data_types_v10"},
     }
     params: dict[str, Any] = {}
     if not isinstance(source, Unset):

@@ -8,6 +8,10 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
+
 
 def request(
     id: str,
@@ -15,9 +19,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for delete_export_job_v10."""
     kwargs: dict[str, Any] = {
         "method": "DELETE",
-        "url": "/v10/export/jobs/{id}".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v10/export/jobs/{quote(id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "delete_export_job_v10"},
     }
     return kwargs
 

@@ -8,6 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....common.models.job_progress import JobProgress
 
 _decode_job_progress = JobProgress.from_dict
@@ -19,9 +22,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_export_history_progress_v10."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": "/v10/export/history/{id}/progress".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v10/export/history/{quote(id, safe='')}/progress",
+        "extensions": {OPERATION_EXTENSION: "get_export_history_progress_v10"},
     }
     return kwargs
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....common.models.paged_response import PagedResponse
 from ....types import UNSET, Unset
 
@@ -31,6 +34,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/export/history",
+        "extensions": {OPERATION_EXTENSION: "get_export_history_v10"},
     }
     params: dict[str, Any] = {}
     if not isinstance(desc_asc, Unset):

@@ -8,7 +8,10 @@ from urllib.parse import quote
 
 import httpx
 
-from ...models.job_info import JobInfo
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
+from ....common.models.job_info import JobInfo
 
 _decode_job_info = JobInfo.from_dict
 
@@ -19,9 +22,8 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for resume_export_job_v10."""
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": "/v10/export/jobs/resume/{id}".format(
-            id=quote(str(id), safe=""),
-        ),
+        "url": f"/v10/export/jobs/resume/{quote(id, safe='')}",
+        "extensions": {OPERATION_EXTENSION: "resume_export_job_v10"},
     }
     return kwargs
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....common.models.paged_response import PagedResponse
 from ....types import UNSET, Unset
 
@@ -32,6 +35,7 @@ def request(
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/file-metadatas",
+        "extensions": {OPERATION_EXTENSION: "get_file_metadatas_v10"},
     }
     params: dict[str, Any] = {}
     if not isinstance(history_id, Unset):

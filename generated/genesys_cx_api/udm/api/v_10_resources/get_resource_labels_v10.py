@@ -8,6 +8,7 @@ from typing import Any, cast
 import httpx
 
 from ...._runtime import (
+    OPERATION_EXTENSION,
     any_of,
     list_of,
 )
@@ -23,6 +24,7 @@ def request() -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/resources/labels",
+        "extensions": {OPERATION_EXTENSION: "get_resource_labels_v10"},
     }
     return kwargs
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from ...._runtime import (
+    OPERATION_EXTENSION,
+)
 from ....common.models.version_info import VersionInfo
 
 _decode_version_info = VersionInfo.from_dict
@@ -17,6 +20,7 @@ def request() -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "method": "GET",
         "url": "/v10/version",
+        "extensions": {OPERATION_EXTENSION: "get_version_v10"},
     }
     return kwargs
 
