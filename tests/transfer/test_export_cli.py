@@ -106,15 +106,20 @@ def _first_progress_of_ten_percent(process: subprocess.Popen[str], name: str) ->
 
 def test_ctrl_c_keeps_the_partial_file_and_the_same_command_resumes_it(big: Sandbox, tmp_path: Path) -> None:
     part = tmp_path / "export-1.csv.part"
-    process = subprocess.Popen(
-        _cli("export", "--job", json.dumps(JOB), "--to", str(tmp_path)),
-        env=environment(big),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    # Interrupted once the CLI reports 10 % (its progress lines are flushed as they happen): a poll of
-    # the .part file's size saw 1 MiB late on a loaded machine, when the download could already be over.
+    # The CLI must see Ctrl-C as in a terminal, also when these tests run in a background job (a
+    # non-interactive shell's `cmd &` ignores SIGINT, and an ignored signal stays ignored in children).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            _cli("export", "--job", json.dumps(JOB), "--to", str(tmp_path)),
+            env=environment(big),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    # Interrupted once the CLI reports 10 % (its progress lines are flushed as they happen).
     assert 10 <= _first_progress_of_ten_percent(process, "export-1.csv") < 100, "nothing left to interrupt"
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
