@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "b195f39a86f6afee6baa1d482bfd692adac900376024406481df767d5f50045b"
+INPUT_DIGEST = "66ff12c48013616a7c2b155aadd5a029255e0ae719af08fb370377f98b2a0a57"
 
 __all__ = ("INPUT_DIGEST",)
