@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "66ff12c48013616a7c2b155aadd5a029255e0ae719af08fb370377f98b2a0a57"
+INPUT_DIGEST = "231c5532a2ed0683a5be132d4d545d44331a9a86ff53beac8d72e65deb7174f7"
 
 __all__ = ("INPUT_DIGEST",)

@@ -242,7 +242,10 @@ def date_time(value: Any) -> datetime.datetime:
         try:
             return datetime.datetime.fromisoformat(value)
         except ValueError:
-            pass
+            try:  # RFC 3339 allows a lower-case "t" and "z", which fromisoformat refuses
+                return datetime.datetime.fromisoformat(value.upper())
+            except ValueError:
+                pass
     raise InvalidData.of("date-time string", value)
 
 

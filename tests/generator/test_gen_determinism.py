@@ -34,7 +34,7 @@ def test_a_fresh_run_equals_the_committed_generated_tree(fresh_builds: tuple[Fre
 
 def test_the_hostile_parent_config_would_change_the_bytes(hostile_dir: Path) -> None:
     """Proves the determinism test above can fail: non-isolated ruff there reformats our output."""
-    sample = hostile_dir / "a" / "probe" / "sample.py"
+    sample = hostile_dir / "probe" / "sample.py"  # not under "a" or "deeper": fresh_builds runs there
     sample.parent.mkdir(parents=True)
     sample.write_bytes((COMMITTED / "messaging" / "api" / "_clients.py").read_bytes())
     done = subprocess.run(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from _suite import SCHEMATHESIS_FIGURES
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -14,6 +16,9 @@ from genesys_cx._serve import serve
 from genesys_cx.sandbox import DEMO_API_KEY, Sandbox, SandboxConfig
 
 from ._helpers import Receiver
+
+if TYPE_CHECKING:
+    from ._schemathesis_support import Figures
 
 SandboxFactory = Callable[..., Sandbox]
 
@@ -70,9 +75,22 @@ def receiver() -> Iterator[Receiver]:
         yield recv
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The schemathesis figures, if test_schemathesis ran (without importing schemathesis otherwise)."""
+def _figures() -> Figures | None:
+    """The schemathesis figures of this process, if test_schemathesis ran here (without importing it)."""
     support = sys.modules.get(f"{__package__}._schemathesis_support")
-    figures = getattr(support, "FIGURES", None)
-    if figures is not None and figures.cases:
+    figures: Figures | None = getattr(support, "FIGURES", None)
+    return figures if figures is not None and figures.cases else None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand the figures to the controller, which adds up and prints every worker's."""
+    figures = _figures()
+    output = getattr(session.config, "workeroutput", None)
+    if figures is not None and output is not None:
+        output[SCHEMATHESIS_FIGURES] = figures.as_dict()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    figures = _figures()
+    if figures is not None:
         terminalreporter.write_line(f"schemathesis figures: {figures.line()}")

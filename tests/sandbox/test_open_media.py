@@ -156,3 +156,19 @@ def test_invalid_body_is_400_naming_the_field(sb: Sandbox) -> None:
     )
     assert answer.status_code == 400
     assert "body.data.externalId" in answer.json()["status"]["message"]
+
+
+@pytest.mark.parametrize("sent", ["2026-11-30T18:00:00Z", "2026-11-30t18:00:00z", "2026-11-30T19:00:00.1234567+01:00"])
+def test_any_received_at_the_sandbox_accepts_comes_back_typed(sb: Sandbox, api: OpenMediaApi, sent: str) -> None:
+    # Sent raw (the SDK itself always sends isoformat()): whatever RFC 3339 text the API accepts and
+    # echoes must decode, or reading the interaction back would be an InvalidResponse.
+    created = httpx.post(
+        sb.base_url("open_media") + "/openmedia/demo/interactions",
+        json={"data": {"receivedAt": sent}},
+        headers={"x-api-key": DEMO_API_KEY},
+    )
+    assert created.status_code == 200, created.text
+    got = api.get_interaction("demo", created.json()["data"]["interactionId"]).data
+    assert got.received_at == datetime.datetime(2026, 11, 30, 18, tzinfo=datetime.UTC).replace(
+        microsecond=123456 if "." in sent else 0
+    )
