@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "e542cc207a0de7741615bcf8f4327670343b575c3c63ab4b77972212b8f8054c"
+INPUT_DIGEST = "231c5532a2ed0683a5be132d4d545d44331a9a86ff53beac8d72e65deb7174f7"
 
 __all__ = ("INPUT_DIGEST",)

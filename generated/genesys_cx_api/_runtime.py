@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mappi
 from enum import Enum
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
@@ -53,6 +53,7 @@ __all__ = (
     "no_ambient",
     "number",
     "operation",
+    "path_segment",
     "redirect_answer",
     "string",
     "to_json",
@@ -340,6 +341,11 @@ def any_of(value: Any, expected: str, *variants: Callable[[Any], Any]) -> Any:
     if best > 1 and scores.count(best) == 1:
         raise errors[scores.index(best)]
     raise InvalidData.of(expected, value)
+
+
+def path_segment(value: str) -> str:
+    """*value* as one URL path segment: percent-encoded (``/`` too), or as is when only letters and digits."""
+    return value if value.isascii() and value.isalnum() else quote(value, safe="")
 
 
 def json_bytes(value: Any) -> bytes:

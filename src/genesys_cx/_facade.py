@@ -29,6 +29,7 @@ from ._config import Settings
 from ._redact import register_secret
 from ._response import handle_response
 from ._schemes import Providers, SchemeAuth
+from ._tracing import new_trace_id
 from ._transport import AsyncTransport, SharedPool, Transport
 from ._version import __version__
 from .credentials import AsyncTokenManager, BearerToken, TokenManager
@@ -75,7 +76,11 @@ class _Base:
         return found
 
     def _ambient(self, kind: str) -> str | None:
-        return self.settings.ccid if kind == "ccid" else None
+        """Values of the headers the specs mark ``x-sdk-ambient``: the configured ``x-ccid``, a fresh trace id."""
+        if kind == "ccid":
+            return self.settings.ccid
+        # Drawn with the request rather than by the transport (same id for every attempt either way).
+        return new_trace_id() if kind == "trace" else None
 
     def _providers(self, bearer: httpx.Auth | None) -> Providers:
         s = self.settings

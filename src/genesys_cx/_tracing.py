@@ -19,7 +19,6 @@ the SDK's ``SecretFilter`` on httpx's and httpcore's loggers (``protect_http_log
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 import time
 import urllib.parse
@@ -88,12 +87,13 @@ class Tracer:
     """What the transports (``genesys_cx._transport``) do before and after the inner transport runs."""
 
     @staticmethod
-    def start(request: httpx.Request) -> str:
+    def start(request: httpx.Request, debug: bool) -> str:
+        """The request's trace id (added when it has none); logs the request when *debug* (the logger is enabled)."""
         trace_id: str | None = request.headers.get(TRACE_HEADER)
         if not trace_id:
             trace_id = new_trace_id()
             request.headers[TRACE_HEADER] = trace_id
-        if logger.isEnabledFor(logging.DEBUG):
+        if debug:
             logger.debug(
                 "request %s %s trace=%s headers=%s body=%s",
                 request.method,

@@ -131,7 +131,8 @@ class Transport(_Core, httpx.BaseTransport):
         send = self._send
         if send is None:
             send = self._send = self._pool().handle_request
-        trace_id = Tracer.start(request) if self._trace else None
+        debug = logger.isEnabledFor(_DEBUG)
+        trace_id = Tracer.start(request, debug) if self._trace else None
         started = time.perf_counter()
         tries = 1
         while True:
@@ -152,7 +153,7 @@ class Transport(_Core, httpx.BaseTransport):
                 discard(response)
             tries += 1
             self._sleep(delay)
-        if trace_id is not None and logger.isEnabledFor(_DEBUG):
+        if debug and trace_id is not None:
             if Tracer.loggable(response):
                 response = Tracer.buffered(response, b"".join(response.iter_raw()))
             Tracer.finish(request, response, trace_id, started)
@@ -182,7 +183,8 @@ class AsyncTransport(_Core, httpx.AsyncBaseTransport):
         send = self._send
         if send is None:
             send = self._send = self._pool().handle_async_request
-        trace_id = Tracer.start(request) if self._trace else None
+        debug = logger.isEnabledFor(_DEBUG)
+        trace_id = Tracer.start(request, debug) if self._trace else None
         started = time.perf_counter()
         tries = 1
         while True:
@@ -203,7 +205,7 @@ class AsyncTransport(_Core, httpx.AsyncBaseTransport):
                 await adiscard(response)
             tries += 1
             await self._sleep(delay)
-        if trace_id is not None and logger.isEnabledFor(_DEBUG):
+        if debug and trace_id is not None:
             if Tracer.loggable(response):
                 response = Tracer.buffered(response, b"".join([chunk async for chunk in response.aiter_raw()]))
             Tracer.finish(request, response, trace_id, started)

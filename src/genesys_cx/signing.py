@@ -180,20 +180,25 @@ class HubSignature(httpx.Auth):
     requires_request_body = False  # the flows below read a body only when and how they must
 
     def __init__(self, secret: Secret | Mapping[str, Secret] | Callable[[str | None], Secret | None]) -> None:
-        self._secret = secret
+        # Which kind of secret, decided once (not by ABC checks on every request).
+        self._fixed: Secret | None = secret if isinstance(secret, (str, bytes)) else None
+        self._table: Mapping[str, Secret] | None = secret if isinstance(secret, Mapping) else None
+        self._lookup: Callable[[str | None], Secret | None] | None = (
+            None if isinstance(secret, (str, bytes, Mapping)) else secret
+        )
 
     def __repr__(self) -> str:
         return "HubSignature(<secret>)"
 
     def secret_for(self, request: httpx.Request) -> Secret:
-        if isinstance(self._secret, (str, bytes)):
-            return self._secret
+        if self._fixed is not None:
+            return self._fixed
         match = _CHANNEL.search(request.url.path)
         channel = match.group(1) if match else None
-        if isinstance(self._secret, Mapping):
-            found = self._secret.get(channel) if channel is not None else None
+        if self._table is not None:
+            found = self._table.get(channel) if channel is not None else None
         else:
-            found = self._secret(channel)
+            found = self._lookup(channel) if self._lookup is not None else None
         if found is None:
             raise UnknownChannel(channel)
         return found

@@ -8,7 +8,7 @@ it was given and returns ``handler(response, parse, operation_id)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -51,7 +51,8 @@ class AuthApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "change_password"))
+        _answer: ApiResponse = self._handle(response, lambda: op.parse(response), "change_password")
+        return _answer
 
     def get_jwt_user_info(
         self,
@@ -68,7 +69,8 @@ class AuthApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.auth.api.authentication.get_jwt_user_info")
         response = self._http.request(**op.request())
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "get_jwt_user_info"))
+        _answer: ApiResponse = self._handle(response, lambda: op.parse(response), "get_jwt_user_info")
+        return _answer
 
     def authorize(
         self,
@@ -105,10 +107,10 @@ class AuthApi(Operations[httpx.Client]):
                 state=state,
             )
         )
-        return cast(
-            "AuthorizationRedirect",
-            self._handle(response, lambda: op.parse(response), "authorize", redirects=(302,)),
+        _answer: AuthorizationRedirect = self._handle(
+            response, lambda: op.parse(response), "authorize", redirects=(302,)
         )
+        return _answer
 
     def retrieve_token(
         self,
@@ -137,7 +139,8 @@ class AuthApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("DefaultOAuth2AccessToken", self._handle(response, lambda: op.parse(response), "retrieve_token"))
+        _answer: DefaultOAuth2AccessToken = self._handle(response, lambda: op.parse(response), "retrieve_token")
+        return _answer
 
     def get_openid_user_info(
         self,
@@ -151,7 +154,8 @@ class AuthApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.auth.api.authentication.get_openid_user_info")
         response = self._http.request(**op.request())
-        return cast("OpenIdUserInfo", self._handle(response, lambda: op.parse(response), "get_openid_user_info"))
+        _answer: OpenIdUserInfo = self._handle(response, lambda: op.parse(response), "get_openid_user_info")
+        return _answer
 
     def ping(
         self,
@@ -165,7 +169,8 @@ class AuthApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.auth.api.authentication.ping")
         response = self._http.request(**op.request())
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "ping"))
+        _answer: ApiResponse = self._handle(response, lambda: op.parse(response), "ping")
+        return _answer
 
     def sign_out_get(
         self,
@@ -189,10 +194,10 @@ class AuthApi(Operations[httpx.Client]):
                 redirect_uri=redirect_uri,
             )
         )
-        return cast(
-            "ApiResponse | Redirect",
-            self._handle(response, lambda: op.parse(response), "sign_out_get", redirects=(302,)),
+        _answer: ApiResponse | Redirect = self._handle(
+            response, lambda: op.parse(response), "sign_out_get", redirects=(302,)
         )
+        return _answer
 
     def sign_out(
         self,
@@ -213,7 +218,8 @@ class AuthApi(Operations[httpx.Client]):
                 global_=global_,
             )
         )
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "sign_out"))
+        _answer: ApiResponse = self._handle(response, lambda: op.parse(response), "sign_out")
+        return _answer
 
     def get_user_info(
         self,
@@ -227,7 +233,8 @@ class AuthApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.auth.api.authentication.get_user_info")
         response = self._http.request(**op.request())
-        return cast("CloudUserDetails", self._handle(response, lambda: op.parse(response), "get_user_info"))
+        _answer: CloudUserDetails = self._handle(response, lambda: op.parse(response), "get_user_info")
+        return _answer
 
 
 class AsyncAuthApi(Operations[httpx.AsyncClient]):
@@ -251,7 +258,8 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "change_password"))
+        _answer: ApiResponse = self._handle(response, lambda: op.parse(response), "change_password")
+        return _answer
 
     async def get_jwt_user_info(
         self,
@@ -268,7 +276,8 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.auth.api.authentication.get_jwt_user_info")
         response = await self._http.request(**op.request())
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "get_jwt_user_info"))
+        _answer: ApiResponse = self._handle(response, lambda: op.parse(response), "get_jwt_user_info")
+        return _answer
 
     async def authorize(
         self,
@@ -305,10 +314,10 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
                 state=state,
             )
         )
-        return cast(
-            "AuthorizationRedirect",
-            self._handle(response, lambda: op.parse(response), "authorize", redirects=(302,)),
+        _answer: AuthorizationRedirect = self._handle(
+            response, lambda: op.parse(response), "authorize", redirects=(302,)
         )
+        return _answer
 
     async def retrieve_token(
         self,
@@ -337,7 +346,8 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("DefaultOAuth2AccessToken", self._handle(response, lambda: op.parse(response), "retrieve_token"))
+        _answer: DefaultOAuth2AccessToken = self._handle(response, lambda: op.parse(response), "retrieve_token")
+        return _answer
 
     async def get_openid_user_info(
         self,
@@ -351,7 +361,8 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.auth.api.authentication.get_openid_user_info")
         response = await self._http.request(**op.request())
-        return cast("OpenIdUserInfo", self._handle(response, lambda: op.parse(response), "get_openid_user_info"))
+        _answer: OpenIdUserInfo = self._handle(response, lambda: op.parse(response), "get_openid_user_info")
+        return _answer
 
     async def ping(
         self,
@@ -365,7 +376,8 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.auth.api.authentication.ping")
         response = await self._http.request(**op.request())
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "ping"))
+        _answer: ApiResponse = self._handle(response, lambda: op.parse(response), "ping")
+        return _answer
 
     async def sign_out_get(
         self,
@@ -389,10 +401,10 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
                 redirect_uri=redirect_uri,
             )
         )
-        return cast(
-            "ApiResponse | Redirect",
-            self._handle(response, lambda: op.parse(response), "sign_out_get", redirects=(302,)),
+        _answer: ApiResponse | Redirect = self._handle(
+            response, lambda: op.parse(response), "sign_out_get", redirects=(302,)
         )
+        return _answer
 
     async def sign_out(
         self,
@@ -413,7 +425,8 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
                 global_=global_,
             )
         )
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "sign_out"))
+        _answer: ApiResponse = self._handle(response, lambda: op.parse(response), "sign_out")
+        return _answer
 
     async def get_user_info(
         self,
@@ -427,7 +440,8 @@ class AsyncAuthApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.auth.api.authentication.get_user_info")
         response = await self._http.request(**op.request())
-        return cast("CloudUserDetails", self._handle(response, lambda: op.parse(response), "get_user_info"))
+        _answer: CloudUserDetails = self._handle(response, lambda: op.parse(response), "get_user_info")
+        return _answer
 
 
 __all__ = ("AsyncAuthApi", "AuthApi")

@@ -8,7 +8,7 @@ it was given and returns ``handler(response, parse, operation_id)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -50,7 +50,8 @@ class DataDownloadApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.data_download.api.cloud_data_download_service_api.get_certificate_info")
         response = self._http.request(**op.request())
-        return cast("CertificateInfo", self._handle(response, lambda: op.parse(response), "get_certificate_info"))
+        _answer: CertificateInfo = self._handle(response, lambda: op.parse(response), "get_certificate_info")
+        return _answer
 
     def upload_certificate(
         self,
@@ -78,7 +79,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("str", self._handle(response, lambda: op.parse(response), "upload_certificate"))
+        _answer: str = self._handle(response, lambda: op.parse(response), "upload_certificate")
+        return _answer
 
     def get_job_statuses(
         self,
@@ -98,7 +100,8 @@ class DataDownloadApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.data_download.api.cloud_data_download_service_api.get_job_statuses")
         response = self._http.request(**op.request())
-        return cast("list[KeyValueItem]", self._handle(response, lambda: op.parse(response), "get_job_statuses"))
+        _answer: list[KeyValueItem] = self._handle(response, lambda: op.parse(response), "get_job_statuses")
+        return _answer
 
     def get_data_sources(
         self,
@@ -118,7 +121,8 @@ class DataDownloadApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.data_download.api.cloud_data_download_service_api.get_data_sources")
         response = self._http.request(**op.request())
-        return cast("list[KeyValueItem] | None", self._handle(response, lambda: op.parse(response), "get_data_sources"))
+        _answer: list[KeyValueItem] | None = self._handle(response, lambda: op.parse(response), "get_data_sources")
+        return _answer
 
     def get_data_sub_types(
         self,
@@ -146,7 +150,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 data_type=data_type,
             )
         )
-        return cast("list[SubType] | None", self._handle(response, lambda: op.parse(response), "get_data_sub_types"))
+        _answer: list[SubType] | None = self._handle(response, lambda: op.parse(response), "get_data_sub_types")
+        return _answer
 
     def get_data_types(
         self,
@@ -172,7 +177,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 source=source,
             )
         )
-        return cast("list[DataType] | None", self._handle(response, lambda: op.parse(response), "get_data_types"))
+        _answer: list[DataType] | None = self._handle(response, lambda: op.parse(response), "get_data_types")
+        return _answer
 
     def get_files_metadata(
         self,
@@ -215,7 +221,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 size=size,
             )
         )
-        return cast("PagedResponse", self._handle(response, lambda: op.parse(response), "get_files_metadata"))
+        _answer: PagedResponse = self._handle(response, lambda: op.parse(response), "get_files_metadata")
+        return _answer
 
     def get_file_urls(
         self,
@@ -244,9 +251,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 filename=filename,
             )
         )
-        return cast(
-            "list[PreSignedUri] | PreSignedUri", self._handle(response, lambda: op.parse(response), "get_file_urls")
-        )
+        _answer: list[PreSignedUri] | PreSignedUri = self._handle(response, lambda: op.parse(response), "get_file_urls")
+        return _answer
 
     def delete_files(
         self,
@@ -275,7 +281,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 filename=filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_files"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_files")
+        return _answer
 
     def download_file(
         self,
@@ -301,7 +308,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 filename,
             )
         )
-        return cast("File", self._handle(response, lambda: op.parse(response), "download_file"))
+        _answer: File = self._handle(response, lambda: op.parse(response), "download_file")
+        return _answer
 
     def download_file_stream(
         self,
@@ -345,7 +353,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_file"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_file")
+        return _answer
 
     def get_version(
         self,
@@ -365,7 +374,8 @@ class DataDownloadApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.data_download.api.cloud_data_download_service_api.get_version")
         response = self._http.request(**op.request())
-        return cast("VersionInfo", self._handle(response, lambda: op.parse(response), "get_version"))
+        _answer: VersionInfo = self._handle(response, lambda: op.parse(response), "get_version")
+        return _answer
 
     def get_export_history(
         self,
@@ -406,7 +416,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 size=size,
             )
         )
-        return cast("PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_history"))
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_history")
+        return _answer
 
     def delete_export_history_jobs(
         self,
@@ -436,7 +447,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_jobs"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_jobs")
+        return _answer
 
     def get_export_history_job(
         self,
@@ -461,7 +473,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "get_export_history_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "get_export_history_job")
+        return _answer
 
     def delete_export_history_job(
         self,
@@ -486,7 +499,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_job"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_job")
+        return _answer
 
     def get_export_history_job_progress(
         self,
@@ -513,9 +527,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast(
-            "JobProgress", self._handle(response, lambda: op.parse(response), "get_export_history_job_progress")
-        )
+        _answer: JobProgress = self._handle(response, lambda: op.parse(response), "get_export_history_job_progress")
+        return _answer
 
     def get_export_jobs(
         self,
@@ -556,7 +569,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 size=size,
             )
         )
-        return cast("PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_jobs"))
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_jobs")
+        return _answer
 
     def create_export_job(
         self,
@@ -585,7 +599,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "create_export_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "create_export_job")
+        return _answer
 
     def delete_export_jobs(
         self,
@@ -615,7 +630,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_jobs"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_jobs")
+        return _answer
 
     def cancel_export_job(
         self,
@@ -640,7 +656,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "cancel_export_job"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "cancel_export_job")
+        return _answer
 
     def resume_export_job(
         self,
@@ -666,7 +683,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "resume_export_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "resume_export_job")
+        return _answer
 
     def suspend_export_job(
         self,
@@ -691,7 +709,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "suspend_export_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "suspend_export_job")
+        return _answer
 
     def get_export_job(
         self,
@@ -716,7 +735,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "get_export_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "get_export_job")
+        return _answer
 
     def update_export_job(
         self,
@@ -748,7 +768,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "update_export_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "update_export_job")
+        return _answer
 
     def delete_export_job(
         self,
@@ -773,7 +794,8 @@ class DataDownloadApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_job"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_job")
+        return _answer
 
 
 class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
@@ -797,7 +819,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.data_download.api.cloud_data_download_service_api.get_certificate_info")
         response = await self._http.request(**op.request())
-        return cast("CertificateInfo", self._handle(response, lambda: op.parse(response), "get_certificate_info"))
+        _answer: CertificateInfo = self._handle(response, lambda: op.parse(response), "get_certificate_info")
+        return _answer
 
     async def upload_certificate(
         self,
@@ -825,7 +848,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("str", self._handle(response, lambda: op.parse(response), "upload_certificate"))
+        _answer: str = self._handle(response, lambda: op.parse(response), "upload_certificate")
+        return _answer
 
     async def get_job_statuses(
         self,
@@ -845,7 +869,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.data_download.api.cloud_data_download_service_api.get_job_statuses")
         response = await self._http.request(**op.request())
-        return cast("list[KeyValueItem]", self._handle(response, lambda: op.parse(response), "get_job_statuses"))
+        _answer: list[KeyValueItem] = self._handle(response, lambda: op.parse(response), "get_job_statuses")
+        return _answer
 
     async def get_data_sources(
         self,
@@ -865,7 +890,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.data_download.api.cloud_data_download_service_api.get_data_sources")
         response = await self._http.request(**op.request())
-        return cast("list[KeyValueItem] | None", self._handle(response, lambda: op.parse(response), "get_data_sources"))
+        _answer: list[KeyValueItem] | None = self._handle(response, lambda: op.parse(response), "get_data_sources")
+        return _answer
 
     async def get_data_sub_types(
         self,
@@ -893,7 +919,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 data_type=data_type,
             )
         )
-        return cast("list[SubType] | None", self._handle(response, lambda: op.parse(response), "get_data_sub_types"))
+        _answer: list[SubType] | None = self._handle(response, lambda: op.parse(response), "get_data_sub_types")
+        return _answer
 
     async def get_data_types(
         self,
@@ -919,7 +946,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 source=source,
             )
         )
-        return cast("list[DataType] | None", self._handle(response, lambda: op.parse(response), "get_data_types"))
+        _answer: list[DataType] | None = self._handle(response, lambda: op.parse(response), "get_data_types")
+        return _answer
 
     async def get_files_metadata(
         self,
@@ -962,7 +990,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 size=size,
             )
         )
-        return cast("PagedResponse", self._handle(response, lambda: op.parse(response), "get_files_metadata"))
+        _answer: PagedResponse = self._handle(response, lambda: op.parse(response), "get_files_metadata")
+        return _answer
 
     async def get_file_urls(
         self,
@@ -991,9 +1020,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 filename=filename,
             )
         )
-        return cast(
-            "list[PreSignedUri] | PreSignedUri", self._handle(response, lambda: op.parse(response), "get_file_urls")
-        )
+        _answer: list[PreSignedUri] | PreSignedUri = self._handle(response, lambda: op.parse(response), "get_file_urls")
+        return _answer
 
     async def delete_files(
         self,
@@ -1022,7 +1050,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 filename=filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_files"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_files")
+        return _answer
 
     async def download_file(
         self,
@@ -1048,7 +1077,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 filename,
             )
         )
-        return cast("File", self._handle(response, lambda: op.parse(response), "download_file"))
+        _answer: File = self._handle(response, lambda: op.parse(response), "download_file")
+        return _answer
 
     def download_file_stream(
         self,
@@ -1092,7 +1122,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_file"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_file")
+        return _answer
 
     async def get_version(
         self,
@@ -1112,7 +1143,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.data_download.api.cloud_data_download_service_api.get_version")
         response = await self._http.request(**op.request())
-        return cast("VersionInfo", self._handle(response, lambda: op.parse(response), "get_version"))
+        _answer: VersionInfo = self._handle(response, lambda: op.parse(response), "get_version")
+        return _answer
 
     async def get_export_history(
         self,
@@ -1153,7 +1185,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 size=size,
             )
         )
-        return cast("PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_history"))
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_history")
+        return _answer
 
     async def delete_export_history_jobs(
         self,
@@ -1183,7 +1216,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_jobs"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_jobs")
+        return _answer
 
     async def get_export_history_job(
         self,
@@ -1208,7 +1242,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "get_export_history_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "get_export_history_job")
+        return _answer
 
     async def delete_export_history_job(
         self,
@@ -1233,7 +1268,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_job"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_job")
+        return _answer
 
     async def get_export_history_job_progress(
         self,
@@ -1260,9 +1296,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast(
-            "JobProgress", self._handle(response, lambda: op.parse(response), "get_export_history_job_progress")
-        )
+        _answer: JobProgress = self._handle(response, lambda: op.parse(response), "get_export_history_job_progress")
+        return _answer
 
     async def get_export_jobs(
         self,
@@ -1303,7 +1338,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 size=size,
             )
         )
-        return cast("PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_jobs"))
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_jobs")
+        return _answer
 
     async def create_export_job(
         self,
@@ -1332,7 +1368,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "create_export_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "create_export_job")
+        return _answer
 
     async def delete_export_jobs(
         self,
@@ -1362,7 +1399,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_jobs"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_jobs")
+        return _answer
 
     async def cancel_export_job(
         self,
@@ -1387,7 +1425,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "cancel_export_job"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "cancel_export_job")
+        return _answer
 
     async def resume_export_job(
         self,
@@ -1413,7 +1452,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "resume_export_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "resume_export_job")
+        return _answer
 
     async def suspend_export_job(
         self,
@@ -1438,7 +1478,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "suspend_export_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "suspend_export_job")
+        return _answer
 
     async def get_export_job(
         self,
@@ -1463,7 +1504,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "get_export_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "get_export_job")
+        return _answer
 
     async def update_export_job(
         self,
@@ -1495,7 +1537,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "update_export_job"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "update_export_job")
+        return _answer
 
     async def delete_export_job(
         self,
@@ -1520,7 +1563,8 @@ class AsyncDataDownloadApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_job"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_job")
+        return _answer
 
 
 __all__ = ("AsyncDataDownloadApi", "DataDownloadApi")

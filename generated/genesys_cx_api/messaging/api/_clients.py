@@ -8,7 +8,7 @@ it was given and returns ``handler(response, parse, operation_id)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -48,7 +48,8 @@ class MessagingApi(Operations[httpx.Client]):
                 x_b3_trace_id=self._optional_ambient("trace"),
             )
         )
-        return cast("UploadResponse", self._handle(response, lambda: op.parse(response), "upload_media"))
+        _answer: UploadResponse = self._handle(response, lambda: op.parse(response), "upload_media")
+        return _answer
 
     def download_media(
         self,
@@ -71,7 +72,8 @@ class MessagingApi(Operations[httpx.Client]):
                 x_b3_trace_id=self._optional_ambient("trace"),
             )
         )
-        return cast("File", self._handle(response, lambda: op.parse(response), "download_media"))
+        _answer: File = self._handle(response, lambda: op.parse(response), "download_media")
+        return _answer
 
     def download_media_stream(
         self,
@@ -117,7 +119,8 @@ class MessagingApi(Operations[httpx.Client]):
                 x_b3_trace_id=self._optional_ambient("trace"),
             )
         )
-        return cast("UploadResponse", self._handle(response, lambda: op.parse(response), "delete_media"))
+        _answer: UploadResponse = self._handle(response, lambda: op.parse(response), "delete_media")
+        return _answer
 
     def send_message(
         self,
@@ -143,7 +146,8 @@ class MessagingApi(Operations[httpx.Client]):
                 x_b3_trace_id=self._optional_ambient("trace"),
             )
         )
-        return cast("InboundMessageResponse", self._handle(response, lambda: op.parse(response), "send_message"))
+        _answer: InboundMessageResponse = self._handle(response, lambda: op.parse(response), "send_message")
+        return _answer
 
 
 class AsyncMessagingApi(Operations[httpx.AsyncClient]):
@@ -172,7 +176,8 @@ class AsyncMessagingApi(Operations[httpx.AsyncClient]):
                 x_b3_trace_id=self._optional_ambient("trace"),
             )
         )
-        return cast("UploadResponse", self._handle(response, lambda: op.parse(response), "upload_media"))
+        _answer: UploadResponse = self._handle(response, lambda: op.parse(response), "upload_media")
+        return _answer
 
     async def download_media(
         self,
@@ -195,7 +200,8 @@ class AsyncMessagingApi(Operations[httpx.AsyncClient]):
                 x_b3_trace_id=self._optional_ambient("trace"),
             )
         )
-        return cast("File", self._handle(response, lambda: op.parse(response), "download_media"))
+        _answer: File = self._handle(response, lambda: op.parse(response), "download_media")
+        return _answer
 
     def download_media_stream(
         self,
@@ -241,7 +247,8 @@ class AsyncMessagingApi(Operations[httpx.AsyncClient]):
                 x_b3_trace_id=self._optional_ambient("trace"),
             )
         )
-        return cast("UploadResponse", self._handle(response, lambda: op.parse(response), "delete_media"))
+        _answer: UploadResponse = self._handle(response, lambda: op.parse(response), "delete_media")
+        return _answer
 
     async def send_message(
         self,
@@ -267,7 +274,8 @@ class AsyncMessagingApi(Operations[httpx.AsyncClient]):
                 x_b3_trace_id=self._optional_ambient("trace"),
             )
         )
-        return cast("InboundMessageResponse", self._handle(response, lambda: op.parse(response), "send_message"))
+        _answer: InboundMessageResponse = self._handle(response, lambda: op.parse(response), "send_message")
+        return _answer
 
 
 __all__ = ("AsyncMessagingApi", "MessagingApi")

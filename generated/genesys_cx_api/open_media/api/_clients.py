@@ -8,7 +8,7 @@ it was given and returns ``handler(response, parse, operation_id)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -45,7 +45,8 @@ class OpenMediaApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("InteractionResponse", self._handle(response, lambda: op.parse(response), "create_interaction"))
+        _answer: InteractionResponse = self._handle(response, lambda: op.parse(response), "create_interaction")
+        return _answer
 
     def get_interaction_by_external_id(
         self,
@@ -66,9 +67,10 @@ class OpenMediaApi(Operations[httpx.Client]):
                 external_id,
             )
         )
-        return cast(
-            "InteractionResponse", self._handle(response, lambda: op.parse(response), "get_interaction_by_external_id")
+        _answer: InteractionResponse = self._handle(
+            response, lambda: op.parse(response), "get_interaction_by_external_id"
         )
+        return _answer
 
     def stop_interaction_by_external_id(
         self,
@@ -92,9 +94,10 @@ class OpenMediaApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast(
-            "InteractionResponse", self._handle(response, lambda: op.parse(response), "stop_interaction_by_external_id")
+        _answer: InteractionResponse = self._handle(
+            response, lambda: op.parse(response), "stop_interaction_by_external_id"
         )
+        return _answer
 
     def update_interaction_by_external_id(
         self,
@@ -118,10 +121,10 @@ class OpenMediaApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast(
-            "InteractionResponse",
-            self._handle(response, lambda: op.parse(response), "update_interaction_by_external_id"),
+        _answer: InteractionResponse = self._handle(
+            response, lambda: op.parse(response), "update_interaction_by_external_id"
         )
+        return _answer
 
     def get_interaction(
         self,
@@ -142,7 +145,8 @@ class OpenMediaApi(Operations[httpx.Client]):
                 interaction_id,
             )
         )
-        return cast("InteractionResponse", self._handle(response, lambda: op.parse(response), "get_interaction"))
+        _answer: InteractionResponse = self._handle(response, lambda: op.parse(response), "get_interaction")
+        return _answer
 
     def stop_interaction(
         self,
@@ -166,7 +170,8 @@ class OpenMediaApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("InteractionResponse", self._handle(response, lambda: op.parse(response), "stop_interaction"))
+        _answer: InteractionResponse = self._handle(response, lambda: op.parse(response), "stop_interaction")
+        return _answer
 
     def update_interaction(
         self,
@@ -190,7 +195,8 @@ class OpenMediaApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("InteractionResponse", self._handle(response, lambda: op.parse(response), "update_interaction"))
+        _answer: InteractionResponse = self._handle(response, lambda: op.parse(response), "update_interaction")
+        return _answer
 
 
 class AsyncOpenMediaApi(Operations[httpx.AsyncClient]):
@@ -216,7 +222,8 @@ class AsyncOpenMediaApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("InteractionResponse", self._handle(response, lambda: op.parse(response), "create_interaction"))
+        _answer: InteractionResponse = self._handle(response, lambda: op.parse(response), "create_interaction")
+        return _answer
 
     async def get_interaction_by_external_id(
         self,
@@ -237,9 +244,10 @@ class AsyncOpenMediaApi(Operations[httpx.AsyncClient]):
                 external_id,
             )
         )
-        return cast(
-            "InteractionResponse", self._handle(response, lambda: op.parse(response), "get_interaction_by_external_id")
+        _answer: InteractionResponse = self._handle(
+            response, lambda: op.parse(response), "get_interaction_by_external_id"
         )
+        return _answer
 
     async def stop_interaction_by_external_id(
         self,
@@ -263,9 +271,10 @@ class AsyncOpenMediaApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast(
-            "InteractionResponse", self._handle(response, lambda: op.parse(response), "stop_interaction_by_external_id")
+        _answer: InteractionResponse = self._handle(
+            response, lambda: op.parse(response), "stop_interaction_by_external_id"
         )
+        return _answer
 
     async def update_interaction_by_external_id(
         self,
@@ -289,10 +298,10 @@ class AsyncOpenMediaApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast(
-            "InteractionResponse",
-            self._handle(response, lambda: op.parse(response), "update_interaction_by_external_id"),
+        _answer: InteractionResponse = self._handle(
+            response, lambda: op.parse(response), "update_interaction_by_external_id"
         )
+        return _answer
 
     async def get_interaction(
         self,
@@ -313,7 +322,8 @@ class AsyncOpenMediaApi(Operations[httpx.AsyncClient]):
                 interaction_id,
             )
         )
-        return cast("InteractionResponse", self._handle(response, lambda: op.parse(response), "get_interaction"))
+        _answer: InteractionResponse = self._handle(response, lambda: op.parse(response), "get_interaction")
+        return _answer
 
     async def stop_interaction(
         self,
@@ -337,7 +347,8 @@ class AsyncOpenMediaApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("InteractionResponse", self._handle(response, lambda: op.parse(response), "stop_interaction"))
+        _answer: InteractionResponse = self._handle(response, lambda: op.parse(response), "stop_interaction")
+        return _answer
 
     async def update_interaction(
         self,
@@ -361,7 +372,8 @@ class AsyncOpenMediaApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("InteractionResponse", self._handle(response, lambda: op.parse(response), "update_interaction"))
+        _answer: InteractionResponse = self._handle(response, lambda: op.parse(response), "update_interaction")
+        return _answer
 
 
 __all__ = ("AsyncOpenMediaApi", "OpenMediaApi")

@@ -8,7 +8,7 @@ it was given and returns ``handler(response, parse, operation_id)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -55,7 +55,8 @@ class SecureEmailApi(Operations[httpx.Client]):
                 securebox=securebox,
             )
         )
-        return cast("ListSecureMailResponse", self._handle(response, lambda: op.parse(response), "list_secure_emails"))
+        _answer: ListSecureMailResponse = self._handle(response, lambda: op.parse(response), "list_secure_emails")
+        return _answer
 
     def send_secure_email(
         self,
@@ -77,7 +78,8 @@ class SecureEmailApi(Operations[httpx.Client]):
                 securebox=securebox,
             )
         )
-        return cast("CreateSecureMailResponse", self._handle(response, lambda: op.parse(response), "send_secure_email"))
+        _answer: CreateSecureMailResponse = self._handle(response, lambda: op.parse(response), "send_secure_email")
+        return _answer
 
     def count_secure_emails(
         self,
@@ -101,9 +103,8 @@ class SecureEmailApi(Operations[httpx.Client]):
                 securebox=securebox,
             )
         )
-        return cast(
-            "CountSecureMailResponse", self._handle(response, lambda: op.parse(response), "count_secure_emails")
-        )
+        _answer: CountSecureMailResponse = self._handle(response, lambda: op.parse(response), "count_secure_emails")
+        return _answer
 
     def get_secure_email(
         self,
@@ -125,9 +126,8 @@ class SecureEmailApi(Operations[httpx.Client]):
                 read=read,
             )
         )
-        return cast(
-            "RetrieveSecureMailResponse", self._handle(response, lambda: op.parse(response), "get_secure_email")
-        )
+        _answer: RetrieveSecureMailResponse = self._handle(response, lambda: op.parse(response), "get_secure_email")
+        return _answer
 
     def delete_secure_email(
         self,
@@ -151,9 +151,8 @@ class SecureEmailApi(Operations[httpx.Client]):
                 remove=remove,
             )
         )
-        return cast(
-            "RetrieveSecureMailResponse", self._handle(response, lambda: op.parse(response), "delete_secure_email")
-        )
+        _answer: RetrieveSecureMailResponse = self._handle(response, lambda: op.parse(response), "delete_secure_email")
+        return _answer
 
     def get_secure_email_userdata(
         self,
@@ -172,10 +171,10 @@ class SecureEmailApi(Operations[httpx.Client]):
                 secure_mail_id,
             )
         )
-        return cast(
-            "RetrieveSecureMailUserdataResponse",
-            self._handle(response, lambda: op.parse(response), "get_secure_email_userdata"),
+        _answer: RetrieveSecureMailUserdataResponse = self._handle(
+            response, lambda: op.parse(response), "get_secure_email_userdata"
         )
+        return _answer
 
 
 class AsyncSecureEmailApi(Operations[httpx.AsyncClient]):
@@ -207,7 +206,8 @@ class AsyncSecureEmailApi(Operations[httpx.AsyncClient]):
                 securebox=securebox,
             )
         )
-        return cast("ListSecureMailResponse", self._handle(response, lambda: op.parse(response), "list_secure_emails"))
+        _answer: ListSecureMailResponse = self._handle(response, lambda: op.parse(response), "list_secure_emails")
+        return _answer
 
     async def send_secure_email(
         self,
@@ -229,7 +229,8 @@ class AsyncSecureEmailApi(Operations[httpx.AsyncClient]):
                 securebox=securebox,
             )
         )
-        return cast("CreateSecureMailResponse", self._handle(response, lambda: op.parse(response), "send_secure_email"))
+        _answer: CreateSecureMailResponse = self._handle(response, lambda: op.parse(response), "send_secure_email")
+        return _answer
 
     async def count_secure_emails(
         self,
@@ -253,9 +254,8 @@ class AsyncSecureEmailApi(Operations[httpx.AsyncClient]):
                 securebox=securebox,
             )
         )
-        return cast(
-            "CountSecureMailResponse", self._handle(response, lambda: op.parse(response), "count_secure_emails")
-        )
+        _answer: CountSecureMailResponse = self._handle(response, lambda: op.parse(response), "count_secure_emails")
+        return _answer
 
     async def get_secure_email(
         self,
@@ -277,9 +277,8 @@ class AsyncSecureEmailApi(Operations[httpx.AsyncClient]):
                 read=read,
             )
         )
-        return cast(
-            "RetrieveSecureMailResponse", self._handle(response, lambda: op.parse(response), "get_secure_email")
-        )
+        _answer: RetrieveSecureMailResponse = self._handle(response, lambda: op.parse(response), "get_secure_email")
+        return _answer
 
     async def delete_secure_email(
         self,
@@ -303,9 +302,8 @@ class AsyncSecureEmailApi(Operations[httpx.AsyncClient]):
                 remove=remove,
             )
         )
-        return cast(
-            "RetrieveSecureMailResponse", self._handle(response, lambda: op.parse(response), "delete_secure_email")
-        )
+        _answer: RetrieveSecureMailResponse = self._handle(response, lambda: op.parse(response), "delete_secure_email")
+        return _answer
 
     async def get_secure_email_userdata(
         self,
@@ -324,10 +322,10 @@ class AsyncSecureEmailApi(Operations[httpx.AsyncClient]):
                 secure_mail_id,
             )
         )
-        return cast(
-            "RetrieveSecureMailUserdataResponse",
-            self._handle(response, lambda: op.parse(response), "get_secure_email_userdata"),
+        _answer: RetrieveSecureMailUserdataResponse = self._handle(
+            response, lambda: op.parse(response), "get_secure_email_userdata"
         )
+        return _answer
 
 
 __all__ = ("AsyncSecureEmailApi", "SecureEmailApi")

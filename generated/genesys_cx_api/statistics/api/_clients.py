@@ -8,7 +8,7 @@ it was given and returns ``handler(response, parse, operation_id)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -50,9 +50,8 @@ class StatisticsApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast(
-            "PeekedStatisticsResponse", self._handle(response, lambda: op.parse(response), "get_statistic_values")
-        )
+        _answer: PeekedStatisticsResponse = self._handle(response, lambda: op.parse(response), "get_statistic_values")
+        return _answer
 
     def get_statistic_value(
         self,
@@ -77,9 +76,8 @@ class StatisticsApi(Operations[httpx.Client]):
                 object_type=object_type,
             )
         )
-        return cast(
-            "PeekedStatisticResponse", self._handle(response, lambda: op.parse(response), "get_statistic_value")
-        )
+        _answer: PeekedStatisticResponse = self._handle(response, lambda: op.parse(response), "get_statistic_value")
+        return _answer
 
     def create_subscription(
         self,
@@ -110,7 +108,8 @@ class StatisticsApi(Operations[httpx.Client]):
                 verbose=verbose,
             )
         )
-        return cast("StatisticDataResponse", self._handle(response, lambda: op.parse(response), "create_subscription"))
+        _answer: StatisticDataResponse = self._handle(response, lambda: op.parse(response), "create_subscription")
+        return _answer
 
     def delete_subscription(
         self,
@@ -130,7 +129,8 @@ class StatisticsApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "delete_subscription"))
+        _answer: ApiResponse = self._handle(response, lambda: op.parse(response), "delete_subscription")
+        return _answer
 
     def get_subscription_statistic_values(
         self,
@@ -155,10 +155,10 @@ class StatisticsApi(Operations[httpx.Client]):
                 verbose=verbose,
             )
         )
-        return cast(
-            "StatisticDataResponse",
-            self._handle(response, lambda: op.parse(response), "get_subscription_statistic_values"),
+        _answer: StatisticDataResponse = self._handle(
+            response, lambda: op.parse(response), "get_subscription_statistic_values"
         )
+        return _answer
 
     def cometd_notifications(
         self,
@@ -182,7 +182,8 @@ class StatisticsApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_notifications"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_notifications")
+        return _answer
 
     def cometd_connect(
         self,
@@ -205,7 +206,8 @@ class StatisticsApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_connect"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_connect")
+        return _answer
 
     def cometd_disconnect(
         self,
@@ -225,7 +227,8 @@ class StatisticsApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_disconnect"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_disconnect")
+        return _answer
 
     def cometd_handshake(
         self,
@@ -247,7 +250,8 @@ class StatisticsApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_handshake"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_handshake")
+        return _answer
 
     def cometd_subscribe(
         self,
@@ -273,7 +277,8 @@ class StatisticsApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_subscribe"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_subscribe")
+        return _answer
 
     def cometd_unsubscribe(
         self,
@@ -293,7 +298,8 @@ class StatisticsApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_unsubscribe"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_unsubscribe")
+        return _answer
 
 
 class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
@@ -320,9 +326,8 @@ class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast(
-            "PeekedStatisticsResponse", self._handle(response, lambda: op.parse(response), "get_statistic_values")
-        )
+        _answer: PeekedStatisticsResponse = self._handle(response, lambda: op.parse(response), "get_statistic_values")
+        return _answer
 
     async def get_statistic_value(
         self,
@@ -347,9 +352,8 @@ class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
                 object_type=object_type,
             )
         )
-        return cast(
-            "PeekedStatisticResponse", self._handle(response, lambda: op.parse(response), "get_statistic_value")
-        )
+        _answer: PeekedStatisticResponse = self._handle(response, lambda: op.parse(response), "get_statistic_value")
+        return _answer
 
     async def create_subscription(
         self,
@@ -380,7 +384,8 @@ class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
                 verbose=verbose,
             )
         )
-        return cast("StatisticDataResponse", self._handle(response, lambda: op.parse(response), "create_subscription"))
+        _answer: StatisticDataResponse = self._handle(response, lambda: op.parse(response), "create_subscription")
+        return _answer
 
     async def delete_subscription(
         self,
@@ -400,7 +405,8 @@ class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("ApiResponse", self._handle(response, lambda: op.parse(response), "delete_subscription"))
+        _answer: ApiResponse = self._handle(response, lambda: op.parse(response), "delete_subscription")
+        return _answer
 
     async def get_subscription_statistic_values(
         self,
@@ -425,10 +431,10 @@ class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
                 verbose=verbose,
             )
         )
-        return cast(
-            "StatisticDataResponse",
-            self._handle(response, lambda: op.parse(response), "get_subscription_statistic_values"),
+        _answer: StatisticDataResponse = self._handle(
+            response, lambda: op.parse(response), "get_subscription_statistic_values"
         )
+        return _answer
 
     async def cometd_notifications(
         self,
@@ -452,7 +458,8 @@ class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_notifications"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_notifications")
+        return _answer
 
     async def cometd_connect(
         self,
@@ -475,7 +482,8 @@ class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_connect"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_connect")
+        return _answer
 
     async def cometd_disconnect(
         self,
@@ -495,7 +503,8 @@ class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_disconnect"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_disconnect")
+        return _answer
 
     async def cometd_handshake(
         self,
@@ -517,7 +526,8 @@ class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_handshake"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_handshake")
+        return _answer
 
     async def cometd_subscribe(
         self,
@@ -543,7 +553,8 @@ class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_subscribe"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_subscribe")
+        return _answer
 
     async def cometd_unsubscribe(
         self,
@@ -563,7 +574,8 @@ class AsyncStatisticsApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("list[BayeuxMessage]", self._handle(response, lambda: op.parse(response), "cometd_unsubscribe"))
+        _answer: list[BayeuxMessage] = self._handle(response, lambda: op.parse(response), "cometd_unsubscribe")
+        return _answer
 
 
 __all__ = ("AsyncStatisticsApi", "StatisticsApi")

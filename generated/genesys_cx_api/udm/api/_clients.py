@@ -8,7 +8,7 @@ it was given and returns ``handler(response, parse, operation_id)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -51,7 +51,8 @@ class UdmApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.udm.api.v_10_cipher.get_certificate_v10")
         response = self._http.request(**op.request())
-        return cast("CertificateInfo", self._handle(response, lambda: op.parse(response), "get_certificate_v10"))
+        _answer: CertificateInfo = self._handle(response, lambda: op.parse(response), "get_certificate_v10")
+        return _answer
 
     def upload_certificate_v10(
         self,
@@ -73,7 +74,8 @@ class UdmApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("str", self._handle(response, lambda: op.parse(response), "upload_certificate_v10"))
+        _answer: str = self._handle(response, lambda: op.parse(response), "upload_certificate_v10")
+        return _answer
 
     def get_data_attributes_v10(
         self,
@@ -94,7 +96,8 @@ class UdmApi(Operations[httpx.Client]):
                 entities=entities,
             )
         )
-        return cast("DataAttributes", self._handle(response, lambda: op.parse(response), "get_data_attributes_v10"))
+        _answer: DataAttributes = self._handle(response, lambda: op.parse(response), "get_data_attributes_v10")
+        return _answer
 
     def get_job_statuses_v10(
         self,
@@ -108,10 +111,10 @@ class UdmApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.udm.api.v_10_data.get_job_statuses_v10")
         response = self._http.request(**op.request())
-        return cast(
-            "KeyValueResultType1 | list[KeyValueItem]",
-            self._handle(response, lambda: op.parse(response), "get_job_statuses_v10"),
+        _answer: KeyValueResultType1 | list[KeyValueItem] = self._handle(
+            response, lambda: op.parse(response), "get_job_statuses_v10"
         )
+        return _answer
 
     def get_data_sources_v10(
         self,
@@ -125,10 +128,10 @@ class UdmApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.udm.api.v_10_data.get_data_sources_v10")
         response = self._http.request(**op.request())
-        return cast(
-            "KeyValueResultType1 | list[KeyValueItem] | None",
-            self._handle(response, lambda: op.parse(response), "get_data_sources_v10"),
+        _answer: KeyValueResultType1 | list[KeyValueItem] | None = self._handle(
+            response, lambda: op.parse(response), "get_data_sources_v10"
         )
+        return _answer
 
     def get_data_sub_types_v10(
         self,
@@ -150,10 +153,10 @@ class UdmApi(Operations[httpx.Client]):
                 source=source,
             )
         )
-        return cast(
-            "list[SubType] | SubTypeResultType1 | None",
-            self._handle(response, lambda: op.parse(response), "get_data_sub_types_v10"),
+        _answer: list[SubType] | SubTypeResultType1 | None = self._handle(
+            response, lambda: op.parse(response), "get_data_sub_types_v10"
         )
+        return _answer
 
     def get_data_types_v10(
         self,
@@ -173,10 +176,10 @@ class UdmApi(Operations[httpx.Client]):
                 source=source,
             )
         )
-        return cast(
-            "DataTypeResultType1 | list[DataType] | None",
-            self._handle(response, lambda: op.parse(response), "get_data_types_v10"),
+        _answer: DataTypeResultType1 | list[DataType] | None = self._handle(
+            response, lambda: op.parse(response), "get_data_types_v10"
         )
+        return _answer
 
     def get_export_history_v10(
         self,
@@ -216,9 +219,8 @@ class UdmApi(Operations[httpx.Client]):
                 bg_update=bg_update,
             )
         )
-        return cast(
-            "PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_history_v10")
-        )
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_history_v10")
+        return _answer
 
     def delete_export_history_v10(
         self,
@@ -238,7 +240,8 @@ class UdmApi(Operations[httpx.Client]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_v10")
+        return _answer
 
     def get_export_history_record_v10(
         self,
@@ -257,7 +260,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "get_export_history_record_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "get_export_history_record_v10")
+        return _answer
 
     def delete_export_history_record_v10(
         self,
@@ -276,7 +280,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_record_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_record_v10")
+        return _answer
 
     def get_export_history_progress_v10(
         self,
@@ -296,9 +301,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast(
-            "JobProgress", self._handle(response, lambda: op.parse(response), "get_export_history_progress_v10")
-        )
+        _answer: JobProgress = self._handle(response, lambda: op.parse(response), "get_export_history_progress_v10")
+        return _answer
 
     def get_export_jobs_v10(
         self,
@@ -336,7 +340,8 @@ class UdmApi(Operations[httpx.Client]):
                 bg_update=bg_update,
             )
         )
-        return cast("PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_jobs_v10"))
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_jobs_v10")
+        return _answer
 
     def create_export_job_v10(
         self,
@@ -356,7 +361,8 @@ class UdmApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "create_export_job_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "create_export_job_v10")
+        return _answer
 
     def delete_export_jobs_v10(
         self,
@@ -376,7 +382,8 @@ class UdmApi(Operations[httpx.Client]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_jobs_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_jobs_v10")
+        return _answer
 
     def cancel_export_job_v10(
         self,
@@ -395,7 +402,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "cancel_export_job_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "cancel_export_job_v10")
+        return _answer
 
     def resume_export_job_v10(
         self,
@@ -414,7 +422,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "resume_export_job_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "resume_export_job_v10")
+        return _answer
 
     def suspend_export_job_v10(
         self,
@@ -433,7 +442,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "suspend_export_job_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "suspend_export_job_v10")
+        return _answer
 
     def get_export_job_v10(
         self,
@@ -452,7 +462,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "get_export_job_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "get_export_job_v10")
+        return _answer
 
     def update_export_job_v10(
         self,
@@ -474,7 +485,8 @@ class UdmApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "update_export_job_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "update_export_job_v10")
+        return _answer
 
     def delete_export_job_v10(
         self,
@@ -493,7 +505,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_job_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_job_v10")
+        return _answer
 
     def get_file_metadatas_v10(
         self,
@@ -535,7 +548,8 @@ class UdmApi(Operations[httpx.Client]):
                 bg_update=bg_update,
             )
         )
-        return cast("PagedResponse", self._handle(response, lambda: op.parse(response), "get_file_metadatas_v10"))
+        _answer: PagedResponse = self._handle(response, lambda: op.parse(response), "get_file_metadatas_v10")
+        return _answer
 
     def get_file_links_v10(
         self,
@@ -555,10 +569,10 @@ class UdmApi(Operations[httpx.Client]):
                 filename=filename,
             )
         )
-        return cast(
-            "list[PreSignedUri] | PreSignedUri",
-            self._handle(response, lambda: op.parse(response), "get_file_links_v10"),
+        _answer: list[PreSignedUri] | PreSignedUri = self._handle(
+            response, lambda: op.parse(response), "get_file_links_v10"
         )
+        return _answer
 
     def delete_files_v10(
         self,
@@ -578,7 +592,8 @@ class UdmApi(Operations[httpx.Client]):
                 filename=filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_files_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_files_v10")
+        return _answer
 
     def download_file_v10(
         self,
@@ -597,7 +612,8 @@ class UdmApi(Operations[httpx.Client]):
                 filename,
             )
         )
-        return cast("File", self._handle(response, lambda: op.parse(response), "download_file_v10"))
+        _answer: File = self._handle(response, lambda: op.parse(response), "download_file_v10")
+        return _answer
 
     def download_file_v10_stream(
         self,
@@ -635,7 +651,8 @@ class UdmApi(Operations[httpx.Client]):
                 filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_file_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_file_v10")
+        return _answer
 
     def get_resource_labels_v10(
         self,
@@ -649,10 +666,10 @@ class UdmApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.udm.api.v_10_resources.get_resource_labels_v10")
         response = self._http.request(**op.request())
-        return cast(
-            "KeyValueResultType1 | list[KeyValueItem]",
-            self._handle(response, lambda: op.parse(response), "get_resource_labels_v10"),
+        _answer: KeyValueResultType1 | list[KeyValueItem] = self._handle(
+            response, lambda: op.parse(response), "get_resource_labels_v10"
         )
+        return _answer
 
     def get_version_v10(
         self,
@@ -666,7 +683,8 @@ class UdmApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.udm.api.v_10_version.get_version_v10")
         response = self._http.request(**op.request())
-        return cast("VersionInfo", self._handle(response, lambda: op.parse(response), "get_version_v10"))
+        _answer: VersionInfo = self._handle(response, lambda: op.parse(response), "get_version_v10")
+        return _answer
 
     def get_export_history_v4(
         self,
@@ -700,7 +718,8 @@ class UdmApi(Operations[httpx.Client]):
                 size=size,
             )
         )
-        return cast("PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_history_v4"))
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_history_v4")
+        return _answer
 
     def delete_export_history_v4(
         self,
@@ -722,7 +741,8 @@ class UdmApi(Operations[httpx.Client]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_v4"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_v4")
+        return _answer
 
     def get_export_history_record_v4(
         self,
@@ -741,7 +761,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "get_export_history_record_v4"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "get_export_history_record_v4")
+        return _answer
 
     def delete_export_history_record_v4(
         self,
@@ -760,7 +781,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_record_v4"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_record_v4")
+        return _answer
 
     def get_export_history_progress_v4(
         self,
@@ -779,7 +801,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("JobProgress", self._handle(response, lambda: op.parse(response), "get_export_history_progress_v4"))
+        _answer: JobProgress = self._handle(response, lambda: op.parse(response), "get_export_history_progress_v4")
+        return _answer
 
     def get_export_jobs_v4(
         self,
@@ -813,7 +836,8 @@ class UdmApi(Operations[httpx.Client]):
                 size=size,
             )
         )
-        return cast("PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_jobs_v4"))
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_jobs_v4")
+        return _answer
 
     def create_export_job_v4(
         self,
@@ -833,7 +857,8 @@ class UdmApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "create_export_job_v4"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "create_export_job_v4")
+        return _answer
 
     def delete_export_jobs_v4(
         self,
@@ -855,7 +880,8 @@ class UdmApi(Operations[httpx.Client]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_jobs_v4"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_jobs_v4")
+        return _answer
 
     def cancel_export_job_v4(
         self,
@@ -874,7 +900,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "cancel_export_job_v4"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "cancel_export_job_v4")
+        return _answer
 
     def resume_export_job_v4(
         self,
@@ -893,7 +920,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("StatusResponse", self._handle(response, lambda: op.parse(response), "resume_export_job_v4"))
+        _answer: StatusResponse = self._handle(response, lambda: op.parse(response), "resume_export_job_v4")
+        return _answer
 
     def suspend_export_job_v4(
         self,
@@ -912,7 +940,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("StatusResponse", self._handle(response, lambda: op.parse(response), "suspend_export_job_v4"))
+        _answer: StatusResponse = self._handle(response, lambda: op.parse(response), "suspend_export_job_v4")
+        return _answer
 
     def get_export_job_v4(
         self,
@@ -931,7 +960,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("SavedJobV4", self._handle(response, lambda: op.parse(response), "get_export_job_v4"))
+        _answer: SavedJobV4 = self._handle(response, lambda: op.parse(response), "get_export_job_v4")
+        return _answer
 
     def update_export_job_v4(
         self,
@@ -953,7 +983,8 @@ class UdmApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "update_export_job_v4"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "update_export_job_v4")
+        return _answer
 
     def delete_export_job_v4(
         self,
@@ -972,7 +1003,8 @@ class UdmApi(Operations[httpx.Client]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_job_v4"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_job_v4")
+        return _answer
 
     def get_certificate_v3(
         self,
@@ -986,7 +1018,8 @@ class UdmApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.udm.api.v3_deprecated.get_certificate_v3")
         response = self._http.request(**op.request())
-        return cast("CertificateInfo", self._handle(response, lambda: op.parse(response), "get_certificate_v3"))
+        _answer: CertificateInfo = self._handle(response, lambda: op.parse(response), "get_certificate_v3")
+        return _answer
 
     def upload_certificate_v3(
         self,
@@ -1008,7 +1041,8 @@ class UdmApi(Operations[httpx.Client]):
                 body=body,
             )
         )
-        return cast("str", self._handle(response, lambda: op.parse(response), "upload_certificate_v3"))
+        _answer: str = self._handle(response, lambda: op.parse(response), "upload_certificate_v3")
+        return _answer
 
     def get_job_statuses_v3(
         self,
@@ -1022,7 +1056,8 @@ class UdmApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.udm.api.v3_deprecated.get_job_statuses_v3")
         response = self._http.request(**op.request())
-        return cast("list[KeyValueItem]", self._handle(response, lambda: op.parse(response), "get_job_statuses_v3"))
+        _answer: list[KeyValueItem] = self._handle(response, lambda: op.parse(response), "get_job_statuses_v3")
+        return _answer
 
     def get_data_sources_v3(
         self,
@@ -1036,9 +1071,8 @@ class UdmApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.udm.api.v3_deprecated.get_data_sources_v3")
         response = self._http.request(**op.request())
-        return cast(
-            "list[KeyValueItem] | None", self._handle(response, lambda: op.parse(response), "get_data_sources_v3")
-        )
+        _answer: list[KeyValueItem] | None = self._handle(response, lambda: op.parse(response), "get_data_sources_v3")
+        return _answer
 
     def get_data_sub_types_v3(
         self,
@@ -1060,7 +1094,8 @@ class UdmApi(Operations[httpx.Client]):
                 data_type=data_type,
             )
         )
-        return cast("list[SubType] | None", self._handle(response, lambda: op.parse(response), "get_data_sub_types_v3"))
+        _answer: list[SubType] | None = self._handle(response, lambda: op.parse(response), "get_data_sub_types_v3")
+        return _answer
 
     def get_data_types_v3(
         self,
@@ -1080,7 +1115,8 @@ class UdmApi(Operations[httpx.Client]):
                 source=source,
             )
         )
-        return cast("list[DataType] | None", self._handle(response, lambda: op.parse(response), "get_data_types_v3"))
+        _answer: list[DataType] | None = self._handle(response, lambda: op.parse(response), "get_data_types_v3")
+        return _answer
 
     def get_file_metadatas_v3(
         self,
@@ -1116,7 +1152,8 @@ class UdmApi(Operations[httpx.Client]):
                 size=size,
             )
         )
-        return cast("PagedResponse", self._handle(response, lambda: op.parse(response), "get_file_metadatas_v3"))
+        _answer: PagedResponse = self._handle(response, lambda: op.parse(response), "get_file_metadatas_v3")
+        return _answer
 
     def get_file_links_v3(
         self,
@@ -1138,9 +1175,10 @@ class UdmApi(Operations[httpx.Client]):
                 filename=filename,
             )
         )
-        return cast(
-            "list[PreSignedUri] | PreSignedUri", self._handle(response, lambda: op.parse(response), "get_file_links_v3")
+        _answer: list[PreSignedUri] | PreSignedUri = self._handle(
+            response, lambda: op.parse(response), "get_file_links_v3"
         )
+        return _answer
 
     def delete_files_v3(
         self,
@@ -1161,7 +1199,8 @@ class UdmApi(Operations[httpx.Client]):
                 filename=filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_files_v3"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_files_v3")
+        return _answer
 
     def download_file_v3(
         self,
@@ -1180,7 +1219,8 @@ class UdmApi(Operations[httpx.Client]):
                 filename,
             )
         )
-        return cast("File", self._handle(response, lambda: op.parse(response), "download_file_v3"))
+        _answer: File = self._handle(response, lambda: op.parse(response), "download_file_v3")
+        return _answer
 
     def download_file_v3_stream(
         self,
@@ -1218,7 +1258,8 @@ class UdmApi(Operations[httpx.Client]):
                 filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_file_v3"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_file_v3")
+        return _answer
 
     def get_version_v3(
         self,
@@ -1232,7 +1273,8 @@ class UdmApi(Operations[httpx.Client]):
 
         op = operation("genesys_cx_api.udm.api.v3_deprecated.get_version_v3")
         response = self._http.request(**op.request())
-        return cast("VersionInfo", self._handle(response, lambda: op.parse(response), "get_version_v3"))
+        _answer: VersionInfo = self._handle(response, lambda: op.parse(response), "get_version_v3")
+        return _answer
 
 
 class AsyncUdmApi(Operations[httpx.AsyncClient]):
@@ -1250,7 +1292,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.udm.api.v_10_cipher.get_certificate_v10")
         response = await self._http.request(**op.request())
-        return cast("CertificateInfo", self._handle(response, lambda: op.parse(response), "get_certificate_v10"))
+        _answer: CertificateInfo = self._handle(response, lambda: op.parse(response), "get_certificate_v10")
+        return _answer
 
     async def upload_certificate_v10(
         self,
@@ -1272,7 +1315,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("str", self._handle(response, lambda: op.parse(response), "upload_certificate_v10"))
+        _answer: str = self._handle(response, lambda: op.parse(response), "upload_certificate_v10")
+        return _answer
 
     async def get_data_attributes_v10(
         self,
@@ -1293,7 +1337,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 entities=entities,
             )
         )
-        return cast("DataAttributes", self._handle(response, lambda: op.parse(response), "get_data_attributes_v10"))
+        _answer: DataAttributes = self._handle(response, lambda: op.parse(response), "get_data_attributes_v10")
+        return _answer
 
     async def get_job_statuses_v10(
         self,
@@ -1307,10 +1352,10 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.udm.api.v_10_data.get_job_statuses_v10")
         response = await self._http.request(**op.request())
-        return cast(
-            "KeyValueResultType1 | list[KeyValueItem]",
-            self._handle(response, lambda: op.parse(response), "get_job_statuses_v10"),
+        _answer: KeyValueResultType1 | list[KeyValueItem] = self._handle(
+            response, lambda: op.parse(response), "get_job_statuses_v10"
         )
+        return _answer
 
     async def get_data_sources_v10(
         self,
@@ -1324,10 +1369,10 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.udm.api.v_10_data.get_data_sources_v10")
         response = await self._http.request(**op.request())
-        return cast(
-            "KeyValueResultType1 | list[KeyValueItem] | None",
-            self._handle(response, lambda: op.parse(response), "get_data_sources_v10"),
+        _answer: KeyValueResultType1 | list[KeyValueItem] | None = self._handle(
+            response, lambda: op.parse(response), "get_data_sources_v10"
         )
+        return _answer
 
     async def get_data_sub_types_v10(
         self,
@@ -1349,10 +1394,10 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 source=source,
             )
         )
-        return cast(
-            "list[SubType] | SubTypeResultType1 | None",
-            self._handle(response, lambda: op.parse(response), "get_data_sub_types_v10"),
+        _answer: list[SubType] | SubTypeResultType1 | None = self._handle(
+            response, lambda: op.parse(response), "get_data_sub_types_v10"
         )
+        return _answer
 
     async def get_data_types_v10(
         self,
@@ -1372,10 +1417,10 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 source=source,
             )
         )
-        return cast(
-            "DataTypeResultType1 | list[DataType] | None",
-            self._handle(response, lambda: op.parse(response), "get_data_types_v10"),
+        _answer: DataTypeResultType1 | list[DataType] | None = self._handle(
+            response, lambda: op.parse(response), "get_data_types_v10"
         )
+        return _answer
 
     async def get_export_history_v10(
         self,
@@ -1415,9 +1460,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 bg_update=bg_update,
             )
         )
-        return cast(
-            "PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_history_v10")
-        )
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_history_v10")
+        return _answer
 
     async def delete_export_history_v10(
         self,
@@ -1437,7 +1481,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_v10")
+        return _answer
 
     async def get_export_history_record_v10(
         self,
@@ -1456,7 +1501,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "get_export_history_record_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "get_export_history_record_v10")
+        return _answer
 
     async def delete_export_history_record_v10(
         self,
@@ -1475,7 +1521,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_record_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_record_v10")
+        return _answer
 
     async def get_export_history_progress_v10(
         self,
@@ -1495,9 +1542,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast(
-            "JobProgress", self._handle(response, lambda: op.parse(response), "get_export_history_progress_v10")
-        )
+        _answer: JobProgress = self._handle(response, lambda: op.parse(response), "get_export_history_progress_v10")
+        return _answer
 
     async def get_export_jobs_v10(
         self,
@@ -1535,7 +1581,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 bg_update=bg_update,
             )
         )
-        return cast("PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_jobs_v10"))
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_jobs_v10")
+        return _answer
 
     async def create_export_job_v10(
         self,
@@ -1555,7 +1602,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "create_export_job_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "create_export_job_v10")
+        return _answer
 
     async def delete_export_jobs_v10(
         self,
@@ -1575,7 +1623,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_jobs_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_jobs_v10")
+        return _answer
 
     async def cancel_export_job_v10(
         self,
@@ -1594,7 +1643,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "cancel_export_job_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "cancel_export_job_v10")
+        return _answer
 
     async def resume_export_job_v10(
         self,
@@ -1613,7 +1663,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "resume_export_job_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "resume_export_job_v10")
+        return _answer
 
     async def suspend_export_job_v10(
         self,
@@ -1632,7 +1683,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "suspend_export_job_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "suspend_export_job_v10")
+        return _answer
 
     async def get_export_job_v10(
         self,
@@ -1651,7 +1703,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "get_export_job_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "get_export_job_v10")
+        return _answer
 
     async def update_export_job_v10(
         self,
@@ -1673,7 +1726,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "update_export_job_v10"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "update_export_job_v10")
+        return _answer
 
     async def delete_export_job_v10(
         self,
@@ -1692,7 +1746,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_job_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_job_v10")
+        return _answer
 
     async def get_file_metadatas_v10(
         self,
@@ -1734,7 +1789,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 bg_update=bg_update,
             )
         )
-        return cast("PagedResponse", self._handle(response, lambda: op.parse(response), "get_file_metadatas_v10"))
+        _answer: PagedResponse = self._handle(response, lambda: op.parse(response), "get_file_metadatas_v10")
+        return _answer
 
     async def get_file_links_v10(
         self,
@@ -1754,10 +1810,10 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 filename=filename,
             )
         )
-        return cast(
-            "list[PreSignedUri] | PreSignedUri",
-            self._handle(response, lambda: op.parse(response), "get_file_links_v10"),
+        _answer: list[PreSignedUri] | PreSignedUri = self._handle(
+            response, lambda: op.parse(response), "get_file_links_v10"
         )
+        return _answer
 
     async def delete_files_v10(
         self,
@@ -1777,7 +1833,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 filename=filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_files_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_files_v10")
+        return _answer
 
     async def download_file_v10(
         self,
@@ -1796,7 +1853,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 filename,
             )
         )
-        return cast("File", self._handle(response, lambda: op.parse(response), "download_file_v10"))
+        _answer: File = self._handle(response, lambda: op.parse(response), "download_file_v10")
+        return _answer
 
     def download_file_v10_stream(
         self,
@@ -1834,7 +1892,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_file_v10"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_file_v10")
+        return _answer
 
     async def get_resource_labels_v10(
         self,
@@ -1848,10 +1907,10 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.udm.api.v_10_resources.get_resource_labels_v10")
         response = await self._http.request(**op.request())
-        return cast(
-            "KeyValueResultType1 | list[KeyValueItem]",
-            self._handle(response, lambda: op.parse(response), "get_resource_labels_v10"),
+        _answer: KeyValueResultType1 | list[KeyValueItem] = self._handle(
+            response, lambda: op.parse(response), "get_resource_labels_v10"
         )
+        return _answer
 
     async def get_version_v10(
         self,
@@ -1865,7 +1924,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.udm.api.v_10_version.get_version_v10")
         response = await self._http.request(**op.request())
-        return cast("VersionInfo", self._handle(response, lambda: op.parse(response), "get_version_v10"))
+        _answer: VersionInfo = self._handle(response, lambda: op.parse(response), "get_version_v10")
+        return _answer
 
     async def get_export_history_v4(
         self,
@@ -1899,7 +1959,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 size=size,
             )
         )
-        return cast("PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_history_v4"))
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_history_v4")
+        return _answer
 
     async def delete_export_history_v4(
         self,
@@ -1921,7 +1982,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_v4"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_v4")
+        return _answer
 
     async def get_export_history_record_v4(
         self,
@@ -1940,7 +2002,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "get_export_history_record_v4"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "get_export_history_record_v4")
+        return _answer
 
     async def delete_export_history_record_v4(
         self,
@@ -1959,7 +2022,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_history_record_v4"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_history_record_v4")
+        return _answer
 
     async def get_export_history_progress_v4(
         self,
@@ -1978,7 +2042,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("JobProgress", self._handle(response, lambda: op.parse(response), "get_export_history_progress_v4"))
+        _answer: JobProgress = self._handle(response, lambda: op.parse(response), "get_export_history_progress_v4")
+        return _answer
 
     async def get_export_jobs_v4(
         self,
@@ -2012,7 +2077,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 size=size,
             )
         )
-        return cast("PagedResponse | None", self._handle(response, lambda: op.parse(response), "get_export_jobs_v4"))
+        _answer: PagedResponse | None = self._handle(response, lambda: op.parse(response), "get_export_jobs_v4")
+        return _answer
 
     async def create_export_job_v4(
         self,
@@ -2032,7 +2098,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "create_export_job_v4"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "create_export_job_v4")
+        return _answer
 
     async def delete_export_jobs_v4(
         self,
@@ -2054,7 +2121,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 job_i_ds=job_i_ds,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_jobs_v4"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_jobs_v4")
+        return _answer
 
     async def cancel_export_job_v4(
         self,
@@ -2073,7 +2141,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "cancel_export_job_v4"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "cancel_export_job_v4")
+        return _answer
 
     async def resume_export_job_v4(
         self,
@@ -2092,7 +2161,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("StatusResponse", self._handle(response, lambda: op.parse(response), "resume_export_job_v4"))
+        _answer: StatusResponse = self._handle(response, lambda: op.parse(response), "resume_export_job_v4")
+        return _answer
 
     async def suspend_export_job_v4(
         self,
@@ -2111,7 +2181,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("StatusResponse", self._handle(response, lambda: op.parse(response), "suspend_export_job_v4"))
+        _answer: StatusResponse = self._handle(response, lambda: op.parse(response), "suspend_export_job_v4")
+        return _answer
 
     async def get_export_job_v4(
         self,
@@ -2130,7 +2201,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("SavedJobV4", self._handle(response, lambda: op.parse(response), "get_export_job_v4"))
+        _answer: SavedJobV4 = self._handle(response, lambda: op.parse(response), "get_export_job_v4")
+        return _answer
 
     async def update_export_job_v4(
         self,
@@ -2152,7 +2224,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("JobInfo", self._handle(response, lambda: op.parse(response), "update_export_job_v4"))
+        _answer: JobInfo = self._handle(response, lambda: op.parse(response), "update_export_job_v4")
+        return _answer
 
     async def delete_export_job_v4(
         self,
@@ -2171,7 +2244,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 id,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_export_job_v4"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_export_job_v4")
+        return _answer
 
     async def get_certificate_v3(
         self,
@@ -2185,7 +2259,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.udm.api.v3_deprecated.get_certificate_v3")
         response = await self._http.request(**op.request())
-        return cast("CertificateInfo", self._handle(response, lambda: op.parse(response), "get_certificate_v3"))
+        _answer: CertificateInfo = self._handle(response, lambda: op.parse(response), "get_certificate_v3")
+        return _answer
 
     async def upload_certificate_v3(
         self,
@@ -2207,7 +2282,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 body=body,
             )
         )
-        return cast("str", self._handle(response, lambda: op.parse(response), "upload_certificate_v3"))
+        _answer: str = self._handle(response, lambda: op.parse(response), "upload_certificate_v3")
+        return _answer
 
     async def get_job_statuses_v3(
         self,
@@ -2221,7 +2297,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.udm.api.v3_deprecated.get_job_statuses_v3")
         response = await self._http.request(**op.request())
-        return cast("list[KeyValueItem]", self._handle(response, lambda: op.parse(response), "get_job_statuses_v3"))
+        _answer: list[KeyValueItem] = self._handle(response, lambda: op.parse(response), "get_job_statuses_v3")
+        return _answer
 
     async def get_data_sources_v3(
         self,
@@ -2235,9 +2312,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.udm.api.v3_deprecated.get_data_sources_v3")
         response = await self._http.request(**op.request())
-        return cast(
-            "list[KeyValueItem] | None", self._handle(response, lambda: op.parse(response), "get_data_sources_v3")
-        )
+        _answer: list[KeyValueItem] | None = self._handle(response, lambda: op.parse(response), "get_data_sources_v3")
+        return _answer
 
     async def get_data_sub_types_v3(
         self,
@@ -2259,7 +2335,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 data_type=data_type,
             )
         )
-        return cast("list[SubType] | None", self._handle(response, lambda: op.parse(response), "get_data_sub_types_v3"))
+        _answer: list[SubType] | None = self._handle(response, lambda: op.parse(response), "get_data_sub_types_v3")
+        return _answer
 
     async def get_data_types_v3(
         self,
@@ -2279,7 +2356,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 source=source,
             )
         )
-        return cast("list[DataType] | None", self._handle(response, lambda: op.parse(response), "get_data_types_v3"))
+        _answer: list[DataType] | None = self._handle(response, lambda: op.parse(response), "get_data_types_v3")
+        return _answer
 
     async def get_file_metadatas_v3(
         self,
@@ -2315,7 +2393,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 size=size,
             )
         )
-        return cast("PagedResponse", self._handle(response, lambda: op.parse(response), "get_file_metadatas_v3"))
+        _answer: PagedResponse = self._handle(response, lambda: op.parse(response), "get_file_metadatas_v3")
+        return _answer
 
     async def get_file_links_v3(
         self,
@@ -2337,9 +2416,10 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 filename=filename,
             )
         )
-        return cast(
-            "list[PreSignedUri] | PreSignedUri", self._handle(response, lambda: op.parse(response), "get_file_links_v3")
+        _answer: list[PreSignedUri] | PreSignedUri = self._handle(
+            response, lambda: op.parse(response), "get_file_links_v3"
         )
+        return _answer
 
     async def delete_files_v3(
         self,
@@ -2360,7 +2440,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 filename=filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_files_v3"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_files_v3")
+        return _answer
 
     async def download_file_v3(
         self,
@@ -2379,7 +2460,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 filename,
             )
         )
-        return cast("File", self._handle(response, lambda: op.parse(response), "download_file_v3"))
+        _answer: File = self._handle(response, lambda: op.parse(response), "download_file_v3")
+        return _answer
 
     def download_file_v3_stream(
         self,
@@ -2417,7 +2499,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
                 filename,
             )
         )
-        return cast("None", self._handle(response, lambda: op.parse(response), "delete_file_v3"))
+        _answer: None = self._handle(response, lambda: op.parse(response), "delete_file_v3")
+        return _answer
 
     async def get_version_v3(
         self,
@@ -2431,7 +2514,8 @@ class AsyncUdmApi(Operations[httpx.AsyncClient]):
 
         op = operation("genesys_cx_api.udm.api.v3_deprecated.get_version_v3")
         response = await self._http.request(**op.request())
-        return cast("VersionInfo", self._handle(response, lambda: op.parse(response), "get_version_v3"))
+        _answer: VersionInfo = self._handle(response, lambda: op.parse(response), "get_version_v3")
+        return _answer
 
 
 __all__ = ("AsyncUdmApi", "UdmApi")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from io import BytesIO
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ....types import File
 
@@ -21,7 +21,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for download_file."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": f"/v3/files/{quote(filename, safe='')}",
+        "url": f"/v3/files/{path_segment(filename)}",
         "extensions": {OPERATION_EXTENSION: "download_file"},
     }
     return kwargs

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ....common.models.job_progress import JobProgress
 
@@ -22,7 +22,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_export_history_job_progress."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": f"/v4/export/history/{quote(id, safe='')}/progress",
+        "url": f"/v4/export/history/{path_segment(id)}/progress",
         "extensions": {OPERATION_EXTENSION: "get_export_history_job_progress"},
     }
     return kwargs

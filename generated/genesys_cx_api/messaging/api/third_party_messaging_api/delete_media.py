@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ....types import UNSET, Unset
 from ...models.upload_response import UploadResponse
@@ -31,7 +31,7 @@ def request(
         headers["X-B3-TraceId"] = x_b3_trace_id
     kwargs: dict[str, Any] = {
         "method": "DELETE",
-        "url": f"/channels/{quote(channel_id, safe='')}/media/{quote(media_id, safe='')}",
+        "url": f"/channels/{path_segment(channel_id)}/media/{path_segment(media_id)}",
         "headers": headers,
         "extensions": {OPERATION_EXTENSION: "delete_media"},
     }

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from io import BytesIO
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ....types import UNSET, File, Unset
 
@@ -29,7 +29,7 @@ def request(
         headers["X-B3-TraceId"] = x_b3_trace_id
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": f"/channels/{quote(channel_id, safe='')}/media/{quote(media_id, safe='')}",
+        "url": f"/channels/{path_segment(channel_id)}/media/{path_segment(media_id)}",
         "headers": headers,
         "extensions": {OPERATION_EXTENSION: "download_media"},
     }

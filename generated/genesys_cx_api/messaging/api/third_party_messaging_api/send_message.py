@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
     json_bytes,
+    path_segment,
 )
 from ....types import UNSET, Unset
 from ...models.inbound_message_response import InboundMessageResponse
@@ -33,7 +33,7 @@ def request(
         headers["X-B3-TraceId"] = x_b3_trace_id
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": f"/channels/{quote(channel_id, safe='')}/messages",
+        "url": f"/channels/{path_segment(channel_id)}/messages",
         "headers": headers,
         "extensions": {OPERATION_EXTENSION: "send_message"},
     }

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ....types import UNSET, Unset
 from ...models.upload_media_request import UploadMediaRequest
@@ -32,7 +32,7 @@ def request(
         headers["X-B3-TraceId"] = x_b3_trace_id
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": f"/channels/{quote(channel_id, safe='')}/media",
+        "url": f"/channels/{path_segment(channel_id)}/media",
         "headers": headers,
         "extensions": {OPERATION_EXTENSION: "upload_media"},
     }

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
     json_bytes,
+    path_segment,
 )
 from ....types import UNSET, Unset
 from ...models.create_interaction_data import CreateInteractionData
@@ -28,7 +28,7 @@ def request(
     headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": f"/openmedia/{quote(open_media_service, safe='')}/interactions",
+        "url": f"/openmedia/{path_segment(open_media_service)}/interactions",
         "headers": headers,
         "extensions": {OPERATION_EXTENSION: "create_interaction"},
     }

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ...models.interaction_response import InteractionResponse
 
@@ -23,7 +23,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_interaction_by_external_id."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": f"/openmedia/{quote(open_media_service, safe='')}/interactions/ext_{quote(external_id, safe='')}",
+        "url": f"/openmedia/{path_segment(open_media_service)}/interactions/ext_{path_segment(external_id)}",
         "extensions": {OPERATION_EXTENSION: "get_interaction_by_external_id"},
     }
     return kwargs

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
     json_bytes,
+    path_segment,
 )
 from ....types import UNSET, Unset
 from ...models.interaction_response import InteractionResponse
@@ -29,7 +29,7 @@ def request(
     headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": f"/openmedia/{quote(open_media_service, safe='')}/interactions/ext_{quote(external_id, safe='')}/stop",
+        "url": f"/openmedia/{path_segment(open_media_service)}/interactions/ext_{path_segment(external_id)}/stop",
         "headers": headers,
         "extensions": {OPERATION_EXTENSION: "stop_interaction_by_external_id"},
     }

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
     json_bytes,
+    path_segment,
 )
 from ...models.change_properties_data import ChangePropertiesData
 from ...models.interaction_response import InteractionResponse
@@ -28,7 +28,7 @@ def request(
     headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": f"/openmedia/{quote(open_media_service, safe='')}/interactions/{quote(interaction_id, safe='')}/update",
+        "url": f"/openmedia/{path_segment(open_media_service)}/interactions/{path_segment(interaction_id)}/update",
         "headers": headers,
         "extensions": {OPERATION_EXTENSION: "update_interaction"},
     }

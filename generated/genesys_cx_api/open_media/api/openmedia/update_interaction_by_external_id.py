@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
     json_bytes,
+    path_segment,
 )
 from ...models.change_properties_data import ChangePropertiesData
 from ...models.interaction_response import InteractionResponse
@@ -28,7 +28,7 @@ def request(
     headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": f"/openmedia/{quote(open_media_service, safe='')}/interactions/ext_{quote(external_id, safe='')}/update",
+        "url": f"/openmedia/{path_segment(open_media_service)}/interactions/ext_{path_segment(external_id)}/update",
         "headers": headers,
         "extensions": {OPERATION_EXTENSION: "update_interaction_by_external_id"},
     }

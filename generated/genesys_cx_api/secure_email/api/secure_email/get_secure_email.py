@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ....types import UNSET, Unset
 from ...models.retrieve_secure_mail_response import RetrieveSecureMailResponse
@@ -25,7 +25,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_secure_email."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": f"/securemail/{quote(secure_mail_id, safe='')}",
+        "url": f"/securemail/{path_segment(secure_mail_id)}",
         "extensions": {OPERATION_EXTENSION: "get_secure_email"},
     }
     params: dict[str, Any] = {}

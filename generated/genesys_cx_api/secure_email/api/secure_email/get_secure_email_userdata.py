@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ...models.retrieve_secure_mail_userdata_response import RetrieveSecureMailUserdataResponse
 
@@ -22,7 +22,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_secure_email_userdata."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": f"/securemail/{quote(secure_mail_id, safe='')}/userdata",
+        "url": f"/securemail/{path_segment(secure_mail_id)}/userdata",
         "extensions": {OPERATION_EXTENSION: "get_secure_email_userdata"},
     }
     return kwargs

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ....common.models.api_response import ApiResponse
 
@@ -22,7 +22,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for delete_subscription."""
     kwargs: dict[str, Any] = {
         "method": "DELETE",
-        "url": f"/subscriptions/{quote(id, safe='')}",
+        "url": f"/subscriptions/{path_segment(id)}",
         "extensions": {OPERATION_EXTENSION: "delete_subscription"},
     }
     return kwargs

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ...models.peeked_statistic_response import PeekedStatisticResponse
 
@@ -25,7 +25,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_statistic_value."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": f"/statistic-values/{quote(statistic_name, safe='')}",
+        "url": f"/statistic-values/{path_segment(statistic_name)}",
         "extensions": {OPERATION_EXTENSION: "get_statistic_value"},
     }
     params: dict[str, Any] = {}

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ....types import UNSET, Unset
 from ...models.statistic_data_response import StatisticDataResponse
@@ -27,7 +27,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for get_subscription_statistic_values."""
     kwargs: dict[str, Any] = {
         "method": "GET",
-        "url": f"/subscriptions/{quote(id, safe='')}/statistic-values",
+        "url": f"/subscriptions/{path_segment(id)}/statistic-values",
         "extensions": {OPERATION_EXTENSION: "get_subscription_statistic_values"},
     }
     params: dict[str, Any] = {}

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ....common.models.certificate_upload import CertificateUpload
 from ....errors import InvalidData
@@ -23,7 +23,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for upload_certificate_v3."""
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": f"/v3/cipher/{quote(certificatefilename, safe='')}",
+        "url": f"/v3/cipher/{path_segment(certificatefilename)}",
         "extensions": {OPERATION_EXTENSION: "upload_certificate_v3"},
     }
     kwargs["files"] = body.to_multipart()

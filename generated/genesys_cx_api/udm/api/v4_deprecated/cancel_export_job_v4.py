@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 
 
@@ -19,7 +19,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for cancel_export_job_v4."""
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": f"/v4/export/jobs/cancel/{quote(id, safe='')}",
+        "url": f"/v4/export/jobs/cancel/{path_segment(id)}",
         "extensions": {OPERATION_EXTENSION: "cancel_export_job_v4"},
     }
     return kwargs

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 from ....common.models.status_response import StatusResponse
 
@@ -22,7 +22,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for resume_export_job_v4."""
     kwargs: dict[str, Any] = {
         "method": "POST",
-        "url": f"/v4/export/jobs/resume/{quote(id, safe='')}",
+        "url": f"/v4/export/jobs/resume/{path_segment(id)}",
         "extensions": {OPERATION_EXTENSION: "resume_export_job_v4"},
     }
     return kwargs

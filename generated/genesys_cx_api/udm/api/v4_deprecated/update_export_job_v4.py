@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
     json_bytes,
+    path_segment,
 )
 from ....common.models.job_info import JobInfo
 from ...models.job_v4 import JobV4
@@ -27,7 +27,7 @@ def request(
     headers: dict[str, str] = {}
     kwargs: dict[str, Any] = {
         "method": "PUT",
-        "url": f"/v4/export/jobs/{quote(id, safe='')}",
+        "url": f"/v4/export/jobs/{path_segment(id)}",
         "headers": headers,
         "extensions": {OPERATION_EXTENSION: "update_export_job_v4"},
     }

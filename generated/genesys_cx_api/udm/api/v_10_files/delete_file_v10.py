@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
 from ...._runtime import (
     OPERATION_EXTENSION,
+    path_segment,
 )
 
 
@@ -19,7 +19,7 @@ def request(
     """The keyword arguments of ``httpx.Client.request`` for delete_file_v10."""
     kwargs: dict[str, Any] = {
         "method": "DELETE",
-        "url": f"/v10/files/{quote(filename, safe='')}",
+        "url": f"/v10/files/{path_segment(filename)}",
         "extensions": {OPERATION_EXTENSION: "delete_file_v10"},
     }
     return kwargs
