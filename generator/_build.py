@@ -231,6 +231,7 @@ class _Renderer:
             genesys_redirects=self.redirects,
             genesys_body_content_type=_body_content_type,
             genesys_if_absent=self.if_absent,
+            genesys_secret_fields=self.secret_fields,
             genesys_from=self.import_from,
             genesys_shared_names=lambda: sorted(n for _, n in self.all_models() if n in self.shared.modules),
         )
@@ -286,6 +287,17 @@ class _Renderer:
         if name in (schema.get("required") or []):
             raise SpecError(f"{model.class_info.name}.{prop.name}: x-sdk-if-absent is for optional properties only")
         return repr(raw["x-sdk-if-absent"])
+
+    def secret_fields(self, model: Any) -> list[str]:
+        """The attribute names of the properties marked ``x-sdk-secret: true`` (``repr()`` masks them)."""
+        schema = self.schemas.get(str(model.class_info.name), {})
+        raw = schema.get("properties") or {}
+        found = []
+        for prop in model.required_properties + model.optional_properties:
+            name = prop.name.get_untrusted_value() if hasattr(prop.name, "get_untrusted_value") else str(prop.name)
+            if isinstance(raw.get(name), dict) and raw[name].get("x-sdk-secret") is True:
+                found.append(str(prop.python_name))
+        return sorted(found)
 
     def model_refs(self, model: Any) -> list[tuple[str, str]]:
         own = (str(model.class_info.module_name), str(model.class_info.name))

@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "231c5532a2ed0683a5be132d4d545d44331a9a86ff53beac8d72e65deb7174f7"
+INPUT_DIGEST = "903053e02a5c6925cd06bff5a5c273bb3c1a012bb55a0924079a0ab6fcd1fd86"
 
 __all__ = ("INPUT_DIGEST",)

@@ -65,16 +65,24 @@ class Model:
 
     A model holds its documented fields as attributes (``UNSET`` when absent) and every field the
     documentation does not list in ``additional_properties`` (also reachable as ``model["name"]``),
-    so nothing Genesys sends is lost. ``repr()`` shows the fields that are set.
+    so nothing Genesys sends is lost. ``repr()`` shows the fields that are set, a secret one (a token, a
+    password, an authorization code: ``x-sdk-secret`` in the spec) as ``'***'``, so printing or logging
+    a model never shows it; the attribute itself holds the value.
     """
 
     __slots__ = ()
     additional_properties: dict[str, Any]
     #: The documented fields, in order: (attribute name, JSON name).
     _fields: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: The attribute names of the secret fields (masked by ``repr()``).
+    _secret: ClassVar[frozenset[str]] = frozenset()
 
     def __repr__(self) -> str:
-        shown = [f"{name}={value!r}" for name, _ in self._fields if (value := getattr(self, name)) is not UNSET]
+        shown = [
+            f"{name}={'***' if name in self._secret else value!r}"
+            for name, _ in self._fields
+            if (value := getattr(self, name)) is not UNSET
+        ]
         if self.additional_properties:
             shown.append(f"additional_properties={self.additional_properties!r}")
         return f"{type(self).__name__}({', '.join(shown)})"

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from genesys_cx_api.auth.models import AuthorizationRedirect, DefaultOAuth2AccessToken
 from genesys_cx_api.errors import InvalidData
 from genesys_cx_api.messaging.api.third_party_messaging_api import send_message
 from genesys_cx_api.messaging.models import (
@@ -90,6 +91,20 @@ def test_repr_shows_the_set_fields_only() -> None:
     )
     assert "Unset" not in repr(TextMessage.from_dict(TEXT)) and "object at 0x" not in repr(TextMessage.from_dict(TEXT))
     assert repr(UNSET) == "UNSET"
+
+
+def test_repr_masks_secret_fields_and_the_attributes_keep_them() -> None:
+    token = DefaultOAuth2AccessToken.from_dict(
+        {"access_token": "tok-3f9a", "token_type": "bearer", "refresh_token": "ref-77c1", "expires_in": 60}
+    )
+    redirect = AuthorizationRedirect.from_dict({"location": "https://app/cb?code=c0de-91&state=s", "code": "c0de-91"})
+    for model, secrets in ((token, ["tok-3f9a", "ref-77c1"]), (redirect, ["c0de-91"])):
+        text = f"{model!r} {model}"
+        assert not [secret for secret in secrets if secret in text], text
+    assert repr(token).startswith("DefaultOAuth2AccessToken(access_token='***', token_type=")
+    assert repr(token).endswith(", expires_in=60, refresh_token='***')")
+    assert (token.access_token, token.refresh_token, redirect.code) == ("tok-3f9a", "ref-77c1", "c0de-91")
+    assert token.to_dict()["access_token"] == "tok-3f9a"  # what is sent is never masked
 
 
 def test_send_message_answers_always_have_data_ids() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import re
 from typing import Any
 
 import pytest
@@ -177,3 +178,18 @@ def test_inline_object_rule() -> None:
     assert not _inline_object({"$ref": "#/components/schemas/X"})
     assert not _inline_object({"type": "string", "format": "binary"})
     assert not _inline_object({"type": "array", "items": {"$ref": "#/components/schemas/X"}})
+
+
+#: A string property named like this holds a secret (CONVENTIONS.md: ``x-sdk-secret: true``).
+SECRET_NAME = re.compile(r"(token|password|secret)$", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("spec", SPEC_NAMES)
+def test_properties_named_like_secrets_are_marked(spec: str) -> None:
+    problems = []
+    for name, schema in ((bundled(spec).get("components") or {}).get("schemas") or {}).items():
+        for prop, raw in (schema.get("properties") or {}).items():
+            named_secret = isinstance(raw, dict) and raw.get("type") == "string" and SECRET_NAME.search(prop)
+            if named_secret and raw.get("x-sdk-secret") is not True:
+                problems.append(f"{name}.{prop}: add x-sdk-secret: true (repr() would show it)")
+    _fail_if(problems, spec, "unmarked secret(s)")

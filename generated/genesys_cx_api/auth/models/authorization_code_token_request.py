@@ -50,6 +50,11 @@ class AuthorizationCodeTokenRequest(Model):
         ("redirect_uri", "redirect_uri"),
         ("client_id", "client_id"),
     )
+    _secret = frozenset(
+        {
+            "code",
+        }
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """This model as JSON data (unset fields left out, undocumented fields kept)."""

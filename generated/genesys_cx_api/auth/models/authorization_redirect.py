@@ -63,6 +63,13 @@ class AuthorizationRedirect(Model):
         ("expires_in", "expires_in"),
         ("scope", "scope"),
     )
+    _secret = frozenset(
+        {
+            "access_token",
+            "code",
+            "location",
+        }
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """This model as JSON data (unset fields left out, undocumented fields kept)."""

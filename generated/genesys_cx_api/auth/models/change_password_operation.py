@@ -33,6 +33,12 @@ class ChangePasswordOperation(Model):
         ("old_password", "oldPassword"),
         ("user_name", "userName"),
     )
+    _secret = frozenset(
+        {
+            "new_password",
+            "old_password",
+        }
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """This model as JSON data (unset fields left out, undocumented fields kept)."""

@@ -44,6 +44,12 @@ class DefaultOAuth2AccessToken(Model):
         ("refresh_token", "refresh_token"),
         ("scope", "scope"),
     )
+    _secret = frozenset(
+        {
+            "access_token",
+            "refresh_token",
+        }
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """This model as JSON data (unset fields left out, undocumented fields kept)."""

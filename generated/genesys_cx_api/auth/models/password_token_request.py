@@ -52,6 +52,11 @@ class PasswordTokenRequest(Model):
         ("scope", "scope"),
         ("client_id", "client_id"),
     )
+    _secret = frozenset(
+        {
+            "password",
+        }
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """This model as JSON data (unset fields left out, undocumented fields kept)."""

@@ -49,6 +49,11 @@ class RefreshTokenRequest(Model):
         ("scope", "scope"),
         ("client_id", "client_id"),
     )
+    _secret = frozenset(
+        {
+            "refresh_token",
+        }
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """This model as JSON data (unset fields left out, undocumented fields kept)."""
