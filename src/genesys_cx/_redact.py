@@ -61,6 +61,8 @@ SECRET_HEADERS = frozenset(
 _URL_HEADERS = frozenset({"location", "content-location", "referer", "refresh"})
 _SECRET_FIELDS = frozenset({"password", "client_secret", "access_token", "refresh_token", "secret", "token"})
 _SECRET_FIELD_PARTS = ("password", "secret", "token", "apikey", "api_key", "signature", "ccid", "contactcenterid")
+#: Names with a secret-looking part that say what kind a credential is, not what it is ("bearer").
+_NOT_SECRET_FIELDS = frozenset({"token_type", "tokentype"})
 #: Parameter names that are secrets in a URL or a form, though not in a JSON body (an error
 #: envelope's ``code`` is a status, an OAuth redirect's ``code`` a credential).
 _SECRET_PARAMS = frozenset({"code", "key", "sig", "assertion"})
@@ -216,6 +218,8 @@ def protect_http_loggers() -> None:
 
 def _secret_name(name: str) -> bool:
     lowered = name.lower()
+    if lowered in _NOT_SECRET_FIELDS:
+        return False
     return lowered in _SECRET_FIELDS or any(part in lowered for part in _SECRET_FIELD_PARTS)
 
 

@@ -18,7 +18,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from genesys_cx._redact import SecretFilter, get_logger, redact, redact_headers, redact_url, register_secret
+from genesys_cx._redact import (
+    SecretFilter,
+    get_logger,
+    redact,
+    redact_headers,
+    redact_url,
+    register_secret,
+    register_url_secrets,
+)
 from genesys_cx._retry import RetryPolicy
 from genesys_cx._serve import serve
 from genesys_cx._tracing import BODY_LOG_LIMIT, describe_body, new_trace_id
@@ -225,6 +233,12 @@ def test_secret_filter_never_leaks_a_registered_secret(secret: str, before: str,
             assert secret not in record.getMessage()
         record = _filtered("failed", exc=ValueError(before + secret))
         assert record.exc_text is not None and secret not in record.exc_text
+
+
+def test_a_redirects_token_is_registered_but_not_its_token_type() -> None:
+    with isolated_secrets():  # found by the property below, run after an implicit-grant test in one worker
+        register_url_secrets("https://app/cb#access_token=tok-5c1e-a9&token_type=bearer&expires_in=3600&state=st8")
+        assert redact("got tok-5c1e-a9 (bearer, 3600 s, state st8)") == "got *** (bearer, 3600 s, state st8)"
 
 
 @given(token=st.text(st.sampled_from("abcXYZ0189-._~+/"), min_size=1, max_size=60))
