@@ -229,6 +229,7 @@ class _Renderer:
             genesys_successes=_successes,
             genesys_success_type=self.success_type,
             genesys_redirects=self.redirects,
+            genesys_follows=self.follows,
             genesys_body_content_type=_body_content_type,
             genesys_if_absent=self.if_absent,
             genesys_secret_fields=self.secret_fields,
@@ -242,6 +243,16 @@ class _Renderer:
         if name in self.shared.modules and not self.standalone:
             return f"{root}{COMMON}.models.{self.shared.modules[name]}"
         return f"{local}{module}"
+
+    def follows(self, endpoint: Any) -> bool:
+        """Whether *endpoint* documents a 3xx that is not its answer (no ``x-sdk-redirect``): a redirect
+        to follow, like a file download's 303 to the file."""
+        path = endpoint.path.get_untrusted_value()
+        responses = ((self.doc.get("paths") or {}).get(path) or {}).get(str(endpoint.method), {})
+        return any(
+            str(code).isdigit() and 300 <= int(code) <= 399 and "x-sdk-redirect" not in (response or {})
+            for code, response in (responses.get("responses") or {}).items()
+        )
 
     def redirects(self, endpoint: Any) -> list[Redirect]:
         """The redirects *endpoint* documents as answers: 3xx responses with ``x-sdk-redirect: {$ref:

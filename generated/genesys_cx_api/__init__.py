@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "903053e02a5c6925cd06bff5a5c273bb3c1a012bb55a0924079a0ab6fcd1fd86"
+INPUT_DIGEST = "b07921a3363f039d8da25d1def126fe9ffaa6b1438923b0ccc9d4e18f818cab4"
 
 __all__ = ("INPUT_DIGEST",)

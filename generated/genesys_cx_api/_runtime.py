@@ -185,7 +185,7 @@ class Stream:
 
     @contextlib.contextmanager
     def open(self, headers: Mapping[str, str] | None = None) -> Iterator[httpx.Response]:
-        with self._http.stream(**_with_headers(self.request, headers), follow_redirects=True) as response:
+        with self._http.stream(**_with_headers(self.request, headers)) as response:
             yield response
 
 
@@ -202,12 +202,14 @@ class AsyncStream:
 
     @contextlib.asynccontextmanager
     async def open(self, headers: Mapping[str, str] | None = None) -> AsyncIterator[httpx.Response]:
-        async with self._http.stream(**_with_headers(self.request, headers), follow_redirects=True) as response:
+        async with self._http.stream(**_with_headers(self.request, headers)) as response:
             yield response
 
 
 def _with_headers(request: dict[str, Any], headers: Mapping[str, str] | None) -> dict[str, Any]:
-    return {**request, "headers": {**dict(request.get("headers") or {}), **dict(headers or {})}}
+    # a file's location may be a redirect away (303), whether or not the operation documents it
+    merged = {**dict(request.get("headers") or {}), **dict(headers or {})}
+    return {**request, "headers": merged, "follow_redirects": True}
 
 
 # ----------------------------------------------------------------------------- decoding helpers

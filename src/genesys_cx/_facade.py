@@ -180,7 +180,9 @@ class Genesys(_Base, Apis):
             )
 
             def http() -> httpx.AsyncClient:  # built on the notifications thread, for its event loop
-                transport = AsyncTransport(httpx.AsyncHTTPTransport(verify=verify, retries=0), retry)
+                transport = AsyncTransport(
+                    httpx.AsyncHTTPTransport(verify=verify, retries=0), retry, credentials_origin=self.settings.base_url
+                )
                 return httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout, headers=headers)
 
             self._cometd = SyncCometdClient(http, "/notifications", headers=self._cometd_headers)
@@ -194,7 +196,7 @@ class Genesys(_Base, Apis):
         return found
 
     def _transport(self) -> Transport:
-        return Transport(self._pool, self.settings.retry)
+        return Transport(self._pool, self.settings.retry, credentials_origin=self.settings.base_url)
 
     def _http(self, api: str) -> httpx.Client:
         client = httpx.Client(**self._client_options(api))
@@ -267,7 +269,7 @@ class AsyncGenesys(_Base, AsyncApis):
         return self._cometd
 
     def _transport(self) -> AsyncTransport:
-        return AsyncTransport(self._pool, self.settings.retry)
+        return AsyncTransport(self._pool, self.settings.retry, credentials_origin=self.settings.base_url)
 
     def _http(self, api: str) -> httpx.AsyncClient:
         client = httpx.AsyncClient(**self._client_options(api))

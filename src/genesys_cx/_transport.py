@@ -7,7 +7,11 @@
 * log the call at DEBUG with secrets masked (``_tracing``), never doing any of that work when the
   ``genesys_cx`` logger is not enabled for DEBUG;
 * retry by a ``RetryPolicy`` (``_retry``: which failures, which methods, backoff, ``Retry-After``);
-* turn a connection that gave no answer into ``genesys_cx.errors.TransportError`` (``Timeout``).
+* turn a connection that gave no answer into ``genesys_cx.errors.TransportError`` (``Timeout``);
+* with ``credentials_origin`` (the facade passes the API's base URL), send no credential header
+  (``x-api-key``, ``Authorization``, ``X-Hub-Signature``, ``x-ccid``, cookies) to any other origin:
+  a file download's 303 leads to storage that must not see them, and httpx, following a redirect,
+  drops only ``Authorization``.
 
 They do it in one call frame per request: a call through the SDK costs one wrapper over httpx's
 own transport, whatever the number of concerns. ``TracingTransport`` (no retries) and
@@ -29,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from ._redact import get_logger, protect_http_loggers
+from ._redact import SECRET_HEADERS, get_logger, protect_http_loggers
 from ._retry import RetryPolicy, adiscard, asyncio_sleep, discard, next_delay
 from ._tracing import Tracer
 
@@ -90,8 +94,11 @@ class SharedPool(httpx.BaseTransport, httpx.AsyncBaseTransport):
 class _Core:
     """What both transports hold: the inner transport (or shared pool), the policy, and whether to trace."""
 
-    def __init__(self, inner: Any, policy: RetryPolicy | None, trace: bool) -> None:
+    def __init__(self, inner: Any, policy: RetryPolicy | None, trace: bool, credentials_origin: str | None) -> None:
         self._inner = inner
+        origin = httpx.URL(credentials_origin) if credentials_origin is not None else None
+        #: (scheme, netloc) the credentials are for; a request elsewhere leaves without them
+        self._origin = (origin.raw_scheme, origin.netloc) if origin is not None else None
         self.policy = policy or RetryPolicy()
         #: statuses the policy may retry: any other answer is returned without a further look
         self._statuses = self.policy.statuses if self.policy.attempts > 1 else frozenset()
@@ -103,6 +110,16 @@ class _Core:
     def _pool(self) -> Any:
         return self._inner.get() if isinstance(self._inner, SharedPool) else self._inner
 
+    def _guard(self, request: httpx.Request) -> None:
+        """Strip the credential headers of a request to another origin than ``credentials_origin``."""
+        if self._origin is not None and (request.url.raw_scheme, request.url.netloc) != self._origin:
+            for name in _CREDENTIAL_HEADERS:
+                if name in request.headers:
+                    del request.headers[name]
+
+
+_CREDENTIAL_HEADERS = tuple(sorted(SECRET_HEADERS - {"set-cookie"}))
+
 
 class Transport(_Core, httpx.BaseTransport):
     """Trace, log and retry each request through *inner* (a transport, or a ``SharedPool`` it never closes).
@@ -113,6 +130,7 @@ class Transport(_Core, httpx.BaseTransport):
         trace: add the trace id, log at DEBUG and raise ``TransportError`` (False: retries only,
             httpx's exceptions unchanged).
         sleep: waits between attempts (injectable for tests).
+        credentials_origin: the URL whose origin alone receives credential headers (None: any).
     """
 
     def __init__(
@@ -122,8 +140,9 @@ class Transport(_Core, httpx.BaseTransport):
         *,
         trace: bool = True,
         sleep: Callable[[float], object] = time.sleep,
+        credentials_origin: str | None = None,
     ) -> None:
-        super().__init__(inner, policy, trace)
+        super().__init__(inner, policy, trace, credentials_origin)
         self._sleep = sleep
         self._send: _Send | None = None if isinstance(inner, SharedPool) else inner.handle_request
 
@@ -131,6 +150,7 @@ class Transport(_Core, httpx.BaseTransport):
         send = self._send
         if send is None:
             send = self._send = self._pool().handle_request
+        self._guard(request)
         debug = logger.isEnabledFor(_DEBUG)
         trace_id = Tracer.start(request, debug) if self._trace else None
         started = time.perf_counter()
@@ -174,8 +194,9 @@ class AsyncTransport(_Core, httpx.AsyncBaseTransport):
         *,
         trace: bool = True,
         sleep: Callable[[float], Awaitable[object]] | None = None,
+        credentials_origin: str | None = None,
     ) -> None:
-        super().__init__(inner, policy, trace)
+        super().__init__(inner, policy, trace, credentials_origin)
         self._sleep = sleep or asyncio_sleep
         self._send: _Send | None = None if isinstance(inner, SharedPool) else inner.handle_async_request
 
@@ -183,6 +204,7 @@ class AsyncTransport(_Core, httpx.AsyncBaseTransport):
         send = self._send
         if send is None:
             send = self._send = self._pool().handle_async_request
+        self._guard(request)
         debug = logger.isEnabledFor(_DEBUG)
         trace_id = Tracer.start(request, debug) if self._trace else None
         started = time.perf_counter()

@@ -23,6 +23,7 @@ def request(
         "method": "GET",
         "url": f"/v3/files/{path_segment(filename)}",
         "extensions": {OPERATION_EXTENSION: "download_file_v3"},
+        "follow_redirects": True,  # the documented 3xx points at the answer (a file's 303): follow it
     }
     return kwargs
 
