@@ -195,6 +195,11 @@ class Redirect:
     name: str
 
 
+def _json_name(prop: Any) -> str:
+    """A property's name as the JSON (and the spec) spells it."""
+    return str(prop.name.get_untrusted_value() if hasattr(prop.name, "get_untrusted_value") else prop.name)
+
+
 def _unsupported(thing: Any) -> str:
     raise SpecError(f"the generator's templates do not handle {type(thing).__name__} {getattr(thing, 'name', '')!r}")
 
@@ -244,24 +249,27 @@ class _Renderer:
             return f"{root}{COMMON}.models.{self.shared.modules[name]}"
         return f"{local}{module}"
 
+    def raw_responses(self, endpoint: Any) -> dict[str, Any]:
+        """The ``responses`` of *endpoint* as the bundled spec writes them (extensions included)."""
+        operation = ((self.doc.get("paths") or {}).get(endpoint.path.get_untrusted_value()) or {}).get(
+            str(endpoint.method), {}
+        )
+        return operation.get("responses") or {}
+
     def follows(self, endpoint: Any) -> bool:
         """Whether *endpoint* documents a 3xx that is not its answer (no ``x-sdk-redirect``): a redirect
         to follow, like a file download's 303 to the file."""
-        path = endpoint.path.get_untrusted_value()
-        responses = ((self.doc.get("paths") or {}).get(path) or {}).get(str(endpoint.method), {})
         return any(
             str(code).isdigit() and 300 <= int(code) <= 399 and "x-sdk-redirect" not in (response or {})
-            for code, response in (responses.get("responses") or {}).items()
+            for code, response in self.raw_responses(endpoint).items()
         )
 
     def redirects(self, endpoint: Any) -> list[Redirect]:
         """The redirects *endpoint* documents as answers: 3xx responses with ``x-sdk-redirect: {$ref:
         '#/components/schemas/<Model>'}``, where the model has a required string ``location``."""
         where = f"{self.source}: {str(endpoint.method).upper()} {endpoint.path.get_untrusted_value()}"
-        path = endpoint.path.get_untrusted_value()
-        responses = ((self.doc.get("paths") or {}).get(path) or {}).get(str(endpoint.method), {})
         found = []
-        for code, response in sorted((responses.get("responses") or {}).items()):
+        for code, response in sorted(self.raw_responses(endpoint).items()):
             if not isinstance(response, dict) or "x-sdk-redirect" not in response:
                 continue
             target = response["x-sdk-redirect"]
@@ -291,7 +299,7 @@ class _Renderer:
         """``x-sdk-if-absent`` of an optional property: the JSON value ``from_dict`` reads when the field is
         missing, so that its type has no ``Unset`` (``to_dict`` leaves out a value equal to it)."""
         schema = self.schemas.get(str(model.class_info.name), {})
-        name = prop.name.get_untrusted_value() if hasattr(prop.name, "get_untrusted_value") else str(prop.name)
+        name = _json_name(prop)
         raw = (schema.get("properties") or {}).get(name, {})
         if not isinstance(raw, dict) or "x-sdk-if-absent" not in raw:
             return "MISSING"
@@ -305,8 +313,8 @@ class _Renderer:
         raw = schema.get("properties") or {}
         found = []
         for prop in model.required_properties + model.optional_properties:
-            name = prop.name.get_untrusted_value() if hasattr(prop.name, "get_untrusted_value") else str(prop.name)
-            if isinstance(raw.get(name), dict) and raw[name].get("x-sdk-secret") is True:
+            field = raw.get(_json_name(prop))
+            if isinstance(field, dict) and field.get("x-sdk-secret") is True:
                 found.append(str(prop.python_name))
         return sorted(found)
 

@@ -10,6 +10,6 @@ bundled spec each was generated from; the SDK's sandbox validates traffic agains
 """
 
 #: Digest of the generator inputs; an unchanged digest makes ``python -m generator`` a no-op.
-INPUT_DIGEST = "b07921a3363f039d8da25d1def126fe9ffaa6b1438923b0ccc9d4e18f818cab4"
+INPUT_DIGEST = "52ce2bbedd5aa2e8c53d8c9237746f3a18dcd82c058af6555901bff83e2cc1f5"
 
 __all__ = ("INPUT_DIGEST",)

@@ -77,17 +77,17 @@ class _Heartbeat:
                 stuck = [held for held in due if held.until <= now]
                 for held in stuck:
                     del self._held[held.claim.token]
-                for held in due:
+                live = [held for held in due if held.until > now]
+                for held in live:
                     held.due = now + held.interval
-            for held in due:
-                if held.until <= now:
-                    logger.error(
-                        "the webhook handler for %s has held its claim for longer than max_hold; the claim is "
-                        "no longer renewed, so a redelivery will run the handler again (the stuck one is not stopped)",
-                        held.claim.key,
-                    )
-                else:
-                    self._renew(held)
+            for held in stuck:
+                logger.error(
+                    "the webhook handler for %s has held its claim for longer than max_hold; the claim is "
+                    "no longer renewed, so a redelivery will run the handler again (the stuck one is not stopped)",
+                    held.claim.key,
+                )
+            for held in live:
+                self._renew(held)
 
     def _renew(self, held: _Held) -> None:
         try:
