@@ -264,7 +264,8 @@ def test_no_secret_is_kept_in_any_event(sb: Sandbox, client: httpx.Client) -> No
     dump = "\n".join(everything)
     for secret in [*SECRETS, access]:
         assert secret not in dump
-    assert "my secret is ***" in dump
+    # masked in place ("secret" itself may be masked too when another test in this process registered it)
+    assert re.search(r"my (secret|\*\*\*) is \*\*\*", dump)
 
 
 def test_masker_masks_by_name_and_by_value() -> None:

@@ -91,11 +91,12 @@ class Masker:
         )
 
     def text(self, text: str) -> str:
-        text = redact(text)
+        # the sandbox's own secrets first, whole: a secret the SDK registered in this process may be
+        # part of one of them, and masking that part first would leave the rest of it readable
         if self._pattern is not None:
             while self._pattern.search(text):
                 text = self._pattern.sub(_MASK, text)
-        return text
+        return redact(text)
 
     def headers(self, raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
         pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in itertools.islice(raw, _MAX_HEADERS)]
